@@ -1,0 +1,1 @@
+"""Metrics, suites and the eval runner (the datasets-and-evals issue fills this)."""

@@ -1,0 +1,12 @@
+"""DSPy Signature classes: the prompt contracts of each step.
+
+Their docstrings are the instructions the model sees; optimizers rewrite them, so keep the
+product and the seller out of them (those arrive as inputs).
+"""
+
+from accountflow.signatures.analysis import AnalyzeAccount
+from accountflow.signatures.colleague import WriteColleagueReference
+from accountflow.signatures.outreach import WriteOutreach
+from accountflow.signatures.research import ResearchCompany
+
+__all__ = ["AnalyzeAccount", "ResearchCompany", "WriteColleagueReference", "WriteOutreach"]

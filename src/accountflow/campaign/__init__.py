@@ -1,0 +1,1 @@
+"""The account-based campaign engine (the campaigns issue fills this)."""

@@ -1,0 +1,268 @@
+"""Reading account files (JSONL, CSV, Parquet) into validated `Account`s, row by row.
+
+A bad row never stops the others: it becomes a `Rejection` naming its line and the field at
+fault. Only a file that cannot be read at all (missing, empty, unknown format) raises.
+CSV is read with the standard library so every error carries its exact line number (DuckDB's
+reader drops the line numbers of good rows); Parquet is read through DuckDB.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from accountflow.errors import InputError
+from accountflow.models import Account, Contact
+
+ACCOUNT_COLUMNS = [
+    "account_id", "company_name", "domain", "industry", "employee_count", "location",
+    "description", "notes",
+]
+CONTACT_COLUMNS = [
+    "account_id", "contact_id", "name", "email", "phone", "title", "linkedin_url", "is_primary",
+]
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
+           ".parquet": "parquet"}
+
+
+class Rejection(BaseModel):
+    """A row that was not run, and why; `row` is the line in the file (header is line 1)."""
+
+    source: str
+    row: int
+    account_id: str | None = None
+    field: str | None = None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{Path(self.source).name} line {self.row}"
+        who = f" (account {self.account_id})" if self.account_id else ""
+        return f"{where}{who}: {self.reason}"
+
+
+class LoadResult(BaseModel):
+    accounts: list[Account] = Field(default_factory=list)
+    rejected: list[Rejection] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+def _explain(exc: ValidationError) -> tuple[str | None, str]:
+    """The first problem of a validation error as (field, sentence)."""
+    err = exc.errors()[0]
+    loc = [str(x) for x in err["loc"]]
+    field = ".".join(loc) if loc else None
+    msg = err["msg"]
+    if err["type"] == "missing":
+        return field, f"required field '{field}' is missing"
+    if err["type"] == "extra_forbidden":
+        return field, f"unknown field '{field}'; remove it or check its spelling"
+    if err["type"] == "string_too_long":
+        return field, f"field '{field}' is longer than {err['ctx']['max_length']} characters"
+    msg = msg.removeprefix("Value error, ")
+    if msg == "is empty":
+        return field, f"field '{field}' is empty"
+    return field, f"field '{field}': {msg}"
+
+
+def _check_file(path: Path) -> str:
+    if not path.exists():
+        raise InputError(f"Input file {path} does not exist; check the path.")
+    if path.is_dir():
+        raise InputError(f"Input {path} is a directory; pass a .jsonl, .csv or .parquet file.")
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(
+            f"Input file {path} has an unknown extension; use .jsonl, .csv or .parquet."
+        )
+    if path.stat().st_size == 0:
+        raise InputError(f"Input file {path} is empty; it needs at least one account.")
+    return fmt
+
+
+def load_accounts(
+    path: str | Path, contacts: str | Path | None = None
+) -> LoadResult:
+    """Read and validate an accounts file (and an optional contacts CSV)."""
+    path = Path(path)
+    fmt = _check_file(path)
+    result = LoadResult()
+    rows: Iterator[tuple[int, dict[str, Any] | Rejection]]
+    if fmt == "jsonl":
+        rows = _jsonl_rows(path)
+    elif fmt == "csv":
+        rows = _csv_rows(path, ACCOUNT_COLUMNS, result)
+    else:
+        rows = _parquet_rows(path, result)
+    by_contact: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    if contacts is not None:
+        by_contact = _load_contacts(Path(contacts), result)
+    seen: set[str] = set()
+    for line, row in rows:
+        if isinstance(row, Rejection):
+            result.rejected.append(row)
+            continue
+        account_id = str(row.get("account_id") or "").strip() or None
+        if account_id and account_id in by_contact:
+            row["contacts"] = list(row.get("contacts") or []) + [
+                c for _, c in by_contact.pop(account_id)
+            ]
+        try:
+            account = Account(**row)
+        except ValidationError as exc:
+            field, reason = _explain(exc)
+            result.rejected.append(Rejection(
+                source=str(path), row=line, account_id=account_id, field=field, reason=reason
+            ))
+            continue
+        if account.account_id in seen:
+            result.rejected.append(Rejection(
+                source=str(path), row=line, account_id=account.account_id, field="account_id",
+                reason=f"duplicate account_id {account.account_id!r}; an earlier row has it",
+            ))
+            continue
+        seen.add(account.account_id)
+        result.accounts.append(account)
+    for account_id, items in by_contact.items():
+        for line, _ in items:
+            result.rejected.append(Rejection(
+                source=str(contacts), row=line, account_id=account_id, field="account_id",
+                reason=f"contact belongs to account {account_id!r}, which is not in {path.name}",
+            ))
+    if not result.accounts and not result.rejected:
+        raise InputError(f"Input file {path} has no account rows.")
+    return result
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
+    with path.open("rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield line_no, Rejection(
+                    source=str(path), row=line_no,
+                    reason=f"not valid UTF-8 (byte {raw[exc.start]:#04x} at column "
+                    f"{exc.start + 1}); save the file as UTF-8",
+                )
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield line_no, Rejection(
+                    source=str(path), row=line_no,
+                    reason=f"not valid JSON ({exc.msg} at column {exc.colno})",
+                )
+                continue
+            if not isinstance(obj, dict):
+                yield line_no, Rejection(
+                    source=str(path), row=line_no, reason="each line must be a JSON object"
+                )
+                continue
+            yield line_no, obj
+
+
+def _csv_rows(
+    path: Path, columns: list[str], result: LoadResult
+) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
+    with path.open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip().lstrip("\ufeff") for h in next(reader)]
+        except StopIteration:
+            raise InputError(f"Input file {path} is empty; it needs a header row.") from None
+        unknown = [h for h in header if h not in columns]
+        for name in unknown:
+            result.warnings.append(
+                f"{path.name}: ignoring unknown column {name!r} (known columns: "
+                f"{', '.join(columns)})"
+            )
+        if "account_id" not in header:
+            raise InputError(f"{path.name}: the header has no 'account_id' column; add it.")
+        line_no = reader.line_num
+        for values in reader:
+            start, line_no = line_no + 1, reader.line_num
+            if not any(v.strip() for v in values):
+                continue
+            bad = next((i for i, v in enumerate(values) if _has_surrogates(v)), None)
+            if bad is not None:
+                column = header[bad] if bad < len(header) else f"column {bad + 1}"
+                yield start, Rejection(
+                    source=str(path), row=start, field=column,
+                    reason=f"field '{column}' is not valid UTF-8; save the file as UTF-8",
+                )
+                continue
+            if len(values) != len(header):
+                yield start, Rejection(
+                    source=str(path), row=start,
+                    reason=f"has {len(values)} values but the header has {len(header)} columns",
+                )
+                continue
+            yield start, {
+                k: (v if v.strip() else None)
+                for k, v in zip(header, values, strict=True) if k in columns
+            }
+
+
+def _has_surrogates(value: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+def _parquet_rows(
+    path: Path, result: LoadResult
+) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        cur = con.execute("SELECT * FROM read_parquet(?)", [str(path)])
+    except duckdb.Error as exc:
+        raise InputError(f"Input file {path} is not a readable Parquet file ({exc}).") from None
+    names = [d[0] for d in cur.description or []]
+    for name in names:
+        if name not in ACCOUNT_COLUMNS and name not in ("contacts", "inquiry"):
+            result.warnings.append(f"{path.name}: ignoring unknown column {name!r}")
+    keep = [n for n in names if n in ACCOUNT_COLUMNS or n in ("contacts", "inquiry")]
+    row_no = 0
+    while batch := cur.fetchmany(1000):
+        for values in batch:
+            row_no += 1
+            row = dict(zip(names, values, strict=True))
+            yield row_no, {k: row[k] for k in keep if row[k] is not None}
+    con.close()
+
+
+def _load_contacts(
+    path: Path, result: LoadResult
+) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    if _check_file(path) != "csv":
+        raise InputError(f"Contacts file {path} must be a .csv file.")
+    by_account: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for line, row in _csv_rows(path, CONTACT_COLUMNS, result):
+        if isinstance(row, Rejection):
+            result.rejected.append(row)
+            continue
+        account_id = (row.pop("account_id", None) or "").strip()
+        if not account_id:
+            result.rejected.append(Rejection(
+                source=str(path), row=line, field="account_id",
+                reason="contact row has no account_id",
+            ))
+            continue
+        try:
+            contact = Contact(**row)
+        except ValidationError as exc:
+            field, reason = _explain(exc)
+            result.rejected.append(Rejection(
+                source=str(path), row=line, account_id=account_id, field=field,
+                reason=f"contact dropped: {reason}",
+            ))
+            continue
+        by_account.setdefault(account_id, []).append((line, contact.model_dump()))
+    return by_account

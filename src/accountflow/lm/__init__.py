@@ -1,0 +1,114 @@
+"""Model strings -> `dspy.LM`: remote providers through litellm, the embedded model, the fake.
+
+One string chooses the backend (`--lm`, else `ACCOUNTFLOW_LM`, else the embedded default):
+`fake[?latency_ms=N]`, `local/<name>`, or any litellm provider string such as
+`openai/gpt-4o-mini`. Missing credentials are caught here, before any work starts.
+"""
+
+from __future__ import annotations
+
+import accountflow._env  # noqa: F401  (environment defaults before dspy/litellm)
+
+import os
+from pathlib import Path
+
+import dspy
+
+from accountflow.errors import ConfigError
+from accountflow.lm.fake import AsyncFakeEngine, FakeEngine, parse_fake_options
+from accountflow.lm.usage import TrackedLM, Usage, collect_usage
+
+__all__ = [
+    "FakeEngine",
+    "TrackedLM",
+    "Usage",
+    "build_lm",
+    "check_credentials",
+    "collect_usage",
+    "configure_lm",
+    "describe_backend",
+    "use_cache_dir",
+]
+
+# Providers that need no key (local servers); anything else must have its key before we start.
+_KEYLESS = {"ollama", "ollama_chat", "hosted_vllm", "lm_studio", "llamafile", "local", "fake"}
+
+
+def describe_backend(model: str) -> str:
+    """One line saying which backend a model string selects."""
+    if model.split("?")[0] == "fake":
+        return "fake: deterministic offline engine (tests, dry runs, benchmarks)"
+    if model.startswith("local/"):
+        return f"embedded llama.cpp model {model.removeprefix('local/')} (in-process, offline)"
+    return f"litellm provider '{model.split('/')[0]}' model '{model.partition('/')[2]}'"
+
+
+def check_credentials(model: str, api_base: str | None = None) -> None:
+    """Fail fast, naming the env var, when a remote provider has no key (litellm would retry)."""
+    if "/" not in model:
+        raise ConfigError(
+            f"Model {model!r} needs a provider prefix, e.g. openai/{model}; or use 'fake' or "
+            "'local/qwen2.5-coder-0.5b'."
+        )
+    provider = model.split("/", 1)[0]
+    if provider in _KEYLESS or api_base:
+        return
+    import litellm  # lazy: ~7 s import, only for remote providers
+
+    try:
+        env = litellm.validate_environment(model=model)
+    except Exception:  # unknown to litellm's table: let the first call report it
+        return
+    missing = [k for k in env.get("missing_keys", []) if k]
+    if missing:
+        names = " and ".join(missing)
+        raise ConfigError(
+            f"No credentials for {model}: set {names} in the environment "
+            "(or pick another --lm, e.g. fake or local/qwen2.5-coder-0.5b)."
+        )
+
+
+def build_lm(model: str, api_base: str | None = None, cache: bool = True) -> dspy.LM:
+    """Build the LM a model string names; raises ConfigError for anything unusable."""
+    model = model.strip()
+    if model.split("?")[0] == "fake":
+        engine = FakeEngine(latency_ms=parse_fake_options(model))
+        return TrackedLM(
+            "fake/" + (model.partition("?")[2] or "default"),
+            engine=engine,
+            async_engine=AsyncFakeEngine(engine),
+            cache=cache,
+        )
+    if model.startswith("local/"):
+        from accountflow.lm.local import local_lm
+
+        return local_lm(model.removeprefix("local/"), cache=cache)
+    check_credentials(model, api_base)
+    kwargs: dict[str, object] = {}
+    if api_base:
+        kwargs["api_base"] = api_base
+        provider_key = f"{model.split('/', 1)[0].upper()}_API_KEY"
+        if not os.environ.get(provider_key):
+            kwargs["api_key"] = "unused"  # local OpenAI-compatible servers accept any key
+    return TrackedLM(model, engine="litellm", cache=cache, **kwargs)
+
+
+def use_cache_dir(path: Path) -> None:
+    """Keep DSPy's response cache in the state dir so re-runs are free and replayable."""
+    path.mkdir(parents=True, exist_ok=True)
+    current = getattr(dspy.cache, "disk_cache", None)
+    if current is not None and Path(getattr(current, "directory", "")) == path:
+        return
+    dspy.configure_cache(disk_cache_dir=str(path))
+
+
+def configure_lm(
+    model: str | None = None, api_base: str | None = None, cache: bool = True
+) -> dspy.LM:
+    """Resolve a model string (flag, ACCOUNTFLOW_LM, default) and make it DSPy's global LM."""
+    from accountflow.config import Settings
+
+    settings = Settings.load(lm=model, api_base=api_base)
+    lm = build_lm(settings.lm, settings.api_base, cache=cache)
+    dspy.configure(lm=lm, adapter=dspy.JSONAdapter())
+    return lm

@@ -1,0 +1,249 @@
+"""The `fake` backend: a deterministic, schema-aware DSPy engine for tests, dry runs and benchmarks.
+
+It reads the JSON schema that DSPy's JSONAdapter sends and the `[[ ## field ## ]]` inputs of the
+prompt, and answers with schema-valid JSON built from those inputs: messages name the contact and
+the company, stay inside the channel length limits, and say they are fake. It never calls out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from dspy.lm15 import Message, Request, Response, TextPart, Usage, response_to_events
+
+FAKE_MARK = "(fake)"
+_INPUT_RE = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond with|\Z)", re.S)
+_LINE_RE = r"(?im)^\s*{key}\s*:\s*(.+?)\s*$"
+
+Responder = Callable[[Request, dict[str, Any]], "dict[str, Any] | str | None"]
+
+
+def _line(text: str, key: str) -> str | None:
+    m = re.search(_LINE_RE.format(key=re.escape(key)), text)
+    return m.group(1).strip() if m else None
+
+
+def _digest(*parts: object) -> int:
+    return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
+
+
+class _Context:
+    """What the fake knows about the call: the parsed inputs and a few named facts."""
+
+    def __init__(self, inputs: dict[str, str]) -> None:
+        self.inputs = inputs
+        text = "\n".join(inputs.values())
+        self.company = _line(inputs.get("account", text), "company_name") or "your company"
+        contact = inputs.get("contact") or inputs.get("target_contact") or ""
+        self.name = _line(contact, "name") or "there"
+        self.first = self.name.split()[0] if self.name.split() else self.name
+        self.referrer = _line(inputs.get("referrer", ""), "name") or ""
+        self.topic = (inputs.get("topic") or "").strip()
+        product = re.search(r"product: ([^\n]+)", inputs.get("seller", ""))
+        self.product = product.group(1).strip() if product else "our product"
+        self.seed = _digest(self.company, self.name, self.referrer, sorted(inputs))
+
+
+class FakeEngine:
+    """Deterministic engine; `responder` lets a test replace or edit any answer."""
+
+    supports_response_schema = True
+    supported_params = frozenset({"response_format", "temperature", "max_tokens", "seed"})
+
+    def __init__(self, latency_ms: float = 0.0, responder: Responder | None = None) -> None:
+        self.latency_ms = latency_ms
+        self.responder = responder
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ engine protocol
+    def complete(self, request: Request) -> Response:
+        with self._lock:
+            self.calls += 1
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000)
+        system = request.system if isinstance(request.system, str) else "".join(
+            p.text for p in (request.system or [])
+        )
+        user = request.messages[-1].text or "" if request.messages else ""
+        inputs = {k: v.strip() for k, v in _INPUT_RE.findall(user)}
+        fmt = request.config.response_format or {}
+        schema = fmt.get("schema") if fmt.get("type") == "json_schema" else None
+        answer: Any = self.generate(schema, inputs, system)
+        if self.responder is not None:
+            replaced = self.responder(request, answer)
+            answer = answer if replaced is None else replaced
+        text = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
+        prompt_tokens = (len(system) + sum(len(m.text or "") for m in request.messages)) // 4
+        return Response(
+            id=None,
+            model="fake",
+            message=Message.assistant([TextPart(text)]),
+            finish_reason="stop",
+            usage=Usage(
+                input_tokens=prompt_tokens,
+                output_tokens=len(text) // 4 + 1,
+                total_tokens=prompt_tokens + len(text) // 4 + 1,
+            ),
+        )
+
+    def stream(self, request: Request) -> Iterator[Any]:
+        return response_to_events(self.complete(request))
+
+    def close(self) -> None:
+        pass
+
+    # ------------------------------------------------------------------ generation
+    def generate(
+        self, schema: dict[str, Any] | None, inputs: dict[str, str], system: str = ""
+    ) -> dict[str, Any]:
+        ctx = _Context(inputs)
+        if schema is None:  # no schema sent: answer every output field named in the prompt
+            names = re.findall(r"^\d+\. `(\w+)`", system.split("Your output fields are:")[-1], re.M)
+            return {n: self._string(n, ctx, {}) for n in names}
+        return self._value(schema, schema.get("$defs", {}), ctx, "", {})
+
+    def _value(
+        self, schema: dict[str, Any], defs: dict[str, Any], ctx: _Context, name: str,
+        siblings: dict[str, Any],
+    ) -> Any:
+        if "$ref" in schema:
+            return self._value(defs[schema["$ref"].split("/")[-1]], defs, ctx, name, siblings)
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                options = [s for s in schema[key] if s.get("type") != "null"]
+                nullable = len(options) < len(schema[key])
+                if nullable and name == "subject" and siblings.get("channel") not in (None, "email"):
+                    return None
+                return self._value(options[0], defs, ctx, name, siblings) if options else None
+        if "enum" in schema:
+            values = schema["enum"]
+            return values[_digest(ctx.seed, name) % len(values)]
+        if "const" in schema:
+            return schema["const"]
+        kind = schema.get("type")
+        if kind == "object":
+            return self._object(schema, defs, ctx)
+        if kind == "array":
+            return self._array(schema, defs, ctx, name)
+        if kind == "integer":
+            lo = int(schema.get("minimum", 0))
+            hi = int(schema.get("maximum", lo + 100))
+            return lo + _digest(ctx.seed, name) % (hi - lo + 1)
+        if kind == "number":
+            lo, hi = float(schema.get("minimum", 0.0)), float(schema.get("maximum", 1.0))
+            return round(lo + (hi - lo) * (_digest(ctx.seed, name) % 1000) / 1000, 3)
+        if kind == "boolean":
+            return False
+        return self._string(name, ctx, siblings)
+
+    def _object(self, schema: dict[str, Any], defs: dict[str, Any], ctx: _Context) -> dict:
+        props: dict[str, Any] = schema.get("properties", {})
+        out: dict[str, Any] = {}
+        # enums first so that strings can depend on them (a message's body on its channel)
+        order = sorted(props, key=lambda k: 0 if "enum" in self._resolve(props[k], defs) else 1)
+        for key in order:
+            out[key] = self._value(props[key], defs, ctx, key, out)
+        return {k: out[k] for k in props}
+
+    def _array(self, schema: dict[str, Any], defs: dict[str, Any], ctx: _Context, name: str) -> list:
+        items = self._resolve(schema.get("items", {"type": "string"}), defs)
+        if "enum" in items:  # e.g. a channel sequence: every value, in order
+            return list(items["enum"])
+        enum_prop = next(
+            (k for k, v in items.get("properties", {}).items() if "enum" in self._resolve(v, defs)),
+            None,
+        )
+        if enum_prop is not None:  # e.g. one message per channel
+            values = self._resolve(items["properties"][enum_prop], defs)["enum"]
+            result = []
+            for value in values:
+                item = self._object(items, defs, _with(ctx, value))
+                item[enum_prop] = value
+                if "subject" in item:
+                    item["subject"] = self._string("subject", ctx, {}) if value == "email" else None
+                if "body" in item:
+                    item["body"] = self._string("body", ctx, {enum_prop: value})
+                result.append(item)
+            return result
+        count = max(int(schema.get("minItems", 0)), 2)
+        return [self._value(items, defs, _with(ctx, i), name, {}) for i in range(count)]
+
+    @staticmethod
+    def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in schema:
+            schema = defs[schema["$ref"].split("/")[-1]]
+        return schema
+
+    def _string(self, name: str, ctx: _Context, siblings: dict[str, Any]) -> str:
+        channel = siblings.get("channel")
+        if name == "subject":
+            return f"{ctx.company}: a quick idea {FAKE_MARK}"[:80]
+        if name == "body":
+            hello = f"Hi {ctx.first},"
+            if ctx.referrer:
+                return (
+                    f"{hello} your colleague {ctx.referrer} asked us about {ctx.topic}. "
+                    f"Could {ctx.product} help {ctx.company} too? {FAKE_MARK}"
+                )
+            if channel == "sms":
+                return f"{hello} {ctx.product} for {ctx.company}? Reply YES for a call. {FAKE_MARK}"[
+                    :160
+                ]
+            if channel == "call":
+                return f"{hello} I'm calling about {ctx.company} and {ctx.product}. {FAKE_MARK}"
+            return (
+                f"{hello} I looked at {ctx.company} and think {ctx.product} could help with "
+                f"what your team is working on. Open to a short call next week? {FAKE_MARK}"
+            )
+        if name in {"summary", "fit_rationale", "description", "evidence"}:
+            return f"{FAKE_MARK} {name.replace('_', ' ')} for {ctx.company}"
+        if name == "call_to_action":
+            return "Open to a 15-minute call next week?"
+        return f"{FAKE_MARK} {name.replace('_', ' ')} {ctx.seed % 97} for {ctx.company}"
+
+
+def _with(ctx: _Context, salt: object) -> _Context:
+    """A copy of the context whose generated values differ by `salt` (list items, channels)."""
+    clone = _Context.__new__(_Context)
+    clone.__dict__.update(ctx.__dict__)
+    clone.seed = _digest(ctx.seed, salt)
+    return clone
+
+
+class AsyncFakeEngine:
+    def __init__(self, sync: FakeEngine) -> None:
+        self.sync = sync
+
+    async def complete(self, request: Request) -> Response:
+        return self.sync.complete(request)
+
+    async def stream(self, request: Request):  # type: ignore[no-untyped-def]
+        for event in self.sync.stream(request):
+            yield event
+
+    async def aclose(self) -> None:
+        pass
+
+
+def parse_fake_options(model: str) -> float:
+    """`fake?latency_ms=200` -> 200.0; unknown options are a configuration error."""
+    from accountflow.errors import ConfigError
+
+    _, _, query = model.partition("?")
+    latency = 0.0
+    for part in filter(None, query.split("&")):
+        key, _, value = part.partition("=")
+        if key != "latency_ms":
+            raise ConfigError(f"Unknown fake LM option {key!r}; the only option is latency_ms=N.")
+        try:
+            latency = float(value)
+        except ValueError:
+            raise ConfigError(f"fake?latency_ms needs a number of milliseconds, got {value!r}.") from None
+    return latency

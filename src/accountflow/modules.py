@@ -1,0 +1,221 @@
+"""The `dspy.Module`s: one per step, and `AccountPipeline` composing them.
+
+Optimizers and evals see these; the orchestrator calls the same submodules one step at a time
+so it can record each. Modules own their output rules: a broken rule goes back to the model as
+`feedback` for a bounded number of retries, and then fails with the rule named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import dspy
+
+from accountflow.errors import RuleViolationError
+from accountflow.models import (
+    Account,
+    AccountAnalysis,
+    ColleagueMessage,
+    CompanyProfile,
+    Contact,
+    OutreachPlan,
+    SellerProfile,
+)
+from accountflow.rules import check_colleague, check_outreach
+from accountflow.signatures import (
+    AnalyzeAccount,
+    ResearchCompany,
+    WriteColleagueReference,
+    WriteOutreach,
+)
+
+
+def contact_text(contact: Contact) -> str:
+    lines = [f"name: {contact.name or 'Unknown'}"]
+    if contact.title:
+        lines.append(f"title: {contact.title}")
+    return "\n".join(lines)
+
+
+def profile_text(profile: CompanyProfile) -> str:
+    lines = [f"summary: {profile.summary}", f"industry: {profile.industry}",
+             f"size: {profile.size_band}"]
+    lines += [f"fact ({f.source.value}): {f.fact}" for f in profile.key_facts]
+    lines += [f"recent: {d}" for d in profile.recent_developments]
+    return "\n".join(lines)
+
+
+def analysis_text(analysis: AccountAnalysis) -> str:
+    lines = [f"fit_score: {analysis.fit_score} ({analysis.fit_rationale})",
+             f"approach: {analysis.approach}"]
+    lines += [f"pain point: {p.title}: {p.description}" for p in analysis.pain_points]
+    lines += [f"opportunity: {o}" for o in analysis.opportunities]
+    return "\n".join(lines)
+
+
+def _feedback(problems: list[str], note: str | None) -> str:
+    parts = []
+    if note:
+        parts.append(f"Reviewer note: {note}")
+    if problems:
+        parts.append("Your previous answer broke these rules: " + "; ".join(problems))
+    return "\n".join(parts)
+
+
+class Researcher(dspy.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.predict = dspy.Predict(ResearchCompany)
+
+    def forward(self, account: Account) -> dspy.Prediction:
+        return dspy.Prediction(profile=self.predict(account=account.facts_for_prompt()).profile)
+
+
+class PainPointAnalyst(dspy.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.predict = dspy.Predict(AnalyzeAccount)
+
+    def forward(
+        self, account: Account, profile: CompanyProfile, seller: SellerProfile
+    ) -> dspy.Prediction:
+        result = self.predict(
+            account=account.facts_for_prompt(),
+            profile=profile_text(profile),
+            seller=seller.for_prompt(),
+        )
+        return dspy.Prediction(analysis=result.analysis)
+
+
+class Personalizer(dspy.Module):
+    """Outreach for one contact; rule violations are fed back up to `max_rule_retries` times."""
+
+    def __init__(self, max_rule_retries: int = 2) -> None:
+        super().__init__()
+        self.predict = dspy.Predict(WriteOutreach)
+        self.max_rule_retries = max_rule_retries
+
+    def forward(
+        self,
+        account: Account,
+        contact: Contact,
+        analysis: AccountAnalysis,
+        seller: SellerProfile,
+        note: str | None = None,
+    ) -> dspy.Prediction:
+        problems: list[str] = []
+        for attempt in range(self.max_rule_retries + 1):
+            plan: OutreachPlan = self.predict(
+                account=account.facts_for_prompt(),
+                contact=contact_text(contact),
+                analysis=analysis_text(analysis),
+                seller=seller.for_prompt(),
+                feedback=_feedback(problems, note),
+            ).plan
+            plan.contact_name = contact.name or ""
+            problems = check_outreach(plan, contact.name or "", account.company_name)
+            if not problems:
+                _append_footer(plan, seller)
+                return dspy.Prediction(plan=plan, rule_retries=attempt)
+        raise RuleViolationError("personalization", problems)
+
+
+def _append_footer(plan: OutreachPlan, seller: SellerProfile) -> None:
+    """Compliance text is the seller's, added verbatim after generation, never by the model."""
+    if not seller.compliance_footer:
+        return
+    for message in plan.messages:
+        if message.channel.value == "email" and seller.compliance_footer not in message.body:
+            message.body = f"{message.body.rstrip()}\n\n{seller.compliance_footer}"
+
+
+class ColleagueReferrer(dspy.Module):
+    """Colleague-reference emails; who engaged and about what come from data, never the model."""
+
+    def __init__(self, max_rule_retries: int = 2) -> None:
+        super().__init__()
+        self.predict = dspy.Predict(WriteColleagueReference)
+        self.max_rule_retries = max_rule_retries
+
+    @staticmethod
+    def targets(account: Account) -> list[Contact]:
+        """Non-primary contacts other than the one who engaged; none without real engagement."""
+        referrer = account.referrer
+        primary = account.primary_contact
+        if referrer is None:
+            return []
+        return [c for c in account.contacts if c is not primary and c is not referrer]
+
+    def forward(
+        self, account: Account, seller: SellerProfile, note: str | None = None
+    ) -> dspy.Prediction:
+        referrer, inquiry = account.referrer, account.inquiry
+        messages: list[ColleagueMessage] = []
+        retries = 0
+        if referrer is None or inquiry is None:
+            return dspy.Prediction(messages=messages, rule_retries=0)
+        for target in self.targets(account):
+            problems: list[str] = []
+            for attempt in range(self.max_rule_retries + 1):
+                out = self.predict(
+                    account=account.facts_for_prompt(),
+                    contact=contact_text(target),
+                    referrer=contact_text(referrer),
+                    topic=inquiry.topic,
+                    seller=seller.for_prompt(),
+                    feedback=_feedback(problems, note),
+                )
+                message = ColleagueMessage(
+                    target_contact_id=target.contact_id,
+                    target_name=target.name or "",
+                    referring_contact_id=referrer.contact_id,
+                    referring_name=referrer.name or "",
+                    topic=inquiry.topic,
+                    subject=out.subject,
+                    body=out.body,
+                )
+                problems = check_colleague(message, account.company_name)
+                if not problems:
+                    retries += attempt
+                    messages.append(message)
+                    break
+            else:
+                raise RuleViolationError("colleague reference", problems)
+        return dspy.Prediction(messages=messages, rule_retries=retries)
+
+
+class AccountPipeline(dspy.Module):
+    """The whole program: what optimizers tune and evals score end to end."""
+
+    def __init__(self, max_rule_retries: int = 2) -> None:
+        super().__init__()
+        self.researcher = Researcher()
+        self.analyst = PainPointAnalyst()
+        self.personalizer = Personalizer(max_rule_retries)
+        self.referrer = ColleagueReferrer(max_rule_retries)
+
+    def forward(self, account: Account, seller: SellerProfile) -> dspy.Prediction:
+        profile = self.researcher(account=account).profile
+        analysis = self.analyst(account=account, profile=profile, seller=seller).analysis
+        contact = account.primary_contact
+        plan = None
+        if contact is not None:
+            plan = self.personalizer(
+                account=account, contact=contact, analysis=analysis, seller=seller
+            ).plan
+        colleague = self.referrer(account=account, seller=seller).messages
+        return dspy.Prediction(
+            profile=profile, analysis=analysis, outreach=plan, colleague_messages=colleague
+        )
+
+    def version(self) -> str:
+        """A short hash of the program state (instructions, demos): names what produced a step."""
+        return program_version(self)
+
+
+def program_version(program: dspy.Module) -> str:
+    state: dict[str, Any] = program.dump_state()
+    blob = json.dumps(state, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]

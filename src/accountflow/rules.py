@@ -1,0 +1,125 @@
+"""Output rules checked after each generation: lengths, placeholders, names.
+
+A broken rule is fed back to the model (see `modules.py`); the messages here are written for the
+model to read, and name the rule so a failed step says which one it broke.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from accountflow.models import Channel, ColleagueMessage, OutreachPlan
+
+LIMITS: dict[Channel, int] = {Channel.sms: 160, Channel.linkedin: 300}
+SUBJECT_LIMIT = 80
+HONORIFICS = {
+    "dr", "mr", "mrs", "ms", "miss", "mx", "prof", "sir", "dame", "herr", "frau", "sr", "sra",
+    "jr", "phd", "md", "ii", "iii",
+}
+LEGAL_SUFFIXES = {
+    "inc", "llc", "ltd", "gmbh", "corp", "corporation", "co", "plc", "sa", "ag", "bv", "srl",
+    "limited", "company", "group",
+}
+_PLACEHOLDER_RES = [
+    re.compile(r"\{\{[^}]*\}\}"),  # {{first_name}}
+    re.compile(r"\{[A-Za-z_][\w ]{0,40}\}"),  # {company}
+    re.compile(r"\[[^\]\n]{1,60}\]"),  # [Name], [specific value proposition]
+    re.compile(r"<[A-Za-z_][\w ]{0,40}>"),  # <company>
+]
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def name_parts(name: str) -> list[str]:
+    """The parts of a person's name that count as addressing them (honorifics aside)."""
+    parts = re.split(r"[\s,]+", _fold(name))
+    parts = [p.strip(".'\u2019") for p in parts]
+    parts = [p for p in parts if p and p not in HONORIFICS]
+    # Names written without spaces (e.g. Chinese, Japanese) count as a whole and by first char
+    return [p for p in parts if len(p) >= 2 or not p.isascii()]
+
+
+def mentions_name(text: str, name: str) -> bool:
+    folded = _fold(text)
+    for part in name_parts(name):
+        if part.isascii():
+            if re.search(rf"(?<!\w){re.escape(part)}(?!\w)", folded):
+                return True
+        elif part in folded:
+            return True
+    return False
+
+
+def company_forms(company: str) -> list[str]:
+    """The company's name, and the same without a trailing legal suffix (Inc., GmbH...)."""
+    words = company.split()
+    forms = [company]
+    while len(words) > 1 and _fold(words[-1]).strip(".,") in LEGAL_SUFFIXES:
+        words = words[:-1]
+        forms.append(" ".join(words).rstrip(","))
+    return forms
+
+
+def mentions_company(text: str, company: str) -> bool:
+    folded = _fold(text)
+    return any(_fold(form) in folded for form in company_forms(company))
+
+
+def placeholders(text: str) -> list[str]:
+    found: list[str] = []
+    for pattern in _PLACEHOLDER_RES:
+        found.extend(pattern.findall(text))
+    return found
+
+
+def _message_rules(
+    label: str, subject: str | None, body: str, contact_name: str, company: str
+) -> list[str]:
+    problems: list[str] = []
+    text = f"{subject or ''}\n{body}"
+    for found in placeholders(text)[:3]:
+        problems.append(f"{label}: unfilled placeholder {found!r}; write the real text instead")
+    if contact_name and not mentions_name(body, contact_name):
+        problems.append(f"{label}: does not address the contact by name ({contact_name})")
+    if not mentions_company(text, company):
+        problems.append(f"{label}: does not name the company ({company})")
+    if subject is not None and len(subject) > SUBJECT_LIMIT:
+        problems.append(
+            f"{label}: subject is {len(subject)} characters, the limit is {SUBJECT_LIMIT}"
+        )
+    return problems
+
+
+def check_outreach(plan: OutreachPlan, contact_name: str, company: str) -> list[str]:
+    """Every broken rule of an outreach plan, as sentences the model can act on."""
+    problems: list[str] = []
+    seen = [m.channel for m in plan.messages]
+    for channel in Channel:
+        if channel not in seen:
+            problems.append(f"missing the {channel.value} message; write one per channel")
+    for channel in {c for c in seen if seen.count(c) > 1}:
+        problems.append(f"more than one {channel.value} message; write exactly one per channel")
+    for message in plan.messages:
+        label = message.channel.value
+        limit = LIMITS.get(message.channel)
+        if limit is not None and len(message.body) > limit:
+            problems.append(f"{label}: {len(message.body)} characters, the limit is {limit}")
+        if message.channel == Channel.email and not (message.subject or "").strip():
+            problems.append("email: the subject is empty")
+        subject = message.subject if message.channel == Channel.email else None
+        problems += _message_rules(label, subject, message.body, contact_name, company)
+    return problems
+
+
+def check_colleague(message: ColleagueMessage, company: str) -> list[str]:
+    problems = _message_rules(
+        "colleague email", message.subject, message.body, message.target_name, company
+    )
+    if not mentions_name(message.body, message.referring_name):
+        problems.append(
+            f"colleague email: does not name the colleague who asked ({message.referring_name})"
+        )
+    return problems

@@ -1,0 +1,232 @@
+"""DuckDB connection, migrations, the single writer and the queries.
+
+DuckDB allows one writing process per file; inside the process all writes go through one lock
+and every call uses its own cursor (a shared connection fails across threads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from accountflow.errors import NotFoundError, StoreInUseError
+from accountflow.models import RunStatus, StepStatus
+from accountflow.store.migrations import MIGRATIONS
+from accountflow.store.records import RunRecord, StepRecord
+
+_STEP_COLUMNS = list(StepRecord.model_fields)
+_JSON_COLUMNS = {"input", "output", "result"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Store:
+    """One DuckDB file in the state dir; open it once per process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path))
+        except duckdb.IOException as exc:
+            pid = re.search(r"PID (\d+)", str(exc))
+            who = f"PID {pid.group(1)}" if pid else "another process"
+            raise StoreInUseError(
+                f"The store {self.path} is in use by {who}; wait for it to finish or pass "
+                "another --home."
+            ) from None
+        self._lock = threading.Lock()
+        self.migrate()
+        self._recover_interrupted()
+
+    # ------------------------------------------------------------------ plumbing
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one write under the writer lock."""
+        with self._lock:
+            self._con.cursor().execute(sql, list(params))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [list(r) for r in rows]
+        if not rows:
+            return
+        with self._lock:
+            cur = self._con.cursor()
+            cur.execute("BEGIN")
+            try:
+                cur.executemany(sql, rows)
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self._con.cursor()
+        cur.execute(sql, list(params))
+        names = [d[0] for d in cur.description or []]
+        rows = []
+        for values in cur.fetchall():
+            row = dict(zip(names, values, strict=True))
+            for key in _JSON_COLUMNS & row.keys():
+                if isinstance(row[key], str):
+                    row[key] = json.loads(row[key])
+            rows.append(row)
+        return rows
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations this file has not seen, in order; returns their names."""
+        with self._lock:
+            cur = self._con.cursor()
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+            )
+            cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+            current = cur.fetchone()[0]  # type: ignore[index]
+            applied = []
+            for version, (name, sql) in enumerate(MIGRATIONS, start=1):
+                if version <= current:
+                    continue
+                cur.execute("BEGIN")
+                cur.execute(sql)
+                cur.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utcnow()]
+                )
+                cur.execute("COMMIT")
+                applied.append(name)
+            return applied
+
+    def _recover_interrupted(self) -> None:
+        """Runs left `running` belong to a dead process: we hold the only write lock."""
+        now = utcnow()
+        self.execute(
+            "UPDATE steps SET status = ?, ended_at = ?, error_type = 'Interrupted', "
+            "error_message = 'the process stopped before this step finished' "
+            "WHERE status = ? AND run_id IN (SELECT run_id FROM runs WHERE status = ? AND "
+            "pid IS DISTINCT FROM ?)",
+            [StepStatus.failed.value, now, StepStatus.running.value, RunStatus.running.value,
+             os.getpid()],
+        )
+        self.execute(
+            "UPDATE runs SET status = ?, ended_at = ?, error = 'interrupted: the process stopped' "
+            "WHERE status = ? AND pid IS DISTINCT FROM ?",
+            [RunStatus.interrupted.value, now, RunStatus.running.value, os.getpid()],
+        )
+
+    # ------------------------------------------------------------------ runs
+    def create_run(
+        self, run_id: str, account_id: str, company_name: str, model: str,
+        program_version: str, source: str | None, account_input: Any,
+    ) -> None:
+        self.execute(
+            "INSERT INTO runs (run_id, account_id, company_name, status, started_at, model, "
+            "program_version, source, input, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, account_id, company_name, RunStatus.running.value, utcnow(), model,
+             program_version, source, _json(account_input), os.getpid()],
+        )
+
+    def finish_run(
+        self, run_id: str, status: RunStatus, error: str | None, result: Any
+    ) -> None:
+        self.execute(
+            "UPDATE runs SET status = ?, ended_at = ?, error = ?, result = ? WHERE run_id = ?",
+            [status.value, utcnow(), error, _json(result), run_id],
+        )
+
+    def list_runs(self, limit: int = 50, status: str | None = None) -> list[RunRecord]:
+        where, params = ("WHERE r.status = ?", [status]) if status else ("", [])
+        rows = self.query(
+            f"""SELECT r.run_id, r.account_id, r.company_name, r.status, r.started_at,
+                   r.ended_at, r.error, r.model, r.program_version, r.source,
+                   coalesce(sum(s.lm_calls), 0) AS lm_calls,
+                   coalesce(sum(s.prompt_tokens), 0) AS prompt_tokens,
+                   coalesce(sum(s.completion_tokens), 0) AS completion_tokens,
+                   sum(s.cost_usd) AS cost_usd
+            FROM runs r LEFT JOIN steps s USING (run_id) {where}
+            GROUP BY ALL ORDER BY r.started_at DESC, r.run_id LIMIT ?""",
+            [*params, limit],
+        )
+        return [RunRecord(**r) for r in rows]
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """Accept a unique prefix of a run id, like git does for commits."""
+        rows = self.query(
+            "SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2",
+            [prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"],
+        )
+        if not rows:
+            raise NotFoundError(f"No run {prefix!r}; `accountflow runs list` shows the run ids.")
+        if len(rows) > 1:
+            raise NotFoundError(f"Run id prefix {prefix!r} is ambiguous; give more characters.")
+        return str(rows[0]["run_id"])
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        run_id = self.resolve_run_id(run_id)
+        return self.query("SELECT * FROM runs WHERE run_id = ?", [run_id])[0]
+
+    def get_steps(self, run_id: str) -> list[StepRecord]:
+        rows = self.query(
+            "SELECT * FROM steps WHERE run_id = ? ORDER BY started_at NULLS LAST, attempt",
+            [run_id],
+        )
+        return [StepRecord(**r) for r in rows]
+
+    # ------------------------------------------------------------------ steps
+    def insert_steps(self, records: Sequence[StepRecord]) -> None:
+        placeholders = ", ".join("?" for _ in _STEP_COLUMNS)
+        self.executemany(
+            f"INSERT INTO steps ({', '.join(_STEP_COLUMNS)}) VALUES ({placeholders})",
+            (
+                [
+                    _json(v) if k in {"input", "output"} else
+                    (v.value if hasattr(v, "value") else v)
+                    for k, v in r.model_dump().items()
+                ]
+                for r in records
+            ),
+        )
+
+    def update_step(self, record: StepRecord) -> None:
+        data = record.model_dump()
+        cols = [c for c in _STEP_COLUMNS if c != "step_id"]
+        values = [
+            _json(data[c]) if c in {"input", "output"} else
+            (data[c].value if hasattr(data[c], "value") else data[c])
+            for c in cols
+        ]
+        self.execute(
+            f"UPDATE steps SET {', '.join(f'{c} = ?' for c in cols)} WHERE step_id = ?",
+            [*values, record.step_id],
+        )
+
+    def add_rejections(self, source: str, rejections: Iterable[Any]) -> None:
+        now = utcnow()
+        self.executemany(
+            "INSERT INTO rejected VALUES (?, ?, ?, ?, ?, ?)",
+            ([source, r.row, r.account_id, r.field, r.reason, now] for r in rejections),
+        )
