@@ -78,7 +78,7 @@ def test_verified_file_is_not_hashed_or_assembled_again(
     def boom(*args: Any) -> Any:
         raise AssertionError("the sidecar should have made this unnecessary")
 
-    monkeypatch.setattr(local, "_sha256", boom)
+    monkeypatch.setattr(local, "_hash_copy", boom)
     monkeypatch.setattr(local, "_assemble", boom)
     assert local.ensure_model("fake") == first
 
@@ -92,6 +92,15 @@ def test_existing_file_without_sidecar_is_hashed_once(
     monkeypatch.setattr(local, "_assemble", lambda *a: pytest.fail("should not reassemble"))
     assert local.ensure_model("fake") == target
     assert (tmp_path / "models" / "fake.gguf.sha256").is_file()
+
+
+def test_read_only_model_dir_still_works(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _fake_model(monkeypatch, tmp_path)
+    target = tmp_path / "models" / "fake.gguf"
+    target.parent.mkdir()
+    target.write_bytes(BLOB)
+    monkeypatch.setattr(Path, "write_text", lambda *a, **k: (_ for _ in ()).throw(PermissionError))
+    assert local.ensure_model("fake") == target
 
 
 def test_corrupt_file_is_replaced(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -144,6 +153,14 @@ def test_override_env_var_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 def test_override_env_var_pointing_nowhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ACCOUNTFLOW_LOCAL_MODEL", str(tmp_path / "nope.gguf"))
     with pytest.raises(ConfigError, match="ACCOUNTFLOW_LOCAL_MODEL"):
+        local.ensure_model("qwen2.5-coder-0.5b")
+
+
+def test_override_env_var_pointing_at_a_non_gguf_file(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    monkeypatch.setenv("ACCOUNTFLOW_LOCAL_MODEL", str(tmp_path / "notes.txt"))
+    with pytest.raises(ConfigError, match="not a GGUF file"):
         local.ensure_model("qwen2.5-coder-0.5b")
 
 

