@@ -12,7 +12,7 @@ import pytest
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
-import dspy  # noqa: E402
+import dspy
 
 _LOOPBACK = ("127.", "::1", "localhost")
 _real_connect = socket.socket.connect
@@ -60,15 +60,31 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Real-model tests are opt-in: they need the `local` extra and minutes of CPU."""
+    if os.environ.get("ACCOUNTFLOW_TEST_LOCAL_MODEL") == "1":
+        return
+    skip = pytest.mark.skip(reason="real embedded model: set ACCOUNTFLOW_TEST_LOCAL_MODEL=1")
+    for item in items:
+        if "local_model" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Path]:
     """A temporary state dir and no provider keys; DSPy settings and cache reset per test."""
+    real_model = "local_model" in request.node.keywords
     for name in list(os.environ):
-        if name.startswith("ACCOUNTFLOW_") or name.endswith("_API_KEY"):
+        if name.endswith("_API_KEY") or (
+            name.startswith("ACCOUNTFLOW_") and not (real_model and "MODEL" in name)
+        ):
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     monkeypatch.setenv("ACCOUNTFLOW_HOME", str(home))
-    monkeypatch.setenv("ACCOUNTFLOW_MODEL_DIR", str(tmp_path / "models"))
+    if not real_model:  # the real model keeps its assembled file in the user's model dir
+        monkeypatch.setenv("ACCOUNTFLOW_MODEL_DIR", str(tmp_path / "models"))
     dspy.configure_cache(disk_cache_dir=str(tmp_path / "dspy_cache"))
     with dspy.context(lm=None, adapter=None, callbacks=[]):
         yield home

@@ -287,7 +287,8 @@ def lm_check(lm: LmOpt = None, api_base: ApiBaseOpt = None) -> None:
     t0 = time.perf_counter()
     try:
         with dspy.context(lm=lm_obj, adapter=dspy.JSONAdapter()):
-            answer = dspy.Predict("question -> answer")(question="Reply with the word ready.").answer
+            ask = dspy.Predict("question -> answer")
+            answer = ask(question="Reply with the word ready.").answer
     except Exception as exc:
         from accountflow.errors import ConfigError
         from accountflow.orchestrator import one_line

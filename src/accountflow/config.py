@@ -87,7 +87,9 @@ def load_seller(path: str | Path | None = None) -> SellerProfile:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"Seller file {where} is not valid YAML ({exc.__class__.__name__}).") from None
+        raise ConfigError(
+            f"Seller file {where} is not valid YAML ({exc.__class__.__name__})."
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"Seller file {where} must be a YAML mapping of seller fields.")
     try:

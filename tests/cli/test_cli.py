@@ -95,7 +95,7 @@ def test_unreadable_input_is_one_line_exit_2(
     src = tmp_path / "accounts.jsonl"
     if content is not None:
         src.write_bytes(content)
-    code, out, err = run_cli(["run", str(src), "--lm", "fake"], capsys, monkeypatch)
+    code, _, err = run_cli(["run", str(src), "--lm", "fake"], capsys, monkeypatch)
     assert code == 2
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1

@@ -7,13 +7,12 @@ One string chooses the backend (`--lm`, else `ACCOUNTFLOW_LM`, else the embedded
 
 from __future__ import annotations
 
-import accountflow._env  # noqa: F401  (environment defaults before dspy/litellm)
-
 import os
 from pathlib import Path
 
 import dspy
 
+import accountflow._env  # noqa: F401  (environment defaults before dspy/litellm)
 from accountflow.errors import ConfigError
 from accountflow.lm.fake import AsyncFakeEngine, FakeEngine, parse_fake_options
 from accountflow.lm.usage import TrackedLM, Usage, collect_usage

@@ -119,7 +119,8 @@ class FakeEngine:
             if key in schema:
                 options = [s for s in schema[key] if s.get("type") != "null"]
                 nullable = len(options) < len(schema[key])
-                if nullable and name == "subject" and siblings.get("channel") not in (None, "email"):
+                channel = siblings.get("channel")
+                if nullable and name == "subject" and channel not in (None, "email"):
                     return None
                 return self._value(options[0], defs, ctx, name, siblings) if options else None
         if "enum" in schema:
@@ -152,7 +153,9 @@ class FakeEngine:
             out[key] = self._value(props[key], defs, ctx, key, out)
         return {k: out[k] for k in props}
 
-    def _array(self, schema: dict[str, Any], defs: dict[str, Any], ctx: _Context, name: str) -> list:
+    def _array(
+        self, schema: dict[str, Any], defs: dict[str, Any], ctx: _Context, name: str
+    ) -> list:
         items = self._resolve(schema.get("items", {"type": "string"}), defs)
         if "enum" in items:  # e.g. a channel sequence: every value, in order
             return list(items["enum"])
@@ -193,9 +196,8 @@ class FakeEngine:
                     f"Could {ctx.product} help {ctx.company} too? {FAKE_MARK}"
                 )
             if channel == "sms":
-                return f"{hello} {ctx.product} for {ctx.company}? Reply YES for a call. {FAKE_MARK}"[
-                    :160
-                ]
+                sms = f"{hello} {ctx.product} for {ctx.company}? Reply YES for a call. {FAKE_MARK}"
+                return sms[:160]
             if channel == "call":
                 return f"{hello} I'm calling about {ctx.company} and {ctx.product}. {FAKE_MARK}"
             return (
@@ -245,5 +247,7 @@ def parse_fake_options(model: str) -> float:
         try:
             latency = float(value)
         except ValueError:
-            raise ConfigError(f"fake?latency_ms needs a number of milliseconds, got {value!r}.") from None
+            raise ConfigError(
+                f"fake?latency_ms needs a number of milliseconds, got {value!r}."
+            ) from None
     return latency

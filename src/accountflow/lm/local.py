@@ -277,8 +277,6 @@ _ENGINES_LOCK = threading.Lock()
 def local_lm(name: str = DEFAULT_LOCAL_MODEL, **kwargs: Any) -> dspy.LM:
     """A dspy.LM on the embedded model. Engines are cached per file, so repeated calls (one per
     worker or command) share one loaded model instead of loading 0.5-1 GB each time."""
-    import dspy
-
     _import_llama_cpp()  # fail before spending time assembling a file nothing can run
     path = ensure_model(name).resolve()
     spec = LOCAL_MODELS.get(name)
@@ -286,5 +284,8 @@ def local_lm(name: str = DEFAULT_LOCAL_MODEL, **kwargs: Any) -> dspy.LM:
         if (engine := _ENGINES.get(path)) is None:
             engine = _ENGINES[path] = LlamaEngine(path, name, spec.n_ctx if spec else 8192)
     settings: dict[str, Any] = {"temperature": 0.0, "max_tokens": 2048, **kwargs}
-    return dspy.LM(f"local/{name}", engine=engine, async_engine=AsyncLlamaEngine(engine),
-                   **settings)
+    from accountflow.lm.usage import TrackedLM
+
+    return TrackedLM(
+        f"local/{name}", engine=engine, async_engine=AsyncLlamaEngine(engine), **settings
+    )
