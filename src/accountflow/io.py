@@ -54,7 +54,7 @@ class LoadResult(BaseModel):
 def _explain(exc: ValidationError) -> tuple[str | None, str]:
     """The first problem of a validation error as (field, sentence)."""
     err = exc.errors()[0]
-    loc = [str(x) for x in err["loc"]]
+    loc = [" ".join(str(x).split()) for x in err["loc"]]  # no control characters in messages
     field = ".".join(loc) if loc else None
     msg = err["msg"]
     if err["type"] == "missing":
@@ -144,7 +144,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
             if not raw.strip():
                 continue
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 yield line_no, Rejection(
                     source=str(path), row=line_no,
@@ -223,7 +223,8 @@ def _parquet_rows(
     try:
         cur = con.execute("SELECT * FROM read_parquet(?)", [str(path)])
     except duckdb.Error as exc:
-        raise InputError(f"Input file {path} is not a readable Parquet file ({exc}).") from None
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"Input file {path} is not a readable Parquet file ({first}).") from None
     names = [d[0] for d in cur.description or []]
     for name in names:
         if name not in ACCOUNT_COLUMNS and name not in ("contacts", "inquiry"):

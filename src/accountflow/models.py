@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import Enum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -233,48 +233,77 @@ class SellerProfile(BaseModel):
 # ---------------------------------------------------------------- step outputs
 
 
+# Length bounds below are part of the contract: they reach the model as JSON-schema limits
+# (a grammar enforces them on the embedded model), which stops small models from looping.
+Short = Annotated[str, Field(max_length=120)]
+Sentence = Annotated[str, Field(max_length=400)]
+
+
 class KeyFact(BaseModel):
-    fact: str
+    fact: Sentence
     source: FactSource
 
 
 class CompanyProfile(BaseModel):
-    summary: str
-    industry: str
+    summary: Annotated[str, Field(max_length=600)]
+    industry: Short
     size_band: SizeBand = "unknown"
-    products: list[str] = Field(default_factory=list)
-    recent_developments: list[str] = Field(default_factory=list)
-    key_facts: list[KeyFact] = Field(default_factory=list)
+    products: list[Short] = Field(default_factory=list, max_length=6)
+    recent_developments: list[Sentence] = Field(default_factory=list, max_length=5)
+    key_facts: list[KeyFact] = Field(default_factory=list, max_length=8)
+
+
+def _clamped(value: object, lo: float, hi: float) -> object:
+    """Scores off scale (a small model's 5.0 for a 0-1 confidence) are clamped into range
+    rather than failing the whole account: JSON grammars cannot bound numbers."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return type(value)(min(max(value, lo), hi))
+    return value
 
 
 class PainPoint(BaseModel):
-    title: str
-    description: str
-    evidence: str
+    title: Short
+    description: Sentence
+    evidence: Sentence
     severity: int = Field(ge=1, le=5)
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity(cls, value: object) -> object:
+        return _clamped(value, 1, 5)
 
 
 class AccountAnalysis(BaseModel):
-    pain_points: list[PainPoint]
-    opportunities: list[str] = Field(default_factory=list)
+    pain_points: list[PainPoint] = Field(min_length=1, max_length=5)
+    opportunities: list[Sentence] = Field(default_factory=list, max_length=5)
     fit_score: int = Field(ge=0, le=100)
-    fit_rationale: str
+    fit_rationale: Annotated[str, Field(max_length=600)]
     approach: Approach
     confidence: float = Field(ge=0.0, le=1.0)
+
+    @field_validator("fit_score", mode="before")
+    @classmethod
+    def _fit(cls, value: object) -> object:
+        return _clamped(value, 0, 100)
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _confidence(cls, value: object) -> object:
+        return _clamped(value, 0.0, 1.0)
 
 
 class OutreachMessage(BaseModel):
     channel: Channel
     subject: str | None = None
-    body: str
-    call_to_action: str = ""
-    personalization_elements: list[str] = Field(default_factory=list)
+    body: Annotated[str, Field(max_length=2000)]
+    call_to_action: Short = ""
+    personalization_elements: list[Short] = Field(default_factory=list, max_length=6)
 
 
 class OutreachPlan(BaseModel):
     contact_name: str = ""
-    messages: list[OutreachMessage]
-    recommended_sequence: list[Channel] = Field(default_factory=list)
+    messages: list[OutreachMessage] = Field(max_length=8)
+    recommended_sequence: list[Channel] = Field(default_factory=list, max_length=8)
 
     def message(self, channel: Channel) -> OutreachMessage | None:
         return next((m for m in self.messages if m.channel == channel), None)

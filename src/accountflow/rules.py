@@ -29,6 +29,9 @@ _PLACEHOLDER_RES = [
 ]
 
 
+_NO_SPACES = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
@@ -45,10 +48,10 @@ def name_parts(name: str) -> list[str]:
 def mentions_name(text: str, name: str) -> bool:
     folded = _fold(text)
     for part in name_parts(name):
-        if part.isascii():
-            if re.search(rf"(?<!\w){re.escape(part)}(?!\w)", folded):
+        if _NO_SPACES.search(part):  # CJK, kana, Hangul, Thai: names run into other text
+            if part in folded:
                 return True
-        elif part in folded:
+        elif re.search(rf"(?<!\w){re.escape(part)}(?!\w)", folded):
             return True
     return False
 

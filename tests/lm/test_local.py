@@ -242,7 +242,7 @@ def test_one_engine_per_model_file_and_async_calls_work(fake_llama: type[FakeLla
         result = asyncio.run(predict.acall(text="hello"))
     assert result.score == 4
     [llama] = fake_llama.instances  # loaded once, shared by both LMs
-    assert [c["max_tokens"] for c in llama.calls] == [2048, 64]
+    assert [c["max_tokens"] for c in llama.calls] == [1200, 64]
 
 
 def test_json_object_mode_passes_through() -> None:

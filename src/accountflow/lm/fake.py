@@ -134,15 +134,19 @@ class FakeEngine:
         if kind == "array":
             return self._array(schema, defs, ctx, name)
         if kind == "integer":
-            lo = int(schema.get("minimum", 0))
-            hi = int(schema.get("maximum", lo + 100))
+            lo = int(schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1))
+            top = schema.get("maximum", schema.get("exclusiveMaximum", lo + 101) - 1)
+            hi = int(top)
+            if "minimum" not in schema and "exclusiveMinimum" not in schema:
+                lo = min(0, hi - 100)
             return lo + _digest(ctx.seed, name) % (hi - lo + 1)
         if kind == "number":
             lo, hi = float(schema.get("minimum", 0.0)), float(schema.get("maximum", 1.0))
             return round(lo + (hi - lo) * (_digest(ctx.seed, name) % 1000) / 1000, 3)
         if kind == "boolean":
             return False
-        return self._string(name, ctx, siblings)
+        text = self._string(name, ctx, siblings)
+        return text[: schema["maxLength"]] if "maxLength" in schema else text
 
     def _object(self, schema: dict[str, Any], defs: dict[str, Any], ctx: _Context) -> dict:
         props: dict[str, Any] = schema.get("properties", {})
@@ -175,7 +179,7 @@ class FakeEngine:
                     item["body"] = self._string("body", ctx, {enum_prop: value})
                 result.append(item)
             return result
-        count = max(int(schema.get("minItems", 0)), 2)
+        count = min(max(int(schema.get("minItems", 0)), 2), int(schema.get("maxItems", 2)))
         return [self._value(items, defs, _with(ctx, i), name, {}) for i in range(count)]
 
     @staticmethod

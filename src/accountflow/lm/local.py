@@ -192,6 +192,9 @@ def _response_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
 
 
+REPEAT_PENALTY = 1.1
+
+
 class LlamaEngine:
     """A DSPy engine over one llama.cpp model, loaded on the first call and shared by LMs."""
 
@@ -217,7 +220,9 @@ class LlamaEngine:
                      for m in request.messages]
         config = request.config
         kwargs: dict[str, Any] = {"messages": messages, "temperature": config.temperature or 0.0,
-                                  "max_tokens": config.max_tokens or 1024, "seed": config.seed}
+                                  "max_tokens": config.max_tokens or 1024, "seed": config.seed,
+                                  # small models loop on long fields; a mild penalty stops it
+                                  "repeat_penalty": REPEAT_PENALTY}
         if (fmt := _response_format(config.response_format)) is not None:
             kwargs["response_format"] = fmt
         with self._lock:
@@ -283,7 +288,7 @@ def local_lm(name: str = DEFAULT_LOCAL_MODEL, **kwargs: Any) -> dspy.LM:
     with _ENGINES_LOCK:
         if (engine := _ENGINES.get(path)) is None:
             engine = _ENGINES[path] = LlamaEngine(path, name, spec.n_ctx if spec else 8192)
-    settings: dict[str, Any] = {"temperature": 0.0, "max_tokens": 2048, **kwargs}
+    settings: dict[str, Any] = {"temperature": 0.0, "max_tokens": 1200, **kwargs}
     from accountflow.lm.usage import TrackedLM
 
     return TrackedLM(
