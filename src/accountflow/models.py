@@ -239,6 +239,17 @@ Short = Annotated[str, Field(max_length=120)]
 Sentence = Annotated[str, Field(max_length=400)]
 
 
+def size_band(employees: int | None) -> SizeBand:
+    """The size band is arithmetic on a known headcount, not something to ask a model."""
+    if employees is None:
+        return "unknown"
+    for top, band in ((10, "1-10"), (50, "11-50"), (200, "51-200"), (1000, "201-1000"),
+                      (5000, "1001-5000")):
+        if employees <= top:
+            return band  # type: ignore[return-value]
+    return "5000+"
+
+
 class KeyFact(BaseModel):
     fact: Sentence
     source: FactSource

@@ -22,6 +22,7 @@ from accountflow.models import (
     Contact,
     OutreachPlan,
     SellerProfile,
+    size_band,
 )
 from accountflow.rules import check_colleague, check_outreach
 from accountflow.signatures import (
@@ -70,7 +71,10 @@ class Researcher(dspy.Module):
         self.predict = dspy.Predict(ResearchCompany)
 
     def forward(self, account: Account) -> dspy.Prediction:
-        return dspy.Prediction(profile=self.predict(account=account.facts_for_prompt()).profile)
+        profile = self.predict(account=account.facts_for_prompt()).profile
+        if account.employee_count is not None:
+            profile.size_band = size_band(account.employee_count)
+        return dspy.Prediction(profile=profile)
 
 
 class PainPointAnalyst(dspy.Module):

@@ -162,3 +162,8 @@ def test_run_result_serialises(home: Path) -> None:
     result = _orchestrator(home).run(_demo("acc-001"))
     data = json.loads(result.model_dump_json())
     assert data["outreach"]["messages"][0]["channel"] in {"email", "linkedin", "sms", "call"}
+
+
+def test_size_band_comes_from_the_headcount(home: Path) -> None:
+    result = _orchestrator(home).run(_demo("acc-001"))
+    assert result.profile is not None and result.profile.size_band == "1001-5000"  # 1,450 people
