@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -233,10 +233,11 @@ class SellerProfile(BaseModel):
 # ---------------------------------------------------------------- step outputs
 
 
-# Length bounds below are part of the contract: they reach the model as JSON-schema limits
-# (a grammar enforces them on the embedded model), which stops small models from looping.
-Short = Annotated[str, Field(max_length=120)]
-Sentence = Annotated[str, Field(max_length=400)]
+# List bounds reach the model as JSON-schema maxItems (a grammar enforces them on the embedded
+# model), which stops small models from looping. Strings stay unbounded in the schema: llama.cpp
+# expands maxLength into nested rules and crashes on long limits; output rules check lengths.
+Short = str
+Sentence = str
 
 
 def size_band(employees: int | None) -> SizeBand:
@@ -256,7 +257,7 @@ class KeyFact(BaseModel):
 
 
 class CompanyProfile(BaseModel):
-    summary: Annotated[str, Field(max_length=600)]
+    summary: str
     industry: Short
     size_band: SizeBand = "unknown"
     products: list[Short] = Field(default_factory=list, max_length=6)
@@ -288,7 +289,7 @@ class AccountAnalysis(BaseModel):
     pain_points: list[PainPoint] = Field(min_length=1, max_length=5)
     opportunities: list[Sentence] = Field(default_factory=list, max_length=5)
     fit_score: int = Field(ge=0, le=100)
-    fit_rationale: Annotated[str, Field(max_length=600)]
+    fit_rationale: str
     approach: Approach
     confidence: float = Field(ge=0.0, le=1.0)
 
@@ -306,7 +307,7 @@ class AccountAnalysis(BaseModel):
 class OutreachMessage(BaseModel):
     channel: Channel
     subject: str | None = None
-    body: Annotated[str, Field(max_length=2000)]
+    body: str
     call_to_action: Short = ""
     personalization_elements: list[Short] = Field(default_factory=list, max_length=6)
 
