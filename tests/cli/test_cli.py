@@ -149,12 +149,13 @@ def test_lm_check_fake(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.M
 def test_missing_key_fails_fast_naming_the_env_var(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv(key_var := "OPENAI_API_KEY", raising=False)
     code, _, err = run_cli(
         ["run", str(data_path("accounts_demo.jsonl")), "--lm", "openai/gpt-4o-mini"],
         capsys, monkeypatch,
     )
     assert code == 2
-    assert "OPENAI_API_KEY" in err and "Traceback" not in err
+    assert key_var in err and "Traceback" not in err
 
 
 def test_bad_seller_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],

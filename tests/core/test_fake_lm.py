@@ -14,8 +14,8 @@ from accountflow.config import load_seller
 from accountflow.datasets import path as data_path
 from accountflow.errors import ConfigError, RuleViolationError
 from accountflow.io import load_accounts
-from accountflow.lm import TrackedLM, build_lm, collect_usage
-from accountflow.lm.fake import FAKE_MARK, AsyncFakeEngine, FakeEngine
+from accountflow.lm import TrackedLM, build_lm, collect_usage, fake_lm
+from accountflow.lm.fake import FAKE_MARK, FakeEngine
 from accountflow.models import (
     Account,
     AccountAnalysis,
@@ -70,9 +70,8 @@ def _analysis(account: Account, seller: SellerProfile) -> AccountAnalysis:
 
 
 def _tracked(responder: Any) -> tuple[FakeEngine, TrackedLM]:
-    engine = FakeEngine(responder=responder)
-    lm = TrackedLM("fake/x", engine=engine, async_engine=AsyncFakeEngine(engine), cache=False)
-    return engine, lm
+    lm = fake_lm("x", responder=responder, cache=False)
+    return lm.engine, lm
 
 
 def _set_sms(answer: dict[str, Any], body: str) -> dict[str, Any]:

@@ -10,8 +10,7 @@ import pytest
 
 from accountflow import Orchestrator, Store, load_accounts, load_seller
 from accountflow.datasets import path as data_path
-from accountflow.lm import TrackedLM, build_lm
-from accountflow.lm.fake import AsyncFakeEngine, FakeEngine
+from accountflow.lm import build_lm, fake_lm
 from accountflow.models import Account, RunStatus, StepStatus
 
 
@@ -77,8 +76,7 @@ def test_failed_step_fails_run_and_later_steps_are_not_run(home: Path) -> None:
             return "this is not json"
         return None
 
-    engine = FakeEngine(responder=broken_analysis)
-    lm = TrackedLM("fake/broken", engine=engine, async_engine=AsyncFakeEngine(engine), cache=False)
+    lm = fake_lm("broken", responder=broken_analysis, cache=False)
     orch = _orchestrator(home, lm)
     result = orch.run(_demo("acc-001"))
     assert result.status == RunStatus.failed
@@ -103,8 +101,7 @@ def test_rule_violation_fails_step_naming_the_rule(home: Path) -> None:
                 message["body"] = "Hi Marcus, Harborline Freight " + "x" * 200
         return answer
 
-    engine = FakeEngine(responder=long_sms)
-    lm = TrackedLM("fake/sms", engine=engine, async_engine=AsyncFakeEngine(engine), cache=False)
+    lm = fake_lm("sms", responder=long_sms, cache=False)
     orch = _orchestrator(home, lm)
     result = orch.run(_demo("acc-001"))
     assert result.status == RunStatus.failed
@@ -147,8 +144,7 @@ def test_no_secret_reaches_the_store(home: Path, monkeypatch: pytest.MonkeyPatch
     def leak(request: Any, answer: dict) -> Any:
         raise RuntimeError(f"provider said: bad key {secret}")
 
-    engine = FakeEngine(responder=leak)
-    lm = TrackedLM("fake/leak", engine=engine, async_engine=AsyncFakeEngine(engine), cache=False)
+    lm = fake_lm("leak", responder=leak, cache=False)
     orch = _orchestrator(home, lm)
     result = orch.run(_demo("acc-001"))
     assert result.status == RunStatus.failed

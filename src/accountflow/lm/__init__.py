@@ -14,7 +14,7 @@ import dspy
 
 import accountflow._env  # noqa: F401  (environment defaults before dspy/litellm)
 from accountflow.errors import ConfigError
-from accountflow.lm.fake import AsyncFakeEngine, FakeEngine, parse_fake_options
+from accountflow.lm.fake import AsyncFakeEngine, FakeEngine, Responder, parse_fake_options
 from accountflow.lm.usage import TrackedLM, Usage, collect_usage
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "collect_usage",
     "configure_lm",
     "describe_backend",
+    "fake_lm",
     "use_cache_dir",
 ]
 
@@ -71,12 +72,8 @@ def build_lm(model: str, api_base: str | None = None, cache: bool = True) -> dsp
     """Build the LM a model string names; raises ConfigError for anything unusable."""
     model = model.strip()
     if model.split("?")[0] == "fake":
-        engine = FakeEngine(latency_ms=parse_fake_options(model))
-        return TrackedLM(
-            "fake/" + (model.partition("?")[2] or "default"),
-            engine=engine,
-            async_engine=AsyncFakeEngine(engine),
-            cache=cache,
+        return fake_lm(
+            model.partition("?")[2] or "default", parse_fake_options(model), cache=cache
         )
     if model.startswith("local/"):
         from accountflow.lm.local import local_lm
@@ -90,6 +87,18 @@ def build_lm(model: str, api_base: str | None = None, cache: bool = True) -> dsp
         if not os.environ.get(provider_key):
             kwargs["api_key"] = "unused"  # local OpenAI-compatible servers accept any key
     return TrackedLM(model, engine="litellm", cache=cache, **kwargs)
+
+
+def fake_lm(
+    name: str = "default", latency_ms: float = 0.0, responder: Responder | None = None,
+    cache: bool = True,
+) -> TrackedLM:
+    """The fake backend as an LM; `responder` lets tests script or break its answers. Give each
+    scripted fake its own `name`: DSPy's cache key is the model string, not the engine."""
+    engine = FakeEngine(latency_ms=latency_ms, responder=responder)
+    return TrackedLM(
+        f"fake/{name}", engine=engine, async_engine=AsyncFakeEngine(engine), cache=cache
+    )
 
 
 def use_cache_dir(path: Path) -> None:
