@@ -6,7 +6,13 @@ product and the seller out of them (those arrive as inputs).
 
 from accountflow.signatures.analysis import AnalyzeAccount
 from accountflow.signatures.colleague import WriteColleagueReference
-from accountflow.signatures.outreach import WriteOutreach
+from accountflow.signatures.outreach import WriteChannelMessage, WriteEmail
 from accountflow.signatures.research import ResearchCompany
 
-__all__ = ["AnalyzeAccount", "ResearchCompany", "WriteColleagueReference", "WriteOutreach"]
+__all__ = [
+    "AnalyzeAccount",
+    "ResearchCompany",
+    "WriteChannelMessage",
+    "WriteColleagueReference",
+    "WriteEmail",
+]

@@ -17,19 +17,22 @@ from accountflow.errors import RuleViolationError
 from accountflow.models import (
     Account,
     AccountAnalysis,
+    Channel,
     ColleagueMessage,
     CompanyProfile,
     Contact,
+    OutreachMessage,
     OutreachPlan,
     SellerProfile,
     size_band,
 )
-from accountflow.rules import check_colleague, check_outreach
+from accountflow.rules import check_colleague, check_message
 from accountflow.signatures import (
     AnalyzeAccount,
     ResearchCompany,
+    WriteChannelMessage,
     WriteColleagueReference,
-    WriteOutreach,
+    WriteEmail,
 )
 
 
@@ -93,12 +96,35 @@ class PainPointAnalyst(dspy.Module):
         return dspy.Prediction(analysis=result.analysis)
 
 
+LENGTHS: dict[Channel, str] = {
+    Channel.linkedin: "at most 280 characters",
+    Channel.sms: "at most 150 characters, spaces included",
+    Channel.call: "two sentences, at most 60 words",
+}
+
+
+def channel_sequence(contact: Contact) -> list[Channel]:
+    """Escalation order over the channels this contact can actually be reached on."""
+    reachable = {
+        Channel.email: bool(contact.email),
+        Channel.linkedin: bool(contact.linkedin_url),
+        Channel.sms: bool(contact.phone),
+        Channel.call: bool(contact.phone),
+    }
+    sequence = [c for c in Channel if reachable[c]]
+    return sequence or list(Channel)
+
+
 class Personalizer(dspy.Module):
-    """Outreach for one contact; rule violations are fed back up to `max_rule_retries` times."""
+    """Outreach for one contact, one call per channel; each channel's rule violations go back to
+    the model as feedback up to `max_rule_retries` times, then the step fails naming the rule."""
 
     def __init__(self, max_rule_retries: int = 2) -> None:
         super().__init__()
-        self.predict = dspy.Predict(WriteOutreach)
+        self.email = dspy.Predict(WriteEmail)
+        self.linkedin = dspy.Predict(WriteChannelMessage)
+        self.sms = dspy.Predict(WriteChannelMessage)
+        self.call = dspy.Predict(WriteChannelMessage)
         self.max_rule_retries = max_rule_retries
 
     def forward(
@@ -109,30 +135,61 @@ class Personalizer(dspy.Module):
         seller: SellerProfile,
         note: str | None = None,
     ) -> dspy.Prediction:
+        messages: list[OutreachMessage] = []
+        retries = 0
+        for channel in Channel:
+            message, attempts = self.write(channel, account, contact, analysis, seller, note)
+            messages.append(message)
+            retries += attempts
+        plan = OutreachPlan(
+            contact_name=contact.name or "",
+            messages=messages,
+            recommended_sequence=channel_sequence(contact),
+        )
+        return dspy.Prediction(plan=plan, rule_retries=retries)
+
+    def write(
+        self,
+        channel: Channel,
+        account: Account,
+        contact: Contact,
+        analysis: AccountAnalysis,
+        seller: SellerProfile,
+        note: str | None = None,
+    ) -> tuple[OutreachMessage, int]:
+        """One channel's message and how many rule-feedback retries it took (campaigns send one
+        channel per touch, so this is public)."""
+        inputs = {
+            "account": account.facts_for_prompt(),
+            "contact": contact_text(contact),
+            "analysis": analysis_text(analysis),
+            "seller": seller.for_prompt(),
+        }
         problems: list[str] = []
         for attempt in range(self.max_rule_retries + 1):
-            plan: OutreachPlan = self.predict(
-                account=account.facts_for_prompt(),
-                contact=contact_text(contact),
-                analysis=analysis_text(analysis),
-                seller=seller.for_prompt(),
-                feedback=_feedback(problems, note),
-            ).plan
-            plan.contact_name = contact.name or ""
-            problems = check_outreach(plan, contact.name or "", account.company_name)
+            feedback = _feedback(problems, note)
+            if channel == Channel.email:
+                out = self.email(**inputs, feedback=feedback)
+                message = OutreachMessage(channel=channel, subject=out.subject, body=out.body)
+            else:
+                predict: dspy.Predict = getattr(self, channel.value)
+                out = predict(
+                    **inputs, channel=channel.value, length=LENGTHS[channel], feedback=feedback
+                )
+                message = OutreachMessage(channel=channel, body=out.message)
+            message.body = message.body.strip()
+            problems = check_message(message, contact.name or "", account.company_name)
             if not problems:
-                _append_footer(plan, seller)
-                return dspy.Prediction(plan=plan, rule_retries=attempt)
+                _append_footer(message, seller)
+                return message, attempt
         raise RuleViolationError("personalization", problems)
 
 
-def _append_footer(plan: OutreachPlan, seller: SellerProfile) -> None:
+def _append_footer(message: OutreachMessage, seller: SellerProfile) -> None:
     """Compliance text is the seller's, added verbatim after generation, never by the model."""
-    if not seller.compliance_footer:
-        return
-    for message in plan.messages:
-        if message.channel.value == "email" and seller.compliance_footer not in message.body:
-            message.body = f"{message.body.rstrip()}\n\n{seller.compliance_footer}"
+    footer = seller.compliance_footer
+    if footer and message.channel == Channel.email and footer not in message.body:
+        message.body = f"{message.body.rstrip()}\n\n{footer}"
 
 
 class ColleagueReferrer(dspy.Module):

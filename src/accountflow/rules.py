@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from accountflow.models import Channel, ColleagueMessage, OutreachPlan
+from accountflow.models import Channel, ColleagueMessage, OutreachMessage, OutreachPlan
 
 LIMITS: dict[Channel, int] = {Channel.sms: 160, Channel.linkedin: 300}
 SUBJECT_LIMIT = 80
@@ -96,8 +96,24 @@ def _message_rules(
     return problems
 
 
+def check_message(message: OutreachMessage, contact_name: str, company: str) -> list[str]:
+    """Every broken rule of one channel's message, as sentences the model can act on."""
+    problems: list[str] = []
+    label = message.channel.value
+    limit = LIMITS.get(message.channel)
+    if not message.body.strip():
+        problems.append(f"{label}: the message is empty")
+    if limit is not None and len(message.body) > limit:
+        problems.append(f"{label}: {len(message.body)} characters, the limit is {limit}")
+    if message.channel == Channel.email and not (message.subject or "").strip():
+        problems.append("email: the subject is empty")
+    subject = message.subject if message.channel == Channel.email else None
+    problems += _message_rules(label, subject, message.body, contact_name, company)
+    return problems
+
+
 def check_outreach(plan: OutreachPlan, contact_name: str, company: str) -> list[str]:
-    """Every broken rule of an outreach plan, as sentences the model can act on."""
+    """Every broken rule of an outreach plan: one message per channel, each within its rules."""
     problems: list[str] = []
     seen = [m.channel for m in plan.messages]
     for channel in Channel:
@@ -106,14 +122,7 @@ def check_outreach(plan: OutreachPlan, contact_name: str, company: str) -> list[
     for channel in {c for c in seen if seen.count(c) > 1}:
         problems.append(f"more than one {channel.value} message; write exactly one per channel")
     for message in plan.messages:
-        label = message.channel.value
-        limit = LIMITS.get(message.channel)
-        if limit is not None and len(message.body) > limit:
-            problems.append(f"{label}: {len(message.body)} characters, the limit is {limit}")
-        if message.channel == Channel.email and not (message.subject or "").strip():
-            problems.append("email: the subject is empty")
-        subject = message.subject if message.channel == Channel.email else None
-        problems += _message_rules(label, subject, message.body, contact_name, company)
+        problems += check_message(message, contact_name, company)
     return problems
 
 

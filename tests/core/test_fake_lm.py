@@ -74,10 +74,14 @@ def _tracked(responder: Any) -> tuple[FakeEngine, TrackedLM]:
     return lm.engine, lm
 
 
-def _set_sms(answer: dict[str, Any], body: str) -> dict[str, Any]:
-    for message in answer["plan"]["messages"]:
-        if message["channel"] == "sms":
-            message["body"] = body
+def _is_sms(request: Any) -> bool:
+    return "[[ ## channel ## ]]\nsms" in (request.messages[-1].text or "")
+
+
+def _set_sms(request: Any, answer: dict[str, Any], body: str) -> dict[str, Any]:
+    """Replace the SMS (the per-channel call whose `channel` input is sms); leave others alone."""
+    if _is_sms(request):
+        answer["message"] = body
     return answer
 
 
@@ -198,9 +202,11 @@ def test_rule_violation_is_fed_back_and_fixed_on_retry() -> None:
     requests: list[Any] = []
 
     def long_sms_once(request: Any, answer: dict[str, Any]) -> dict[str, Any] | None:
+        if not _is_sms(request):
+            return None
         requests.append(request)
         if len(requests) == 1:
-            return _set_sms(answer, "s" * 200)
+            return _set_sms(request, answer, "s" * 200)
         return None
 
     engine, lm = _tracked(long_sms_once)
@@ -210,7 +216,7 @@ def test_rule_violation_is_fed_back_and_fixed_on_retry() -> None:
         out = Personalizer()(account=account, contact=contact, analysis=analysis, seller=seller)
 
     assert out.rule_retries == 1
-    assert engine.calls == 2 and len(requests) == 2
+    assert engine.calls == len(Channel) + 1 and len(requests) == 2  # one call per channel
     first, second = (r.messages[-1].text for r in requests)
     assert "broke these rules" not in first
     assert "broke these rules" in second
@@ -226,7 +232,7 @@ def test_rule_violation_that_persists_raises_after_the_retries() -> None:
     contact = account.primary_contact
     assert contact is not None
     for retries in (2, 0):
-        engine, lm = _tracked(lambda request, answer: _set_sms(answer, "s" * 200))
+        engine, lm = _tracked(lambda request, answer: _set_sms(request, answer, "s" * 200))
         with (
             dspy.context(lm=lm, adapter=dspy.JSONAdapter()),
             pytest.raises(RuleViolationError) as info,
@@ -234,7 +240,7 @@ def test_rule_violation_that_persists_raises_after_the_retries() -> None:
             Personalizer(max_rule_retries=retries)(
                 account=account, contact=contact, analysis=analysis, seller=seller
             )
-        assert engine.calls == retries + 1
+        assert engine.calls == 2 + retries + 1  # email and linkedin, then the sms attempts
         assert "personalization" in str(info.value) and "sms" in str(info.value)
         assert any(p.startswith("sms:") and "160" in p for p in info.value.problems)
 

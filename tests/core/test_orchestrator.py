@@ -96,9 +96,8 @@ def test_failed_step_fails_run_and_later_steps_are_not_run(home: Path) -> None:
 
 def test_rule_violation_fails_step_naming_the_rule(home: Path) -> None:
     def long_sms(request: Any, answer: dict) -> Any:
-        for message in answer.get("plan", {}).get("messages", []):
-            if message["channel"] == "sms":
-                message["body"] = "Hi Marcus, Harborline Freight " + "x" * 200
+        if "[[ ## channel ## ]]\nsms" in (request.messages[-1].text or ""):
+            answer["message"] = "Hi Marcus, Harborline Freight " + "x" * 200
         return answer
 
     lm = fake_lm("sms", responder=long_sms, cache=False)
@@ -109,7 +108,7 @@ def test_rule_violation_fails_step_naming_the_rule(home: Path) -> None:
     assert step.step == "personalization" and step.status == StepStatus.failed
     assert step.error_type == "RuleViolationError"
     assert "sms" in (step.error_message or "") and "160" in (step.error_message or "")
-    assert step.lm_calls == 3  # first try + two feedback retries, never truncated
+    assert step.lm_calls == 2 + 3  # email, linkedin, then sms: first try + two feedback retries
 
 
 def test_rerun_is_served_from_cache(home: Path) -> None:

@@ -189,7 +189,9 @@ class FakeEngine:
         return schema
 
     def _string(self, name: str, ctx: _Context, siblings: dict[str, Any]) -> str:
-        channel = siblings.get("channel")
+        channel = siblings.get("channel") or ctx.inputs.get("channel")
+        if name == "message":  # one channel's message (the channel arrives as an input)
+            name = "body"
         if name == "subject":
             return f"{ctx.company}: a quick idea {FAKE_MARK}"[:80]
         if name == "body":

@@ -6,6 +6,7 @@ and `dspy` are imported lazily so that importing this module stays cheap."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import importlib.metadata
 import os
@@ -253,7 +254,15 @@ class LlamaEngine:
     def close(self) -> None:
         """Free the model (reloaded on next call); DSPy never closes borrowed custom engines."""
         with self._lock:
-            self._llama = None
+            llama, self._llama = self._llama, None
+        if llama is not None:
+            llama.close()
+
+
+def _close_engines() -> None:
+    """Free models while the interpreter is whole: llama.cpp's __del__ fails at shutdown."""
+    for engine in list(_ENGINES.values()):
+        engine.close()
 
 
 class AsyncLlamaEngine:
@@ -277,6 +286,7 @@ class AsyncLlamaEngine:
 
 _ENGINES: dict[Path, LlamaEngine] = {}
 _ENGINES_LOCK = threading.Lock()
+atexit.register(_close_engines)
 
 
 def local_lm(name: str = DEFAULT_LOCAL_MODEL, **kwargs: Any) -> dspy.LM:
