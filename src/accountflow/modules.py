@@ -218,33 +218,45 @@ class ColleagueReferrer(dspy.Module):
         if referrer is None or inquiry is None:
             return dspy.Prediction(messages=messages, rule_retries=0)
         for target in self.targets(account):
-            problems: list[str] = []
-            for attempt in range(self.max_rule_retries + 1):
-                out = self.predict(
-                    account=account.facts_for_prompt(),
-                    contact=contact_text(target),
-                    referrer=contact_text(referrer),
-                    topic=inquiry.topic,
-                    seller=seller.for_prompt(),
-                    feedback=_feedback(problems, note),
-                )
-                message = ColleagueMessage(
-                    target_contact_id=target.contact_id,
-                    target_name=target.name or "",
-                    referring_contact_id=referrer.contact_id,
-                    referring_name=referrer.name or "",
-                    topic=inquiry.topic,
-                    subject=out.subject,
-                    body=out.body,
-                )
-                problems = check_colleague(message, account.company_name)
-                if not problems:
-                    retries += attempt
-                    messages.append(message)
-                    break
-            else:
-                raise RuleViolationError("colleague reference", problems)
+            message, attempts = self.write(account, target, referrer, inquiry.topic, seller, note)
+            messages.append(message)
+            retries += attempts
         return dspy.Prediction(messages=messages, rule_retries=retries)
+
+    def write(
+        self,
+        account: Account,
+        target: Contact,
+        referrer: Contact,
+        topic: str,
+        seller: SellerProfile,
+        note: str | None = None,
+    ) -> tuple[ColleagueMessage, int]:
+        """One reference email to `target` citing `referrer`'s real engagement on `topic`, and
+        the rule-feedback retries it took. The caller vouches that the engagement happened."""
+        problems: list[str] = []
+        for attempt in range(self.max_rule_retries + 1):
+            out = self.predict(
+                account=account.facts_for_prompt(),
+                contact=contact_text(target),
+                referrer=contact_text(referrer),
+                topic=topic,
+                seller=seller.for_prompt(),
+                feedback=_feedback(problems, note),
+            )
+            message = ColleagueMessage(
+                target_contact_id=target.contact_id,
+                target_name=target.name or "",
+                referring_contact_id=referrer.contact_id,
+                referring_name=referrer.name or "",
+                topic=topic,
+                subject=out.subject,
+                body=out.body,
+            )
+            problems = check_colleague(message, account.company_name)
+            if not problems:
+                return message, attempt
+        raise RuleViolationError("colleague reference", problems)
 
 
 class AccountPipeline(dspy.Module):
