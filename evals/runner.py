@@ -1,0 +1,255 @@
+"""The eval runner: a program's target step over examples, scored by weighted metrics.
+
+Examples run in a thread pool with per-example failure handling: an example whose program
+raises is recorded as an error and scores 0 on every metric that could have scored it, and the
+other examples still run (unlike `dspy.Evaluate`, which aborts after `max_errors`). The report
+is a pydantic model so the CLI, the store, MLflow and the optimizer read the same thing.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from typing import Any, Literal
+
+import dspy
+from pydantic import BaseModel, Field, PrivateAttr
+
+from accountflow.evals.metrics import METRICS, MetricScore, resolve_weights, score_all, weighted
+from accountflow.evals.targets import FIELDS, build_target
+from accountflow.lm.usage import Usage, collect_usage
+from accountflow.modules import AccountPipeline
+from accountflow.orchestrator import one_line
+
+ExampleStatus = Literal["ok", "error"]
+
+
+class ExampleResult(BaseModel):
+    """One example: its prediction, each metric's score and reason, and what it cost."""
+
+    index: int
+    example_id: str
+    status: ExampleStatus
+    error: str | None = None
+    score: float
+    scores: dict[str, MetricScore]
+    prediction: dict[str, Any] | None = None
+    duration_ms: int = 0
+    lm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    judge_calls: int = 0
+    _usage: tuple[Usage, ...] = PrivateAttr(default=())
+
+
+class Agreement(BaseModel):
+    """How often an LLM-judge criterion agrees with the deterministic metric that overlaps it:
+    both pass (>= 0.5) or both fail, and the Pearson correlation of the two scores."""
+
+    criterion: str
+    metric: str
+    n: int
+    agreement: float | None = None
+    correlation: float | None = None
+
+
+class EvalReport(BaseModel):
+    target: str
+    weights: dict[str, float]
+    n_examples: int
+    n_failed: int
+    aggregate: float
+    metric_means: dict[str, float | None]
+    metric_counts: dict[str, int]
+    judge_criteria: dict[str, float] = Field(default_factory=dict)
+    judge_agreement: list[Agreement] = Field(default_factory=list)
+    rows: list[ExampleResult]
+    duration_ms: int = 0
+    lm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+
+
+def example_id(example: dspy.Example, index: int) -> str:
+    account = example.get("account") if hasattr(example, "get") else None
+    return str(getattr(account, "account_id", None) or f"example-{index}")
+
+
+def dump_prediction(prediction: dspy.Prediction, target: str) -> dict[str, Any]:
+    """The target's fields of a prediction as JSON-ready data (what the store keeps)."""
+    out: dict[str, Any] = {}
+    for key in FIELDS[target]:
+        value = prediction.get(key) if key in prediction.keys() else None
+        if isinstance(value, BaseModel):
+            out[key] = value.model_dump(mode="json")
+        elif isinstance(value, list):
+            out[key] = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v
+                        for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+def _failure_scores(error: str, weights: Mapping[str, float], example: dspy.Example,
+                    target: str) -> dict[str, MetricScore]:
+    """A failed example scores 0 on every metric that would have applied to it."""
+    empty = dspy.Prediction(**{k: None for k in FIELDS[target]})
+    out: dict[str, MetricScore] = {}
+    for name in weights:
+        try:
+            applicable = METRICS[name](example, empty).applicable
+        except Exception:
+            applicable = True
+        out[name] = MetricScore(score=0.0, reason=f"the program failed: {error}",
+                                applicable=applicable)
+    return out
+
+
+@contextmanager
+def _lm_scope(lm: dspy.LM | None) -> Iterator[None]:
+    with dspy.context(lm=lm, adapter=dspy.JSONAdapter()) if lm is not None else nullcontext():
+        yield
+
+
+def evaluate(
+    program: AccountPipeline | None,
+    target: str,
+    examples: Sequence[dspy.Example],
+    metrics: Sequence[str] | Mapping[str, float] | None = None,
+    threads: int = 1,
+    *,
+    lm: dspy.LM | None = None,
+    judge_lm: dspy.LM | None = None,
+    progress: Callable[[ExampleResult], None] | None = None,
+) -> EvalReport:
+    """Run `program`'s `target` on every example and score it.
+
+    `metrics` is a list of metric names (weight 1 each) or a name -> weight mapping; None
+    means the target's defaults. `lm` (else DSPy's configured LM) runs the program; `judge_lm`
+    (else `lm`) runs the `judge` metric. `progress` is called with each finished example.
+    """
+    if isinstance(metrics, Mapping):
+        weights = resolve_weights(target, None, metrics)
+    else:
+        weights = resolve_weights(target, list(metrics) if metrics is not None else None)
+    module = build_target(target, program)
+    started = time.perf_counter()
+
+    def run_one(index: int, example: dspy.Example) -> ExampleResult:
+        from accountflow.evals.judge import use_judge_lm
+
+        t0 = time.perf_counter()
+        error: str | None = None
+        prediction: dspy.Prediction | None = None
+        with collect_usage() as usage, _lm_scope(lm):
+            try:
+                prediction = module(account=example.account, seller=example.seller)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {one_line(exc)}"
+        with collect_usage() as judge_usage, _lm_scope(lm), use_judge_lm(judge_lm or lm):
+            if prediction is not None:
+                scores = score_all(example, prediction, weights)
+            else:
+                scores = _failure_scores(error or "unknown error", weights, example, target)
+        result = ExampleResult(
+            index=index,
+            example_id=example_id(example, index),
+            status="ok" if error is None else "error",
+            error=error,
+            score=weighted(scores, weights) if error is None else 0.0,
+            scores=scores,
+            prediction=dump_prediction(prediction, target) if prediction is not None else None,
+            duration_ms=int((time.perf_counter() - t0) * 1000),
+            lm_calls=usage.lm_calls,
+            prompt_tokens=usage.prompt_tokens + judge_usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens + judge_usage.completion_tokens,
+            judge_calls=judge_usage.lm_calls,
+        )
+        result._usage = (usage, judge_usage)
+        if progress is not None:
+            progress(result)
+        return result
+
+    rows: list[ExampleResult] = []
+    threads = max(1, int(threads))
+    if threads == 1:
+        rows = [run_one(i, ex) for i, ex in enumerate(examples)]
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = [
+                pool.submit(contextvars.copy_context().run, run_one, i, ex)
+                for i, ex in enumerate(examples)
+            ]
+            try:
+                rows = [f.result() for f in futures]
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+    _dedupe_ids(rows)
+    return summarise(target, weights, rows, int((time.perf_counter() - started) * 1000))
+
+
+def _dedupe_ids(rows: list[ExampleResult]) -> None:
+    seen: dict[str, int] = {}
+    for row in rows:
+        n = seen.get(row.example_id, 0)
+        seen[row.example_id] = n + 1
+        if n:
+            row.example_id = f"{row.example_id}#{n + 1}"
+
+
+def summarise(
+    target: str, weights: Mapping[str, float], rows: list[ExampleResult], duration_ms: int = 0
+) -> EvalReport:
+    """Per-metric means over applicable rows, the weighted aggregate, judge details, usage."""
+    means: dict[str, float | None] = {}
+    counts: dict[str, int] = {}
+    for name in weights:
+        values = [r.scores[name].score for r in rows
+                  if name in r.scores and r.scores[name].applicable]
+        counts[name] = len(values)
+        means[name] = sum(values) / len(values) if values else None
+    num = sum(weights[n] * m for n, m in means.items() if m is not None)
+    den = sum(weights[n] for n, m in means.items() if m is not None)
+    usage = Usage()
+    for r in rows:
+        for part in r._usage:
+            usage.merge(part)
+    from accountflow.evals.judge import agreement, criteria_means
+
+    return EvalReport(
+        target=target,
+        weights=dict(weights),
+        n_examples=len(rows),
+        n_failed=sum(r.status == "error" for r in rows),
+        aggregate=num / den if den else 0.0,
+        metric_means=means,
+        metric_counts=counts,
+        judge_criteria=criteria_means(rows),
+        judge_agreement=agreement(rows),
+        rows=sorted(rows, key=lambda r: r.index),
+        duration_ms=duration_ms,
+        lm_calls=usage.lm_calls,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cost_usd=usage.cost_usd,
+    )
+
+
+def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Pearson's r, or None when either side is constant or there are fewer than 3 pairs."""
+    n = len(xs)
+    if n < 3:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sx = math.sqrt(sum((x - mx) ** 2 for x in xs))
+    sy = math.sqrt(sum((y - my) ** 2 for y in ys))
+    if sx == 0 or sy == 0:
+        return None
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / (sx * sy)
