@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from typer.exceptions import TyperException
 
+from accountflow.evals.cli import eval_app
+
 if TYPE_CHECKING:
     from accountflow.config import Settings
     from accountflow.models import AccountResult
@@ -31,6 +33,7 @@ runs_app = typer.Typer(help="Inspect recorded runs and their step attempts.", no
 lm_app = typer.Typer(help="Check which language model backend is used.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(lm_app, name="lm")
+app.add_typer(eval_app, name="eval")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

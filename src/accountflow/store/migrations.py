@@ -59,4 +59,53 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "evals_runs_and_results",
+        """
+        CREATE TABLE eval_runs (
+            eval_id VARCHAR PRIMARY KEY,
+            suite VARCHAR NOT NULL,
+            target VARCHAR NOT NULL,
+            dataset VARCHAR,
+            dataset_hash VARCHAR,
+            model VARCHAR,
+            judge_model VARCHAR,
+            program_version VARCHAR,
+            status VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            ended_at TIMESTAMP,
+            n_examples INTEGER DEFAULT 0,
+            n_failed INTEGER DEFAULT 0,
+            aggregate DOUBLE,
+            passed BOOLEAN,
+            baseline_id VARCHAR,
+            weights JSON,
+            metric_means JSON,
+            summary JSON,
+            mlflow_run_id VARCHAR,
+            duration_ms INTEGER,
+            lm_calls INTEGER DEFAULT 0,
+            prompt_tokens INTEGER DEFAULT 0,
+            completion_tokens INTEGER DEFAULT 0,
+            cost_usd DOUBLE,
+            error VARCHAR,
+            pid INTEGER
+        );
+        CREATE TABLE eval_results (
+            eval_id VARCHAR NOT NULL,
+            idx INTEGER NOT NULL,
+            example_id VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            error VARCHAR,
+            score DOUBLE,
+            scores JSON,
+            prediction JSON,
+            duration_ms INTEGER,
+            lm_calls INTEGER DEFAULT 0,
+            prompt_tokens INTEGER DEFAULT 0,
+            completion_tokens INTEGER DEFAULT 0,
+            PRIMARY KEY (eval_id, idx)
+        );
+        """,
+    ),
 ]

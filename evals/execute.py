@@ -1,0 +1,277 @@
+"""Running a suite end to end: data, program and LMs in; DuckDB rows, an MLflow run, the
+baseline comparison and the pass/fail verdict out. `accountflow eval SUITE` is a thin shell
+over `run_suite`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dspy
+from pydantic import BaseModel, ConfigDict, Field
+
+from accountflow.config import Settings
+from accountflow.errors import ConfigError
+from accountflow.evals.compare import Comparison, Verdict, compare, verdict
+from accountflow.evals.runner import EvalReport, ExampleResult, evaluate
+from accountflow.evals.store import (
+    EvalRun,
+    add_results,
+    create_eval_run,
+    finish_eval_run,
+    get_eval_run,
+    get_results,
+    recover_interrupted,
+    resolve_eval_id,
+)
+from accountflow.evals.suites import Suite
+from accountflow.modules import AccountPipeline, program_version
+from accountflow.orchestrator import one_line, redact
+from accountflow.store import Store
+from accountflow.store.db import utcnow
+
+EXPERIMENT = "accountflow-evals"
+
+
+class SuiteOutcome(BaseModel):
+    """What one `eval` produced: ids, the report, the baseline comparison and the verdict."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    eval_id: str
+    suite: str
+    target: str
+    dataset: str
+    dataset_hash: str
+    model: str
+    judge_model: str | None
+    program_version: str
+    report: EvalReport
+    comparison: Comparison | None = None
+    verdict: Verdict
+    mlflow_run_id: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+def load_examples(suite: Suite, limit: int | None = None) -> tuple[list[dspy.Example], str]:
+    """The suite's examples and the dataset's hash."""
+    from accountflow.datasets import dataset_hash, load_split
+
+    n = limit if limit is not None else suite.limit
+    return load_split(suite.dataset, n), dataset_hash(suite.dataset)
+
+
+def load_program_ref(settings: Settings, ref: str | None, store: Store) -> AccountPipeline:
+    """`--program`: a registered version (or prefix), a path to a program JSON, or None for the
+    promoted program (else the built-in one), through `accountflow.programs`."""
+    try:
+        from accountflow.programs import load_program
+    except ImportError:  # the registry is optional: a saved program JSON still works
+        return _load_program_file(settings, ref)
+    return load_program(settings, ref, store=store)
+
+
+def _load_program_file(settings: Settings, ref: str | None) -> AccountPipeline:
+    program = AccountPipeline(settings.max_rule_retries)
+    if ref is None:
+        return program
+    path = Path(ref).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"Program {ref!r} is not a program JSON file; pass a path saved with "
+                          "program.save(path).")
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise ConfigError(f"Program file {path} is not valid JSON; save it with "
+                          "program.save(path).") from None
+    for name, predictor in program.named_predictors():
+        if name in state:
+            predictor.load_state(state[name])
+    return program
+
+
+def _lm(model: str | dspy.LM, settings: Settings) -> dspy.LM:
+    if not isinstance(model, str):
+        return model
+    from accountflow.lm import build_lm
+
+    return build_lm(model, settings.api_base)
+
+
+def run_suite(
+    settings: Settings,
+    suite: Suite,
+    *,
+    lm: str | dspy.LM | None = None,
+    judge_lm: str | dspy.LM | None = None,
+    program: str | AccountPipeline | None = None,
+    baseline: str | None = None,
+    fail_under: float | None = None,
+    limit: int | None = None,
+    threads: int | None = None,
+    track: bool = True,
+    store: Store | None = None,
+    progress: Callable[[ExampleResult], None] | None = None,
+) -> SuiteOutcome:
+    """Run `suite` and record it; see the module docstring. `lm` defaults to `settings.lm`,
+    `judge_lm` to `lm`; `program` is a ref for `--program` or a program object."""
+    from accountflow.lm import use_cache_dir
+
+    examples, data_hash = load_examples(suite, limit)
+    use_cache_dir(settings.cache_dir)
+    lm_obj = _lm(lm if lm is not None else settings.lm, settings)
+    judge_obj = _lm(judge_lm, settings) if suite.uses_judge and judge_lm is not None else None
+    judge_name = str((judge_obj or lm_obj).model) if suite.uses_judge else None
+    own_store = store is None
+    store = store if store is not None else Store(settings.db_path)
+    try:
+        recover_interrupted(store)
+        pipeline = (program if isinstance(program, AccountPipeline)
+                    else load_program_ref(settings, program, store))
+        version = program_version(pipeline)
+        baseline_id = (resolve_eval_id(store, baseline, suite=suite.name)
+                       if baseline is not None else None)
+        eval_id = "eval_" + uuid.uuid4().hex[:10]
+        create_eval_run(store, EvalRun(
+            eval_id=eval_id, suite=suite.name, target=suite.target, dataset=suite.dataset,
+            dataset_hash=data_hash, model=redact(str(lm_obj.model)), judge_model=judge_name,
+            program_version=version, status="running", started_at=utcnow(),
+            n_examples=len(examples), baseline_id=baseline_id, weights=suite.metrics,
+        ))
+
+        def on_result(row: ExampleResult) -> None:
+            add_results(store, eval_id, [row])
+            if progress is not None:
+                progress(row)
+
+        try:
+            report = evaluate(pipeline, suite.target, examples, suite.metrics,
+                              threads or suite.threads, lm=lm_obj, judge_lm=judge_obj,
+                              progress=on_result)
+        except BaseException as exc:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+            finish_eval_run(store, eval_id, status=status, error=one_line(exc))
+            raise
+        comparison = None
+        if baseline_id is not None:
+            base_run = get_eval_run(store, baseline_id)
+            t = suite.thresholds
+            comparison = compare(
+                report.rows, get_results(store, baseline_id), report.weights, baseline_id,
+                tolerance=t.tolerance, metric_tolerance=t.metric_tolerance,
+                example_tolerance=t.example_tolerance, target=suite.target,
+            )
+            if base_run.dataset_hash != data_hash:
+                comparison_note = (f"the baseline {baseline_id} used dataset "
+                                   f"{base_run.dataset_hash}, this eval {data_hash}")
+            else:
+                comparison_note = None
+        threshold = fail_under if fail_under is not None else suite.thresholds.fail_under
+        result = verdict(report.aggregate, report.metric_means, threshold,
+                         suite.thresholds.metrics, comparison)
+        outcome = SuiteOutcome(
+            eval_id=eval_id, suite=suite.name, target=suite.target, dataset=suite.dataset,
+            dataset_hash=data_hash, model=redact(str(lm_obj.model)), judge_model=judge_name,
+            program_version=version, report=report, comparison=comparison, verdict=result,
+        )
+        if comparison is not None and comparison_note:
+            outcome.warnings.append(comparison_note)
+        if track:
+            try:
+                outcome.mlflow_run_id = log_to_mlflow(settings, suite, outcome, threshold)
+            except Exception as exc:  # tracking must not lose the eval itself
+                outcome.warnings.append(f"MLflow logging failed: {one_line(exc)}")
+        finish_eval_run(
+            store, eval_id, status="passed" if result.passed else "failed",
+            aggregate=report.aggregate, passed=result.passed, n_examples=report.n_examples,
+            n_failed=report.n_failed, metric_means=report.metric_means,
+            summary=summary(outcome, threshold), mlflow_run_id=outcome.mlflow_run_id,
+            duration_ms=report.duration_ms, lm_calls=report.lm_calls,
+            prompt_tokens=report.prompt_tokens, completion_tokens=report.completion_tokens,
+            cost_usd=report.cost_usd,
+        )
+        return outcome
+    finally:
+        if own_store:
+            store.close()
+
+
+def summary(outcome: SuiteOutcome, threshold: float | None) -> dict[str, Any]:
+    """What `eval show` needs besides the rows: judge details, gate and comparison."""
+    report = outcome.report
+    return {
+        "threshold": threshold,
+        "verdict": outcome.verdict.model_dump(),
+        "judge_criteria": report.judge_criteria,
+        "judge_agreement": [a.model_dump() for a in report.judge_agreement],
+        "metric_counts": report.metric_counts,
+        "comparison": (outcome.comparison.model_dump(exclude={"worse"})
+                       if outcome.comparison else None),
+        "worse": ([w.example_id for w in outcome.comparison.worse]
+                  if outcome.comparison else []),
+        "warnings": outcome.warnings,
+    }
+
+
+def results_table(rows: list[ExampleResult], weights: dict[str, float]) -> dict[str, list[Any]]:
+    """One row per example, one column per metric: the table MLflow shows."""
+    table: dict[str, list[Any]] = {"example_id": [], "status": [], "score": [], "error": []}
+    for name in weights:
+        table[name] = []
+        table[f"{name}_reason"] = []
+    for r in rows:
+        table["example_id"].append(r.example_id)
+        table["status"].append(r.status)
+        table["score"].append(round(r.score, 4))
+        table["error"].append(r.error or "")
+        for name in weights:
+            s = r.scores.get(name)
+            table[name].append(None if s is None or not s.applicable else round(s.score, 4))
+            table[f"{name}_reason"].append("" if s is None else s.reason)
+    return table
+
+
+def log_to_mlflow(settings: Settings, suite: Suite, outcome: SuiteOutcome,
+                  threshold: float | None) -> str:
+    """One MLflow run per eval: params (suite, models, program, data), every metric, the
+    aggregate, and the results table plus the full report as artifacts."""
+    import mlflow
+
+    from accountflow.tracking import log_metrics, log_params, start_run
+
+    report = outcome.report
+    with start_run(settings, EXPERIMENT, f"{suite.name} {outcome.eval_id}",
+                   tags={"eval_id": outcome.eval_id, "suite": suite.name,
+                         "target": suite.target}) as run:
+        log_params({
+            "suite": suite.name, "target": suite.target, "dataset": suite.dataset,
+            "dataset_hash": outcome.dataset_hash, "model": outcome.model,
+            "judge_model": outcome.judge_model, "program_version": outcome.program_version,
+            "n_examples": report.n_examples, "threshold": threshold,
+            "baseline": outcome.comparison.baseline_id if outcome.comparison else None,
+            "weights": json.dumps(report.weights, sort_keys=True),
+        })
+        metrics: dict[str, float | None] = {"aggregate": report.aggregate,
+                                             "n_failed": float(report.n_failed),
+                                             "passed": float(outcome.verdict.passed),
+                                             "duration_s": report.duration_ms / 1000,
+                                             "lm_calls": float(report.lm_calls)}
+        metrics.update(report.metric_means)
+        metrics.update({f"judge.{k}": v for k, v in report.judge_criteria.items()})
+        metrics.update({f"agreement.{a.criterion}_vs_{a.metric}": a.agreement
+                        for a in report.judge_agreement})
+        if outcome.comparison is not None:
+            metrics["delta.aggregate"] = outcome.comparison.delta
+            metrics.update({f"delta.{m.metric}": m.delta for m in outcome.comparison.metrics})
+        log_metrics(metrics)
+        mlflow.log_table(results_table(report.rows, report.weights), "eval_results.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "report.json"
+            path.write_text(redact(outcome.model_dump_json(indent=1)), encoding="utf-8")
+            mlflow.log_artifact(str(path))
+        return str(run.info.run_id)
