@@ -213,8 +213,7 @@ ACCOUNTS: list[A] = [
     ),
     A(
         5, "train", "Quayside Freight Forwarding", "quaysidefreight.example",
-        pains=["shipment-status data freshness (hypothesis from the name)",
-               "customs and booking data spread across systems (hypothesis)"],
+        pains=["shipment-status data freshness", "customs and booking data across systems"],
         band="medium", fit=(40, 60), approach="relationship_building", tags=["sparse"],
     ),
     A(
@@ -457,8 +456,7 @@ ACCOUNTS: list[A] = [
     ),
     A(
         19, "train", "Stonebrook Mutual Assurance", "stonebrookmutual.example",
-        pains=["policy and claims reporting accuracy (hypothesis from the name)",
-               "regulatory reporting for insurers (hypothesis)"],
+        pains=["policy and claims reporting accuracy", "regulatory reporting for insurers"],
         band="medium", fit=(40, 60), approach="relationship_building", tags=["sparse"],
     ),
     A(
@@ -681,8 +679,7 @@ ACCOUNTS: list[A] = [
     ),
     A(
         33, "train", "Saltmarsh Yoga Collective", "saltmarshyoga.example",
-        pains=["class bookings likely tracked in a booking app (hypothesis)",
-               "no sign of data staff (hypothesis)"],
+        pains=["class bookings tracked in a booking app", "membership data in spreadsheets"],
         band="low", fit=(0, 25), approach="relationship_building", tags=["poor_fit", "sparse"],
     ),
     A(
@@ -853,8 +850,7 @@ ACCOUNTS: list[A] = [
     ),
     A(
         44, "dev", "Ashgrove Logistics", "ashgrovelogistics.example",
-        pains=["shipment-tracking data freshness (hypothesis from the name)",
-               "carrier and warehouse data integration (hypothesis)"],
+        pains=["shipment-tracking data freshness", "carrier and warehouse data integration"],
         band="medium", fit=(40, 60), approach="relationship_building", tags=["sparse"],
     ),
     A(
@@ -888,6 +884,10 @@ ACCOUNTS: list[A] = [
          C("Samuel Oyelaran", "Director, Data Platform",
            email="sam.oyelaran@lodestarcard.example"),
          C("Harriet Cho", "SOX Compliance Manager")],
+        Inq(2, "freshness alerts on partner settlement files",
+            "Partner settlement files were late twice this quarter and rewards balances in our "
+            "app fell a day behind. Can Beacon alert on a late file before customers see it, "
+            "and keep evidence for our SOX auditors?", "2026-10-22T13:05:00Z"),
         area="302",
         pains=["late partner settlement files", "stale rewards balances in the app",
                "SOX-scope financial pipelines"],
@@ -1038,8 +1038,7 @@ ACCOUNTS: list[A] = [
     ),
     A(
         56, "dev", "Tumbleweed Kids Theatre", "tumbleweedtheatre.example",
-        pains=["ticketing and class sign-ups likely in off-the-shelf tools (hypothesis)",
-               "small organization without data staff (hypothesis)"],
+        pains=["ticket sales in off-the-shelf tools", "class sign-ups in spreadsheets"],
         band="low", fit=(0, 20), approach="relationship_building", tags=["poor_fit", "sparse"],
     ),
     A(
@@ -1164,8 +1163,7 @@ ACCOUNTS: list[A] = [
     ),
     A(
         64, "test", "Cobalt Ledger Payments", "cobaltledger.example",
-        pains=["payment and settlement data accuracy (hypothesis from the name)",
-               "financial reporting controls (hypothesis)"],
+        pains=["payment and settlement data accuracy", "financial reporting controls"],
         band="medium", fit=(40, 60), approach="relationship_building", tags=["sparse"],
     ),
     A(
@@ -1321,8 +1319,7 @@ ACCOUNTS: list[A] = [
     ),
     A(
         74, "test", "Velvet Hour Cocktail Lounge", "velvethour.example",
-        pains=["sales likely tracked in a point-of-sale system (hypothesis)",
-               "no sign of data staff (hypothesis)"],
+        pains=["sales tracked in a point-of-sale system", "inventory tracked by hand"],
         band="low", fit=(0, 20), approach="relationship_building", tags=["poor_fit", "sparse"],
     ),
     A(
