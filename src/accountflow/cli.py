@@ -15,11 +15,13 @@ import typer
 from rich.console import Console
 from typer.exceptions import TyperException
 
+from accountflow.campaign.cli import campaign_app
 from accountflow.evals.cli import eval_app
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
-    from accountflow.models import AccountResult
+    from accountflow.models import AccountResult, SellerProfile
+    from accountflow.orchestrator import Orchestrator
     from accountflow.store import Store
 
 app = typer.Typer(
@@ -30,10 +32,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 runs_app = typer.Typer(help="Inspect recorded runs and their step attempts.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Look at outreach held for review; approve, reject or regenerate it.", no_args_is_help=True
+)
+app.add_typer(review_app, name="review")
 lm_app = typer.Typer(help="Check which language model backend is used.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(lm_app, name="lm")
 app.add_typer(eval_app, name="eval")
+app.add_typer(campaign_app, name="campaign")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -57,11 +64,38 @@ ApiBaseOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
+ReviewOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--review",
+        help="Stop runs for human review after personalization: never (default), always or "
+        "low_confidence (env ACCOUNTFLOW_REVIEW).",
+    ),
+]
+
+
 def _settings(home: Path | None, lm: str | None = None, api_base: str | None = None,
-              seller: Path | None = None) -> Settings:
+              seller: Path | None = None, review: str | None = None) -> Settings:
     from accountflow.config import Settings
 
-    return Settings.load(home=home, lm=lm, api_base=api_base, seller=seller)
+    return Settings.load(home=home, lm=lm, api_base=api_base, seller=seller, review=review)
+
+
+def _orchestrator(
+    settings: Settings, store: Store, seller: SellerProfile | None = None,
+    source: str | None = None, batch: str | None = None,
+) -> Orchestrator:
+    """The orchestrator every command uses: settings' LM, retry policy and review gate."""
+    from accountflow.lm import build_lm, use_cache_dir
+    from accountflow.orchestrator import Orchestrator, ReviewPolicy
+
+    lm_obj = build_lm(settings.lm, settings.api_base, timeout_s=settings.retry.step_timeout_s)
+    use_cache_dir(settings.cache_dir)
+    review = ReviewPolicy(settings.review, settings.review_min_confidence, settings.review_min_fit)
+    return Orchestrator(
+        store, lm_obj, seller or settings.seller(), source=source, retry=settings.retry,
+        review=review, batch=batch,
+    )
 
 
 def _open_store(settings: Settings) -> Store:
@@ -93,13 +127,14 @@ def run(
         Path | None,
         typer.Option("--seller", help="Seller profile YAML (env ACCOUNTFLOW_SELLER)."),
     ] = None,
+    review: ReviewOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Research, analyse and write outreach for each account, one after another."""
     from accountflow.io import load_accounts
 
-    settings = _settings(home, lm, api_base, seller)
+    settings = _settings(home, lm, api_base, seller, review)
     seller_profile = settings.seller()
     loaded = load_accounts(input, contacts)
     accounts = loaded.accounts
@@ -116,30 +151,37 @@ def run(
     for rejection in loaded.rejected:
         err.print(f"[red]rejected:[/] {rejection}", highlight=False)
 
-    from accountflow.lm import build_lm, use_cache_dir
-    from accountflow.orchestrator import Orchestrator
+    from accountflow.resilience import CircuitOpenError
 
-    lm_obj = build_lm(settings.lm, settings.api_base)
-    use_cache_dir(settings.cache_dir)
     results: list[AccountResult] = []
     with _open_store(settings) as store:
         store.add_rejections(str(input), loaded.rejected)
-        orchestrator = Orchestrator(store, lm_obj, seller_profile, source=str(input))
+        orchestrator = _orchestrator(settings, store, seller_profile, source=str(input))
         if not as_json:
             err.print(
                 f"Running {len(accounts)} account(s) on {settings.lm} "
                 f"(program {orchestrator.program_version}); state in {settings.home}",
                 highlight=False,
             )
-        for account in accounts:
-            if as_json:
-                results.append(orchestrator.run(account))
-                continue
-            with err.status(f"{account.account_id} {account.company_name}..."):
-                result = orchestrator.run(account)
-            results.append(result)
-            _print_result(result)
-    failed = sum(r.status.value != "succeeded" for r in results)
+        try:
+            for account in accounts:
+                if as_json:
+                    results.append(orchestrator.run(account))
+                    continue
+                with err.status(f"{account.account_id} {account.company_name}..."):
+                    result = orchestrator.run(account)
+                results.append(result)
+                _print_result(result)
+        except CircuitOpenError as exc:
+            left = [a.account_id for a in accounts[len(results):]]
+            err.print(
+                f"[red]stopped:[/] {exc} Resume the interrupted run with `accountflow resume "
+                f"RUN_ID` (see `accountflow runs list --status interrupted`); not started: "
+                f"{', '.join(left)}.", highlight=False,
+            )
+            raise typer.Exit(1) from None
+    failed = sum(r.status.value not in ("succeeded", "awaiting_review") for r in results)
+    waiting = sum(r.status.value == "awaiting_review" for r in results)
     if as_json:
         _print_json({
             "results": [r.model_dump(mode="json") for r in results],
@@ -148,8 +190,10 @@ def run(
         })
     else:
         err.print(
-            f"{len(results) - failed} succeeded, {failed} failed, "
-            f"{len(loaded.rejected)} rejected. `accountflow runs show RUN_ID` shows every step.",
+            f"{len(results) - failed - waiting} succeeded, {failed} failed, "
+            f"{len(loaded.rejected)} rejected"
+            + (f", {waiting} awaiting review (`accountflow review list`)" if waiting else "")
+            + ". `accountflow runs show RUN_ID` shows every step.",
             highlight=False,
         )
     if failed or loaded.rejected:
@@ -272,6 +316,180 @@ def runs_show(
         if s.output is not None:
             out.print("[bold]output[/]")
             out.print(JSON(json.dumps(s.output, ensure_ascii=False, default=str)))
+
+
+# ---------------------------------------------------------------------------- resume
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    lm: LmOpt = None,
+    api_base: ApiBaseOpt = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Finish an interrupted or failed run: only steps that did not succeed run again."""
+    from accountflow.resilience import CircuitOpenError
+
+    settings = _settings(home, lm, api_base)
+    with _open_store(settings) as store:
+        orchestrator = _orchestrator(settings, store)
+        try:
+            result = orchestrator.resume(run_id)
+        except CircuitOpenError as exc:
+            err.print(f"[red]stopped:[/] {exc} Run `accountflow resume {run_id}` again later.",
+                      highlight=False)
+            raise typer.Exit(1) from None
+    _print_json(result.model_dump(mode="json")) if as_json else _print_result(result)
+    if result.status.value not in ("succeeded", "awaiting_review"):
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------- review
+@review_app.command("list")
+def review_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """Runs stopped after personalization, waiting for a decision."""
+    from accountflow.review import awaiting
+
+    with _open_store(_settings(home)) as store:
+        rows = awaiting(store)
+    if as_json:
+        _print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("run id", "account", "company", "since (UTC)", "why", box=None,
+                  header_style="bold")
+    for r in rows:
+        table.add_row(str(r["run_id"]), str(r["account_id"]), str(r["company_name"] or ""),
+                      f"{r['ended_at']:%m-%d %H:%M}" if r["ended_at"] else "-",
+                      str(r["reason"] or ""))
+    out.print(table if rows else "Nothing awaits review.")
+
+
+@review_app.command("show")
+def review_show(
+    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The outreach under review, the analysis behind it, and earlier decisions."""
+    from accountflow.models import AccountResult
+    from accountflow.review import history
+
+    with _open_store(_settings(home)) as store:
+        run_row = store.get_run(run_id)
+        decisions = history(store, run_row["run_id"])
+    result = AccountResult.model_validate(run_row["result"]) if run_row.get("result") else None
+    if as_json:
+        _print_json({
+            "run_id": run_row["run_id"], "status": run_row["status"],
+            "reason": run_row.get("error"),
+            "result": result.model_dump(mode="json") if result else None,
+            "decisions": [d.model_dump(mode="json") for d in decisions],
+        })
+        return
+    out.print(f"[bold]{run_row['run_id']}[/] · {run_row['status']} · {run_row.get('error') or ''}",
+              highlight=False)
+    if result is not None:
+        _print_result(result)
+    for d in decisions:
+        regen = " (regenerate)" if d.regenerate else ""
+        out.print(f"{d.decided_at:%Y-%m-%d %H:%M} {d.reviewer}: {d.decision}{regen} "
+                  f"{d.note or ''}", highlight=False)
+
+
+ReviewerOpt = Annotated[
+    str | None, typer.Option("--reviewer", help="Who decides (default: the OS user).")
+]
+
+
+@review_app.command("approve")
+def review_approve(
+    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    note: Annotated[str | None, typer.Option("--note", help="Why, for the record.")] = None,
+    reviewer: ReviewerOpt = None,
+    lm: LmOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Approve the outreach; the run goes on to its remaining steps."""
+    _decide(run_id, "approve", note, reviewer, False, lm, home)
+
+
+@review_app.command("reject")
+def review_reject(
+    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    note: Annotated[str, typer.Option("--note", help="What is wrong (given to the model "
+                                      "as feedback with --regenerate).")],
+    regenerate: Annotated[bool, typer.Option(
+        "--regenerate", help="Rewrite the outreach with the note as feedback, then review again."
+    )] = False,
+    reviewer: ReviewerOpt = None,
+    lm: LmOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Reject the outreach (the run ends `rejected`), or regenerate it from your note."""
+    _decide(run_id, "reject", note, reviewer, regenerate, lm, home)
+
+
+def _decide(run_id: str, decision: str, note: str | None, reviewer: str | None,
+            regenerate: bool, lm: str | None, home: Path | None) -> None:
+    from accountflow.review import decide
+
+    settings = _settings(home, lm)
+    with _open_store(settings) as store:
+        orchestrator = _orchestrator(settings, store)
+        result = decide(orchestrator, run_id, decision, note, reviewer, regenerate)  # type: ignore[arg-type]
+    if result is None:
+        out.print(f"{run_id}: rejected.", highlight=False)
+        return
+    _print_result(result)
+    if result.status.value not in ("succeeded", "awaiting_review"):
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------- stats
+@app.command()
+def stats(
+    batch: Annotated[str | None, typer.Option("--batch", help="Only this batch.")] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Runs by status, success rate, step latency, calls, tokens, cost, cache hits, errors."""
+    from accountflow.stats import compute
+
+    with _open_store(_settings(home)) as store:
+        st = compute(store, batch)
+    if as_json:
+        _print_json(st.model_dump(mode="json"))
+        return
+    from rich.table import Table
+
+    def num(v: float | None, fmt: str = "{:.1f}") -> str:
+        return "-" if v is None else fmt.format(v)
+
+    summary = Table.grid(padding=(0, 2))
+    summary.add_row("runs", str(st.runs_total) + "  (" + ", ".join(
+        f"{k} {v}" for k, v in sorted(st.runs_by_status.items())) + ")")
+    summary.add_row("success rate", num(st.success_rate, "{:.1%}"))
+    summary.add_row("accounts", str(st.accounts))
+    summary.add_row("LM calls / account", num(st.lm_calls_per_account))
+    summary.add_row("tokens / account", num(st.tokens_per_account, "{:.0f}"))
+    summary.add_row("cost / account", num(st.cost_per_account_usd, "${:.5f}"))
+    summary.add_row("cost total", num(st.cost_total_usd, "${:.4f}"))
+    summary.add_row("cache-hit rate", num(st.cache_hit_rate, "{:.1%}"))
+    summary.add_row("awaiting review", str(st.awaiting_review))
+    out.print(summary)
+    steps = Table("step", "attempts", "succeeded", "p50 ms", "p95 ms", box=None,
+                  header_style="bold")
+    for s in st.steps:
+        steps.add_row(s.step, str(s.attempts), str(s.succeeded), num(s.p50_ms, "{:.0f}"),
+                      num(s.p95_ms, "{:.0f}"))
+    out.print(steps)
+    if st.top_errors:
+        errors = Table("error", "class", "count", box=None, header_style="bold")
+        for e in st.top_errors:
+            errors.add_row(e.error_type, e.error_class or "-", str(e.count))
+        out.print(errors)
 
 
 # ---------------------------------------------------------------------------- lm

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from accountflow.errors import ConfigError
 from accountflow.models import SellerProfile
+from accountflow.resilience import RetryPolicy
 
 DEFAULT_LM = "local/qwen2.5-coder-0.5b"
 DEFAULT_HOME = ".accountflow"
@@ -23,6 +25,18 @@ def _pick(flag: object, env: str, default: object) -> object:
     return value if value not in (None, "") else default
 
 
+ReviewMode = Literal["never", "always", "low_confidence"]
+
+
+def _number(flag: object, env: str, default: float, kind: type = float) -> float:
+    raw = _pick(flag, env, default)
+    try:
+        return kind(raw)  # type: ignore[no-any-return]
+    except (TypeError, ValueError):
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{env} must be {what}, got {raw!r}.") from None
+
+
 class Settings(BaseModel):
     """Resolved settings; paths under `home` are where all state lives."""
 
@@ -31,6 +45,10 @@ class Settings(BaseModel):
     api_base: str | None = None
     seller_path: Path | None = None
     max_rule_retries: int = 2
+    review: ReviewMode = "never"
+    review_min_confidence: float = 0.5  # low_confidence: review when the analysis is less sure
+    review_min_fit: int = 0  # low_confidence: review when the fit score is below this
+    retry: RetryPolicy = RetryPolicy()
 
     @classmethod
     def load(
@@ -40,21 +58,40 @@ class Settings(BaseModel):
         lm: str | None = None,
         api_base: str | None = None,
         seller: str | Path | None = None,
+        review: str | None = None,
+        max_attempts: int | None = None,
+        step_timeout_s: float | None = None,
     ) -> Settings:
-        retries = _pick(None, "ACCOUNTFLOW_MAX_RULE_RETRIES", 2)
-        try:
-            retries = int(retries)  # type: ignore[arg-type]
-        except ValueError:
-            raise ConfigError(
-                f"ACCOUNTFLOW_MAX_RULE_RETRIES must be a whole number, got {retries!r}."
-            ) from None
         seller_path = _pick(seller, "ACCOUNTFLOW_SELLER", None)
+        mode = str(_pick(review, "ACCOUNTFLOW_REVIEW", "never"))
+        if mode not in get_args(ReviewMode):
+            raise ConfigError(
+                f"Review mode {mode!r} is unknown; use never, always or low_confidence."
+            )
+        try:
+            retry = RetryPolicy(
+                max_attempts=int(_number(max_attempts, "ACCOUNTFLOW_MAX_ATTEMPTS", 4, int)),
+                step_timeout_s=_number(step_timeout_s, "ACCOUNTFLOW_STEP_TIMEOUT", 120.0),
+                breaker_threshold=int(
+                    _number(None, "ACCOUNTFLOW_BREAKER_THRESHOLD", 8, int)
+                ),
+                base_delay_s=_number(None, "ACCOUNTFLOW_RETRY_BASE_DELAY", 1.0),
+            )
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ConfigError(
+                f"Retry setting {err['loc'][0]} {err['msg'].lower()}."
+            ) from None
         return cls(
             home=Path(str(_pick(home, "ACCOUNTFLOW_HOME", DEFAULT_HOME))).expanduser().absolute(),
             lm=str(_pick(lm, "ACCOUNTFLOW_LM", DEFAULT_LM)),
             api_base=_pick(api_base, "ACCOUNTFLOW_API_BASE", None),  # type: ignore[arg-type]
             seller_path=Path(str(seller_path)) if seller_path else None,
-            max_rule_retries=retries,
+            max_rule_retries=int(_number(None, "ACCOUNTFLOW_MAX_RULE_RETRIES", 2, int)),
+            review=mode,  # type: ignore[arg-type]
+            review_min_confidence=_number(None, "ACCOUNTFLOW_REVIEW_MIN_CONFIDENCE", 0.5),
+            review_min_fit=int(_number(None, "ACCOUNTFLOW_REVIEW_MIN_FIT", 0, int)),
+            retry=retry,
         )
 
     @property

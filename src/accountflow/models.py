@@ -31,13 +31,16 @@ class StepStatus(str, Enum):
     failed = "failed"
     skipped = "skipped"
     not_run = "not_run"
+    superseded = "superseded"  # a succeeded output replaced on a reviewer's request
 
 
 class RunStatus(str, Enum):
     running = "running"
     succeeded = "succeeded"
     failed = "failed"
-    interrupted = "interrupted"
+    interrupted = "interrupted"  # a dead process, Ctrl-C, an open circuit breaker: resumable
+    awaiting_review = "awaiting_review"
+    rejected = "rejected"
 
 
 class FactSource(str, Enum):

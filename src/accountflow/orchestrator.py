@@ -2,13 +2,16 @@
 account, recording every step attempt in the store.
 
 This is the one seam where pipeline code meets the database: modules never see the store, and
-LM usage reaches the step record through `collect_usage`, not through arguments.
+LM usage reaches the step record through `collect_usage`, not through arguments. It owns the
+order of steps, their retries (policy in `resilience.py`), resume and the review gate.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -16,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dspy
+from dspy.utils.exceptions import AdapterParseError
 
+from accountflow.errors import AccountflowError
 from accountflow.lm.usage import Usage, collect_usage
 from accountflow.models import (
     Account,
@@ -30,12 +35,20 @@ from accountflow.models import (
     StepStatus,
 )
 from accountflow.modules import AccountPipeline, ColleagueReferrer, program_version
+from accountflow.resilience import (
+    CircuitBreaker,
+    CircuitOpenError,
+    ErrorClass,
+    RetryPolicy,
+    classify,
+)
 from accountflow.store import Store
 from accountflow.store.db import utcnow
 from accountflow.store.records import StepRecord
 
 STEPS: tuple[str, ...] = ("research", "analysis", "personalization", "colleague")
 _SECRET_RE = re.compile(r"\b(sk|pk|rk|xox[abp])-[A-Za-z0-9_\-]{8,}")
+_DONE = {StepStatus.succeeded, StepStatus.skipped}
 
 
 def redact(text: str) -> str:
@@ -46,13 +59,35 @@ def redact(text: str) -> str:
     return _SECRET_RE.sub("***", text)
 
 
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def one_line(exc: BaseException | str) -> str:
+    text = str(exc).strip()
+    text = text.splitlines()[0] if text else type(exc).__name__
     return redact(text)[:500]
 
 
 class Skip(Exception):
     """A step that has nothing to do for this account; the reason is recorded."""
+
+
+class ReviewPolicy:
+    """When a run stops after personalization for a human to look at the outreach."""
+
+    def __init__(self, mode: str = "never", min_confidence: float = 0.5, min_fit: int = 0):
+        self.mode, self.min_confidence, self.min_fit = mode, min_confidence, min_fit
+
+    def needs_review(self, analysis: AccountAnalysis | None, rule_retries: int) -> str | None:
+        """The reason a review is needed, or None."""
+        if self.mode == "always":
+            return "review: always"
+        if self.mode != "low_confidence":
+            return None
+        if rule_retries:
+            return f"outreach needed {rule_retries} rule-feedback retries"
+        if analysis is not None and analysis.confidence < self.min_confidence:
+            return f"analysis confidence {analysis.confidence:.2f} < {self.min_confidence}"
+        if analysis is not None and analysis.fit_score < self.min_fit:
+            return f"fit score {analysis.fit_score} < {self.min_fit}"
+        return None
 
 
 @dataclass
@@ -63,6 +98,8 @@ class _RunState:
     outreach: OutreachPlan | None = None
     colleague_messages: list[ColleagueMessage] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    rule_retries: int = 0
+    note: str | None = None  # a reviewer's note, given to personalization as feedback
 
 
 @dataclass
@@ -72,7 +109,9 @@ class _StepOutcome:
 
 
 class Orchestrator:
-    """Runs accounts through the pipeline one step at a time and records each attempt."""
+    """Runs accounts through the pipeline one step at a time and records each attempt.
+
+    Thread-safe: batch workers share one orchestrator (and so one breaker and one store)."""
 
     def __init__(
         self,
@@ -81,15 +120,27 @@ class Orchestrator:
         seller: SellerProfile,
         program: AccountPipeline | None = None,
         source: str | None = None,
+        retry: RetryPolicy | None = None,
+        review: ReviewPolicy | None = None,
+        batch: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
     ) -> None:
         self.store = store
         self.lm = lm
         self.seller = seller
         self.program = program or AccountPipeline()
         self.source = source
+        self.batch = batch
+        self.retry = retry or RetryPolicy()
+        self.review = review or ReviewPolicy()
+        self.breaker = CircuitBreaker(self.retry.breaker_threshold)
         self.model = str(lm.model)
         self.program_version = program_version(self.program)
         self.adapter = dspy.JSONAdapter()
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
         self._steps: dict[str, Callable[[_RunState], _StepOutcome]] = {
             "research": self._research,
             "analysis": self._analysis,
@@ -99,32 +150,99 @@ class Orchestrator:
 
     # ------------------------------------------------------------------ public
     def run(self, account: Account) -> AccountResult:
-        """Run one account end to end; a failed step fails the run, later steps are not run."""
+        """Run one account end to end; a failed step fails the run, later steps are not run.
+
+        Raises CircuitOpenError (the run left `interrupted`, resumable) when the provider keeps
+        failing across accounts."""
+        self.breaker.check()
         run_id = "run_" + uuid.uuid4().hex[:12]
-        started = time.perf_counter()
         self.store.create_run(
             run_id, account.account_id, account.company_name, self.model,
-            self.program_version, self.source, account.model_dump(mode="json"),
+            self.program_version, self.source, account.model_dump(mode="json"), self.batch,
         )
-        state = _RunState(account=account)
+        return self._execute(run_id, _RunState(account=account), {})
+
+    def run_many(self, accounts: Iterable[Account]) -> Iterator[AccountResult]:
+        for account in accounts:
+            yield self.run(account)
+
+    def resume(self, run_id: str) -> AccountResult:
+        """Re-run only the steps of a run that did not succeed, feeding them the stored outputs
+        of those that did; a succeeded step is never called again."""
+        run = self.store.get_run(run_id)
+        status = RunStatus(run["status"])
+        if status == RunStatus.awaiting_review:
+            raise AccountflowError(
+                f"Run {run['run_id']} is awaiting review; approve or reject it with "
+                "`accountflow review approve|reject`."
+            )
+        if status == RunStatus.running and run.get("pid") == os.getpid():
+            raise AccountflowError(f"Run {run['run_id']} is still running in this process.")
+        return self.continue_run(run["run_id"])
+
+    def continue_run(
+        self, run_id: str, note: str | None = None, redo: str | None = None,
+        approved: bool = False,
+    ) -> AccountResult:
+        """Continue a stored run. `redo` supersedes that step's output and runs it again (a
+        reviewer's regenerate, with `note` as feedback); `approved` passes the review gate."""
+        self.breaker.check()
+        run = self.store.get_run(run_id)
+        state = _RunState(account=Account.model_validate(run["input"]), note=note)
+        done = self._load_done(run_id, state, redo)
+        if redo is not None:
+            self.store.supersede_step(run_id, redo)
+        self.store.set_run_status(run_id, RunStatus.running)
+        force = "regenerated on a reviewer's request" if redo == "personalization" else None
+        return self._execute(run_id, state, done, approved=approved, force_review=force)
+
+    # ------------------------------------------------------------------ core
+    def _execute(
+        self, run_id: str, state: _RunState, done: dict[str, int], approved: bool = False,
+        force_review: str | None = None,
+    ) -> AccountResult:
+        started = time.perf_counter()
         error: str | None = None
         failed_step: str | None = None
+        status = RunStatus.succeeded
         try:
             for name in STEPS:
-                if failed_step is not None:
-                    self._record_not_run(run_id, account, name, failed_step)
+                if name in done:
                     continue
-                err = self._run_step(run_id, name, state)
+                if failed_step is not None:
+                    self._record_not_run(run_id, state.account, name, failed_step)
+                    continue
+                err = self._run_step(run_id, name, state, done.get(f"{name}#next", 1))
                 if err is not None:
                     failed_step, error = name, f"{name} failed: {err}"
+                    continue
+                if name == "personalization" and not approved:
+                    reason = force_review or self.review.needs_review(
+                        state.analysis, state.rule_retries
+                    )
+                    if reason is not None and state.outreach is not None:
+                        status, error = RunStatus.awaiting_review, reason
+                        break
+        except CircuitOpenError as exc:
+            self.store.finish_run(run_id, RunStatus.interrupted, one_line(exc), None)
+            raise
         except BaseException:
             self.store.finish_run(run_id, RunStatus.interrupted, "interrupted", None)
             raise
-        status = RunStatus.failed if failed_step else RunStatus.succeeded
-        result = AccountResult(
+        if failed_step:
+            status = RunStatus.failed
+        result = self._result(run_id, state, status, error, started)
+        self.store.finish_run(run_id, status, error, result.model_dump(mode="json"))
+        return result
+
+    def _result(
+        self, run_id: str, state: _RunState, status: RunStatus, error: str | None,
+        started: float,
+    ) -> AccountResult:
+        return AccountResult(
             run_id=run_id,
-            account_id=account.account_id,
-            company_name=account.company_name,
+            account_id=state.account.account_id,
+            company_name=state.account.company_name,
             status=status,
             error=error,
             profile=state.profile,
@@ -139,22 +257,73 @@ class Orchestrator:
             cost_usd=state.usage.cost_usd,
             duration_ms=int((time.perf_counter() - started) * 1000),
         )
-        self.store.finish_run(run_id, status, error, result.model_dump(mode="json"))
-        return result
 
-    def run_many(self, accounts: Iterable[Account]) -> Iterator[AccountResult]:
-        for account in accounts:
-            yield self.run(account)
+    def _load_done(self, run_id: str, state: _RunState, redo: str | None) -> dict[str, int]:
+        """Put the stored outputs of finished steps into the state; note the next attempt
+        number of every step (`<step>#next`) so attempts keep counting across resumes."""
+        done: dict[str, int] = {}
+        for record in self.store.get_steps(run_id):
+            key = f"{record.step}#next"
+            done[key] = max(done.get(key, 1), record.attempt + 1)
+            if record.status not in _DONE or record.step == redo:
+                continue
+            done[record.step] = record.attempt
+            if record.status == StepStatus.skipped:
+                continue
+            out = record.output
+            if record.step == "research":
+                state.profile = CompanyProfile.model_validate(out)
+            elif record.step == "analysis":
+                state.analysis = AccountAnalysis.model_validate(out)
+            elif record.step == "personalization":
+                state.outreach = OutreachPlan.model_validate(out) if out else None
+                state.rule_retries = record.rule_retries
+            elif record.step == "colleague":
+                state.colleague_messages = [ColleagueMessage.model_validate(m) for m in out or []]
+        return done
 
     # ------------------------------------------------------------------ recording
-    def _run_step(self, run_id: str, name: str, state: _RunState) -> str | None:
-        """Run and record one step attempt; returns the error sentence when it failed."""
+    def _run_step(self, run_id: str, name: str, state: _RunState, first_attempt: int) -> str | None:
+        """Run a step under the retry policy, one step record per attempt; returns the error
+        sentence when it finally failed."""
+        attempt, fresh = first_attempt, False
+        for n in range(1, self.retry.max_attempts + 1):
+            record, exc, truncated = self._attempt(run_id, name, state, attempt, fresh)
+            if exc is None:
+                self.breaker.success()
+                self.store.update_step(record)
+                return None
+            verdict = classify(exc, truncated)
+            record.error_class = verdict.kind.value
+            record.error_message = one_line(verdict.message)
+            if verdict.kind == ErrorClass.permanent:
+                self.store.update_step(record)
+                return record.error_message
+            opened = self.breaker.failure(record.error_message)
+            if n == self.retry.max_attempts or self.breaker.is_open:
+                self.store.update_step(record)
+                if opened or self.breaker.is_open:
+                    self.breaker.check()
+                return f"{record.error_message} (after {n} attempts)"
+            with self._rng_lock:
+                wait = self.retry.delay(n, verdict.retry_after, self._rng)
+            record.backoff_ms = int(wait * 1000)
+            self.store.update_step(record)
+            self._sleep(wait)
+            attempt += 1
+            # an empty or cut-off reply was cached like any other: the retry must not reuse it
+            fresh = fresh or isinstance(exc, AdapterParseError)
+        return None  # unreachable: the loop returns on its last attempt
+
+    def _attempt(
+        self, run_id: str, name: str, state: _RunState, attempt: int, fresh: bool = False
+    ) -> tuple[StepRecord, BaseException | None, bool]:
         record = StepRecord(
             step_id="step_" + uuid.uuid4().hex[:12],
             run_id=run_id,
             account_id=state.account.account_id,
             step=name,
-            attempt=1,
+            attempt=attempt,
             status=StepStatus.running,
             started_at=utcnow(),
             input=self._step_input(name, state),
@@ -163,10 +332,11 @@ class Orchestrator:
         )
         self.store.insert_steps([record])
         t0 = time.perf_counter()
-        error: str | None = None
+        error: BaseException | None = None
+        lm = self.lm.copy(cache=False) if fresh else self.lm
         with collect_usage() as usage:
             try:
-                with dspy.context(lm=self.lm, adapter=self.adapter):
+                with dspy.context(lm=lm, adapter=self.adapter):
                     outcome = self._steps[name](state)
                 record.status = StepStatus.succeeded
                 record.output = _dump(outcome.output)
@@ -178,7 +348,7 @@ class Orchestrator:
                 record.status = StepStatus.failed
                 record.error_type = type(exc).__name__
                 record.error_message = one_line(exc)
-                error = record.error_message
+                error = exc
         record.ended_at = utcnow()
         record.duration_ms = int((time.perf_counter() - t0) * 1000)
         record.lm_calls = usage.lm_calls
@@ -188,8 +358,7 @@ class Orchestrator:
         record.completion_tokens = usage.completion_tokens
         record.cost_usd = usage.cost_usd
         state.usage.merge(usage)
-        self.store.update_step(record)
-        return error
+        return record, error, usage.truncated > 0
 
     def _record_not_run(self, run_id: str, account: Account, name: str, failed: str) -> None:
         self.store.insert_steps([StepRecord(
@@ -212,11 +381,14 @@ class Orchestrator:
             return {"profile": _dump(state.profile), "seller": self.seller.company}
         if name == "personalization":
             contact = account.primary_contact
-            return {
+            data = {
                 "contact": contact.model_dump(mode="json") if contact else None,
                 "analysis": _dump(state.analysis),
                 "seller": self.seller.company,
             }
+            if state.note:
+                data["reviewer_note"] = state.note
+            return data
         return {
             "inquiry": account.inquiry.model_dump(mode="json") if account.inquiry else None,
             "targets": [c.contact_id or c.name for c in ColleagueReferrer.targets(account)],
@@ -240,9 +412,11 @@ class Orchestrator:
         if contact is None:
             raise Skip("the account has no contacts to write to")
         pred = self.program.personalizer(
-            account=state.account, contact=contact, analysis=state.analysis, seller=self.seller
+            account=state.account, contact=contact, analysis=state.analysis,
+            seller=self.seller, note=state.note,
         )
         state.outreach = pred.plan
+        state.rule_retries = pred.rule_retries
         return _StepOutcome(pred.plan, pred.rule_retries)
 
     def _colleague(self, state: _RunState) -> _StepOutcome:

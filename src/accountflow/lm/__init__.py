@@ -1,7 +1,7 @@
 """Model strings -> `dspy.LM`: remote providers through litellm, the embedded model, the fake.
 
 One string chooses the backend (`--lm`, else `ACCOUNTFLOW_LM`, else the embedded default):
-`fake[?latency_ms=N]`, `local/<name>`, or any litellm provider string such as
+`fake[?latency_ms=N&fail_rate=P&seed=S]`, `local/<name>`, or any litellm provider string such as
 `openai/gpt-4o-mini`. Missing credentials are caught here, before any work starts.
 """
 
@@ -68,12 +68,21 @@ def check_credentials(model: str, api_base: str | None = None) -> None:
         )
 
 
-def build_lm(model: str, api_base: str | None = None, cache: bool = True) -> dspy.LM:
-    """Build the LM a model string names; raises ConfigError for anything unusable."""
+def build_lm(
+    model: str, api_base: str | None = None, cache: bool = True, timeout_s: float | None = None
+) -> dspy.LM:
+    """Build the LM a model string names; raises ConfigError for anything unusable.
+
+    Every LM makes one attempt per call (`num_retries=0`): `accountflow.resilience` owns
+    retries, so each attempt is recorded and none is stacked on another layer's backoff.
+    `timeout_s` bounds each HTTP request (custom engines run in-process and take no timeout).
+    """
     model = model.strip()
     if model.split("?")[0] == "fake":
+        options = parse_fake_options(model)
         return fake_lm(
-            model.partition("?")[2] or "default", parse_fake_options(model), cache=cache
+            model.partition("?")[2] or "default", options.latency_ms, cache=cache,
+            fail_rate=options.fail_rate, seed=options.seed,
         )
     if model.startswith("local/"):
         from accountflow.lm.local import local_lm
@@ -86,18 +95,21 @@ def build_lm(model: str, api_base: str | None = None, cache: bool = True) -> dsp
         provider_key = f"{model.split('/', 1)[0].upper()}_API_KEY"
         if not os.environ.get(provider_key):
             kwargs["api_key"] = "unused"  # local OpenAI-compatible servers accept any key
-    return TrackedLM(model, engine="litellm", cache=cache, **kwargs)
+    if timeout_s is not None:
+        kwargs["timeout"] = timeout_s
+    return TrackedLM(model, engine="litellm", cache=cache, num_retries=0, **kwargs)
 
 
 def fake_lm(
     name: str = "default", latency_ms: float = 0.0, responder: Responder | None = None,
-    cache: bool = True,
+    cache: bool = True, fail_rate: float = 0.0, seed: int = 0,
 ) -> TrackedLM:
     """The fake backend as an LM; `responder` lets tests script or break its answers. Give each
     scripted fake its own `name`: DSPy's cache key is the model string, not the engine."""
-    engine = FakeEngine(latency_ms=latency_ms, responder=responder)
+    engine = FakeEngine(latency_ms=latency_ms, responder=responder, fail_rate=fail_rate, seed=seed)
     return TrackedLM(
-        f"fake/{name}", engine=engine, async_engine=AsyncFakeEngine(engine), cache=cache
+        f"fake/{name}", engine=engine, async_engine=AsyncFakeEngine(engine), cache=cache,
+        num_retries=0,  # accountflow.resilience owns retries
     )
 
 

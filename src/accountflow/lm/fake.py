@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from dspy.lm15 import Message, Request, Response, TextPart, Usage, response_to_events
+from dspy.lm15 import (
+    Message,
+    Request,
+    Response,
+    ServerError,
+    TextPart,
+    Usage,
+    response_to_events,
+)
 
 FAKE_MARK = "(fake)"
 _INPUT_RE = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond with|\Z)", re.S)
@@ -56,26 +66,36 @@ class FakeEngine:
     supports_response_schema = True
     supported_params = frozenset({"response_format", "temperature", "max_tokens", "seed"})
 
-    def __init__(self, latency_ms: float = 0.0, responder: Responder | None = None) -> None:
+    def __init__(
+        self,
+        latency_ms: float = 0.0,
+        responder: Responder | None = None,
+        fail_rate: float = 0.0,
+        seed: int = 0,
+    ) -> None:
         self.latency_ms = latency_ms
         self.responder = responder
+        self.fail_rate = fail_rate
         self.calls = 0
+        self.failures = 0
+        self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ engine protocol
     def complete(self, request: Request) -> Response:
         with self._lock:
             self.calls += 1
+            fail = self.fail_rate > 0 and self._rng.random() < self.fail_rate
+            self.failures += fail
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
+        if fail:
+            raise ServerError("injected fault (fake fail_rate)", status=503, provider="fake")
         system = request.system if isinstance(request.system, str) else "".join(
             p.text for p in (request.system or [])
         )
         user = request.messages[-1].text or "" if request.messages else ""
-        inputs = {k: v.strip() for k, v in _INPUT_RE.findall(user)}
-        fmt = request.config.response_format or {}
-        schema = fmt.get("schema") if fmt.get("type") == "json_schema" else None
-        answer: Any = self.generate(schema, inputs, system)
+        answer: Any = self.answer(system, user, request.config.response_format)
         if self.responder is not None:
             replaced = self.responder(request, answer)
             answer = answer if replaced is None else replaced
@@ -100,6 +120,19 @@ class FakeEngine:
         pass
 
     # ------------------------------------------------------------------ generation
+    def answer(
+        self, system: str, user: str, response_format: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The answer to a DSPy prompt (system text, last user message, the response format
+        DSPy asked for); also what the tests' OpenAI-compatible stub server replies."""
+        inputs = {k: v.strip() for k, v in _INPUT_RE.findall(user)}
+        fmt = response_format or {}
+        schema = None
+        if fmt.get("type") == "json_schema":
+            spec = fmt.get("json_schema", fmt)  # OpenAI wire format nests it one level down
+            schema = spec.get("schema")
+        return self.generate(schema, inputs, system)
+
     def generate(
         self, schema: dict[str, Any] | None, inputs: dict[str, str], system: str = ""
     ) -> dict[str, Any]:
@@ -240,20 +273,34 @@ class AsyncFakeEngine:
         pass
 
 
-def parse_fake_options(model: str) -> float:
-    """`fake?latency_ms=200` -> 200.0; unknown options are a configuration error."""
+@dataclass(frozen=True)
+class FakeOptions:
+    latency_ms: float = 0.0
+    fail_rate: float = 0.0  # share of calls that fail with an injected, retryable 503
+    seed: int = 0
+
+
+def parse_fake_options(model: str) -> FakeOptions:
+    """`fake?latency_ms=200&fail_rate=0.3&seed=7`; unknown options are a configuration error."""
     from accountflow.errors import ConfigError
 
     _, _, query = model.partition("?")
-    latency = 0.0
+    values: dict[str, float] = {}
     for part in filter(None, query.split("&")):
         key, _, value = part.partition("=")
-        if key != "latency_ms":
-            raise ConfigError(f"Unknown fake LM option {key!r}; the only option is latency_ms=N.")
-        try:
-            latency = float(value)
-        except ValueError:
+        if key not in FakeOptions.__dataclass_fields__:
             raise ConfigError(
-                f"fake?latency_ms needs a number of milliseconds, got {value!r}."
-            ) from None
-    return latency
+                f"Unknown fake LM option {key!r}; the options are latency_ms=N, fail_rate=0..1 "
+                "and seed=N."
+            )
+        try:
+            values[key] = float(value)
+        except ValueError:
+            raise ConfigError(f"fake?{key} needs a number, got {value!r}.") from None
+    if not 0 <= values.get("fail_rate", 0) <= 1:
+        raise ConfigError("fake?fail_rate must be between 0 and 1.")
+    return FakeOptions(
+        latency_ms=values.get("latency_ms", 0.0),
+        fail_rate=values.get("fail_rate", 0.0),
+        seed=int(values.get("seed", 0)),
+    )

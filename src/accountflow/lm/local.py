@@ -298,7 +298,7 @@ def local_lm(name: str = DEFAULT_LOCAL_MODEL, **kwargs: Any) -> dspy.LM:
     with _ENGINES_LOCK:
         if (engine := _ENGINES.get(path)) is None:
             engine = _ENGINES[path] = LlamaEngine(path, name, spec.n_ctx if spec else 8192)
-    settings: dict[str, Any] = {"temperature": 0.0, "max_tokens": 1200, **kwargs}
+    settings: dict[str, Any] = {"temperature": 0.0, "max_tokens": 1200, "num_retries": 0, **kwargs}
     from accountflow.lm.usage import TrackedLM
 
     return TrackedLM(

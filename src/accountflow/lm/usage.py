@@ -23,12 +23,15 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    truncated: int = 0  # replies cut off at max_tokens: a parse failure after one is transient
     models: set[str] = field(default_factory=set)
 
     def add(self, entry: dict[str, Any]) -> None:
         usage = entry.get("usage") or {}
         self.lm_calls += 1
         self.models.add(str(entry.get("model", "")))
+        if _finish_reason(entry.get("response")) == "length":
+            self.truncated += 1
         if not usage:  # DSPy reports cache hits with empty usage; they cost nothing
             self.cache_hits += 1
             return
@@ -43,6 +46,7 @@ class Usage:
         self.cache_hits += other.cache_hits
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
+        self.truncated += other.truncated
         if other.cost_usd is not None:
             self.cost_usd = (self.cost_usd or 0.0) + other.cost_usd
         self.models |= other.models
@@ -51,6 +55,15 @@ class Usage:
     def cache_hit(self) -> bool:
         """True when every call of the step was served from the cache."""
         return self.lm_calls > 0 and self.cache_hits == self.lm_calls
+
+
+def _finish_reason(response: Any) -> str | None:
+    """lm15 responses carry `finish_reason`; litellm ones carry it on their first choice."""
+    reason = getattr(response, "finish_reason", None)
+    if reason is None:
+        choices = getattr(response, "choices", None) or []
+        reason = getattr(choices[0], "finish_reason", None) if choices else None
+    return str(reason) if reason is not None else None
 
 
 _collector: contextvars.ContextVar[Usage | None] = contextvars.ContextVar(

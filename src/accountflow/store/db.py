@@ -141,13 +141,27 @@ class Store:
     # ------------------------------------------------------------------ runs
     def create_run(
         self, run_id: str, account_id: str, company_name: str, model: str,
-        program_version: str, source: str | None, account_input: Any,
+        program_version: str, source: str | None, account_input: Any, batch: str | None = None,
     ) -> None:
         self.execute(
             "INSERT INTO runs (run_id, account_id, company_name, status, started_at, model, "
-            "program_version, source, input, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "program_version, source, input, pid, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, account_id, company_name, RunStatus.running.value, utcnow(), model,
-             program_version, source, _json(account_input), os.getpid()],
+             program_version, source, _json(account_input), os.getpid(), batch],
+        )
+
+    def set_run_status(self, run_id: str, status: RunStatus) -> None:
+        """Mark a stored run as taken up again by this process (resume, review decisions)."""
+        self.execute(
+            "UPDATE runs SET status = ?, ended_at = NULL, error = NULL, pid = ? WHERE run_id = ?",
+            [status.value, os.getpid(), run_id],
+        )
+
+    def supersede_step(self, run_id: str, step: str) -> None:
+        """A reviewer asked for a step to be redone: its succeeded output stops counting."""
+        self.execute(
+            "UPDATE steps SET status = ? WHERE run_id = ? AND step = ? AND status = ?",
+            [StepStatus.superseded.value, run_id, step, StepStatus.succeeded.value],
         )
 
     def finish_run(

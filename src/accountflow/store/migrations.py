@@ -60,6 +60,51 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "core_retries_reviews",
+        """
+        ALTER TABLE steps ADD COLUMN error_class VARCHAR;
+        ALTER TABLE steps ADD COLUMN backoff_ms INTEGER;
+        ALTER TABLE runs ADD COLUMN batch VARCHAR;
+        CREATE TABLE reviews (
+            review_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR NOT NULL,
+            decision VARCHAR NOT NULL,
+            note VARCHAR,
+            reviewer VARCHAR NOT NULL,
+            regenerate BOOLEAN DEFAULT FALSE,
+            decided_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX reviews_run ON reviews (run_id);
+        """,
+    ),
+    (
+        "programs_registry",
+        """
+        CREATE TABLE programs (
+            version VARCHAR PRIMARY KEY,
+            target VARCHAR NOT NULL,
+            optimizer VARCHAR,
+            parent_version VARCHAR,
+            model VARCHAR,
+            dev_score_before DOUBLE,
+            dev_score DOUBLE,
+            metrics JSON,
+            recipe JSON,
+            mlflow_run_id VARCHAR,
+            registered_model VARCHAR,
+            registered_version INTEGER,
+            stop_reason VARCHAR,
+            path VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE program_promotions (
+            version VARCHAR,
+            previous VARCHAR,
+            promoted_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+    (
         "evals_runs_and_results",
         """
         CREATE TABLE eval_runs (
@@ -106,6 +151,85 @@ MIGRATIONS: list[tuple[str, str]] = [
             completion_tokens INTEGER DEFAULT 0,
             PRIMARY KEY (eval_id, idx)
         );
+        """,
+    ),
+    (
+        "campaign_tables",
+        """
+        CREATE TABLE campaigns (
+            campaign_id VARCHAR PRIMARY KEY,
+            account_id VARCHAR NOT NULL,
+            company_name VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            config JSON NOT NULL,
+            account JSON NOT NULL,
+            seller JSON NOT NULL,
+            analysis JSON NOT NULL,
+            model VARCHAR,
+            touches_done INTEGER NOT NULL DEFAULT 0,
+            next_touch_at TIMESTAMP,
+            pause_reason VARCHAR,
+            completed_reason VARCHAR,
+            claim_id VARCHAR,
+            claimed_at TIMESTAMP,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE campaign_contacts (
+            campaign_id VARCHAR NOT NULL,
+            contact_id VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            email VARCHAR NOT NULL,
+            phone VARCHAR,
+            title VARCHAR,
+            linkedin_url VARCHAR,
+            role VARCHAR NOT NULL,
+            input_order INTEGER NOT NULL,
+            score INTEGER NOT NULL,
+            PRIMARY KEY (campaign_id, contact_id)
+        );
+        CREATE TABLE campaign_outbox (
+            campaign_id VARCHAR NOT NULL,
+            touch_number INTEGER NOT NULL,
+            contact_id VARCHAR NOT NULL,
+            address VARCHAR NOT NULL,
+            channel VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            subject VARCHAR,
+            body VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            sender VARCHAR,
+            detail VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            delivered_at TIMESTAMP,
+            lm_calls INTEGER DEFAULT 0,
+            prompt_tokens INTEGER DEFAULT 0,
+            completion_tokens INTEGER DEFAULT 0,
+            rule_retries INTEGER DEFAULT 0,
+            PRIMARY KEY (campaign_id, touch_number)
+        );
+        CREATE TABLE campaign_responses (
+            response_id VARCHAR PRIMARY KEY,
+            campaign_id VARCHAR NOT NULL,
+            contact_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            text VARCHAR,
+            sentiment VARCHAR,
+            topic VARCHAR,
+            occurred_at TIMESTAMP NOT NULL,
+            recorded_at TIMESTAMP NOT NULL,
+            acknowledged BOOLEAN NOT NULL DEFAULT FALSE
+        );
+        CREATE SEQUENCE campaign_event_seq;
+        CREATE TABLE campaign_events (
+            seq BIGINT PRIMARY KEY DEFAULT nextval('campaign_event_seq'),
+            campaign_id VARCHAR NOT NULL,
+            occurred_at TIMESTAMP NOT NULL,
+            event VARCHAR NOT NULL,
+            detail JSON
+        );
+        CREATE INDEX campaign_responses_campaign ON campaign_responses (campaign_id);
+        CREATE INDEX campaign_events_campaign ON campaign_events (campaign_id);
         """,
     ),
 ]

@@ -33,6 +33,8 @@ class StepRecord(BaseModel):
     cost_usd: float | None = None
     cache_hit: bool = False
     rule_retries: int = 0
+    error_class: str | None = None  # transient | permanent (accountflow.resilience)
+    backoff_ms: int | None = None  # the wait before the next attempt, when one followed
 
 
 class RunRecord(BaseModel):
