@@ -147,7 +147,8 @@ def load_labeled(split: str) -> list[LabeledAccount]:
                 row = LabeledAccount.model_validate(obj)
             except ValidationError as exc:
                 _, reason = _explain(exc)
-                raise InputError(f"{where}: {reason}; fix that line.") from None
+                todo = "" if ";" in reason else "; fix that line"
+                raise InputError(f"{where}: {reason}{todo}.") from None
             account_id = row.account.account_id
             if account_id in seen:
                 raise InputError(

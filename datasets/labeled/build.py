@@ -746,7 +746,8 @@ ACCOUNTS: list[A] = [
             "manifest, and can it monitor models without tests?",
             "2026-10-09T15:33:00Z"),
         pains=["low dbt test coverage", "inflated GMV in the board deck",
-               "SOC 2 requests for data accuracy evidence"],
+               "SOC 2 requests for data accuracy evidence",
+               "600 dbt models feeding board and customer reports"],
         band="high", fit=(88, 100), approach="pain_point_focused",
     ),
     A(
@@ -1058,7 +1059,7 @@ ACCOUNTS: list[A] = [
             "2026-10-01T22:08:00Z"),
         area="480",
         pains=["silent broker feed failures", "incomplete bordereaux sent to reinsurers",
-               "250 pipelines without volume checks"],
+               "250 pipelines without volume checks", "reinsurer questioning the figures"],
         band="high", fit=(85, 100), approach="pain_point_focused",
     ),
     A(
@@ -1242,7 +1243,8 @@ ACCOUNTS: list[A] = [
             "2026-09-22T16:40:00Z", by="email",
             email="GRACE.ODUYA@evergreenvalleybilling.example"),
         pains=["payer remittance feed stopped unnoticed",
-               "understated denial rates in client reports", "HIPAA-regulated claims data"],
+               "understated denial rates in client reports", "HIPAA-regulated claims data",
+               "clients finding data problems first"],
         band="high", fit=(85, 100), approach="pain_point_focused",
         tags=["duplicate_contacts"],
     ),
