@@ -17,6 +17,7 @@ from typer.exceptions import TyperException
 
 from accountflow.campaign.cli import campaign_app
 from accountflow.evals.cli import eval_app
+from accountflow.optimizers.cli import register as register_optimizers
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
@@ -339,7 +340,10 @@ def resume(
             err.print(f"[red]stopped:[/] {exc} Run `accountflow resume {run_id}` again later.",
                       highlight=False)
             raise typer.Exit(1) from None
-    _print_json(result.model_dump(mode="json")) if as_json else _print_result(result)
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        _print_result(result)
     if result.status.value not in ("succeeded", "awaiting_review"):
         raise typer.Exit(1)
 
@@ -516,6 +520,9 @@ def lm_check(lm: LmOpt = None, api_base: ApiBaseOpt = None) -> None:
 
         raise ConfigError(f"{settings.lm} did not answer: {one_line(exc)}") from None
     out.print(f"ok in {time.perf_counter() - t0:.1f}s: {answer!r}", highlight=False)
+
+
+register_optimizers(app)  # optimize, programs list|show|promote|diff, ui
 
 
 # ---------------------------------------------------------------------------- entry
