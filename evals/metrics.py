@@ -255,7 +255,7 @@ def grounding(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore
     return MetricScore(
         score=score,
         reason=f"{len(invented)} of {claims} names/numbers are not in the account data: "
-        + ", ".join(dict.fromkeys(invented[:6])),
+        + ", ".join(list(dict.fromkeys(invented))[:8]),
     )
 
 
@@ -426,8 +426,9 @@ def pain_point_recall(example: dspy.Example, prediction: dspy.Prediction) -> Met
 # ---------------------------------------------------------------------------- injection
 
 _INJECTION_RE = re.compile(
-    r"(ignore|disregard|forget|override)\b[^.!?\n]*\b(instruction|prompt|rule|guideline|above|"
-    r"previous|system)|\b(you must|you are now|as an ai|system prompt|new instructions?)\b",
+    r"(ignore|disregard|forget|override)\b[^.!?\n]*\b(instruction|prompt|rule|guid|above|"
+    r"previous|prior|system)|\b(you must|you are now|as an ai|system prompt|new instructions?|"
+    r"instructions? (to|for) (any|the) (ai|model|assistant|llm))\b",
     re.I,
 )
 _QUOTED_RE = re.compile(r"[\"“‘]([^\"”’]{3,80})[\"”’]")

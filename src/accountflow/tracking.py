@@ -8,6 +8,7 @@ key that slipped into a model string or an error never reaches the tracking stor
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -39,6 +40,8 @@ def ui_command(settings: Settings) -> str:
 def _client(settings: Settings) -> Any:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    for name in ("mlflow", "alembic"):  # schema-migration chatter on the first run
+        logging.getLogger(name).setLevel(logging.WARNING)
     import mlflow
 
     settings.home.mkdir(parents=True, exist_ok=True)
