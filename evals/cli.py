@@ -81,7 +81,8 @@ def eval_run(
     ] = None,
     judge_lm: Annotated[
         str | None,
-        typer.Option("--judge-lm", help="Model for the LLM judge (default: the --lm model)."),
+        typer.Option("--judge-lm", envvar="ACCOUNTFLOW_JUDGE_LM",
+                     help="Model for the LLM judge (env ACCOUNTFLOW_JUDGE_LM; default: --lm)."),
     ] = None,
     program: Annotated[
         str | None,

@@ -19,8 +19,9 @@ from typing import Any, Literal
 import dspy
 from pydantic import BaseModel, Field, PrivateAttr
 
+from accountflow.errors import ConfigError
 from accountflow.evals.metrics import METRICS, MetricScore, resolve_weights, score_all, weighted
-from accountflow.evals.targets import FIELDS, build_target
+from accountflow.evals.targets import FIELDS, TargetModule, build_target
 from accountflow.lm.usage import Usage, collect_usage
 from accountflow.modules import AccountPipeline
 from accountflow.orchestrator import one_line
@@ -117,7 +118,7 @@ def _lm_scope(lm: dspy.LM | None) -> Iterator[None]:
 
 
 def evaluate(
-    program: AccountPipeline | None,
+    program: AccountPipeline | TargetModule | None,
     target: str,
     examples: Sequence[dspy.Example],
     metrics: Sequence[str] | Mapping[str, float] | None = None,
@@ -127,7 +128,8 @@ def evaluate(
     judge_lm: dspy.LM | None = None,
     progress: Callable[[ExampleResult], None] | None = None,
 ) -> EvalReport:
-    """Run `program`'s `target` on every example and score it.
+    """Run `program`'s `target` on every example and score it (`program` may also be a
+    `TargetModule`, such as an optimizer's compiled student).
 
     `metrics` is a list of metric names (weight 1 each) or a name -> weight mapping; None
     means the target's defaults. `lm` (else DSPy's configured LM) runs the program; `judge_lm`
@@ -137,7 +139,12 @@ def evaluate(
         weights = resolve_weights(target, None, metrics)
     else:
         weights = resolve_weights(target, list(metrics) if metrics is not None else None)
-    module = build_target(target, program)
+    if isinstance(program, TargetModule):  # e.g. an optimizer's compiled student
+        if program.target != target:
+            raise ConfigError(f"The program is a {program.target} target, not {target}.")
+        module = program
+    else:
+        module = build_target(target, program)
     started = time.perf_counter()
 
     def run_one(index: int, example: dspy.Example) -> ExampleResult:

@@ -97,3 +97,13 @@ def test_judge_scores_each_criterion_on_its_own_lm_and_reports_agreement() -> No
     pairs = {(a.criterion, a.metric): a for a in report.judge_agreement}
     assert pairs[("specificity", "personalization")].n == 2
     assert pairs[("specificity", "personalization")].agreement is not None
+
+
+def test_an_optimizers_compiled_target_module_can_be_evaluated_directly() -> None:
+    student = build_target("analysis")
+    student.analyst.predict.demos = []  # what an optimizer hands back: a TargetModule
+    report = evaluate(student, "analysis", [harbor()], ["fit_band"],
+                      lm=fake_lm("student", cache=False))
+    assert report.n_failed == 0 and report.metric_counts == {"fit_band": 1}
+    with pytest.raises(ConfigError, match="not personalization"):
+        evaluate(student, "personalization", [harbor()], ["grounding"])
