@@ -33,8 +33,10 @@ def artifact_root(settings: Settings) -> Path:
 
 
 def ui_command(settings: Settings) -> str:
-    """The command that shows this state dir's runs in the MLflow UI."""
-    return f"mlflow ui --backend-store-uri {mlflow_uri(settings)} --host 127.0.0.1 --port 5000"
+    """The command that shows this state dir's runs in the MLflow UI (offline: without the two
+    variables the UI tries telemetry and litellm's price map, and can hang with no network)."""
+    return ("LITELLM_LOCAL_MODEL_COST_MAP=True MLFLOW_DISABLE_TELEMETRY=true mlflow ui "
+            f"--backend-store-uri {mlflow_uri(settings)} --host 127.0.0.1 --port 5000")
 
 
 def _client(settings: Settings) -> Any:
