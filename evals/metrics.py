@@ -20,6 +20,7 @@ from typing import Any
 import dspy
 from pydantic import BaseModel, Field
 
+from accountflow.datasets import BAND_RANGES, band_of
 from accountflow.errors import ConfigError
 from accountflow.evals.grounding import evidence_text, grounding_score, invented_claims
 from accountflow.evals.targets import FIELDS, check_target
@@ -146,14 +147,6 @@ def _short(items: Iterable[str], limit: int = 3) -> str:
     return "; ".join(items[:limit]) + more
 
 
-FIT_BANDS: dict[str, tuple[int, int]] = {"low": (0, 39), "medium": (40, 79), "high": (80, 100)}
-
-
-def fit_band_of(score: int) -> str:
-    """Bands as the analysis signature defines them: 0-39 low, 40-79 medium, 80-100 high."""
-    return next(band for band, (lo, hi) in FIT_BANDS.items() if lo <= score <= hi)
-
-
 # ---------------------------------------------------------------------------- output rules
 
 
@@ -165,24 +158,30 @@ def output_rules(example: dspy.Example, prediction: dspy.Prediction) -> MetricSc
     plan: OutreachPlan | None = _pred(prediction, "outreach")
     colleague: list[ColleagueMessage] | None = _pred(prediction, "colleague_messages")
     contact = account.primary_contact
-    checked = 0
+    slots = 0  # messages checked, plus one per missing or duplicated channel
+    bad = 0
     problems: list[str] = []
     if not _missing(prediction, "outreach") and contact is not None:
         if plan is None:
             return MetricScore(score=0.0, reason="no outreach plan for the primary contact")
-        plan_problems = check_outreach(plan, contact.name or "", account.company_name)
-        structural = [p for p in plan_problems if p.startswith(("missing", "more than one"))]
+        structural = [p for p in check_outreach(plan, contact.name or "", account.company_name)
+                      if p.startswith(("missing", "more than one"))]
         problems += structural
-        checked += len(plan.messages) + len(structural)
+        slots += len(structural)
+        bad += len(structural)
         for m in plan.messages:
-            problems += check_message(m, contact.name or "", account.company_name)
+            found = check_message(m, contact.name or "", account.company_name)
+            slots += 1
+            bad += bool(found)
+            problems += found
     for c in colleague or []:
-        checked += 1
-        problems += check_colleague(c, account.company_name)
-    if checked == 0:
+        found = check_colleague(c, account.company_name)
+        slots += 1
+        bad += bool(found)
+        problems += [f"to {c.target_name}: {p}" for p in found]
+    if slots == 0:
         return MetricScore.na("no messages to check for this target and account")
-    bad_messages = len({p.split(":")[0] for p in problems})
-    score = max(0.0, (checked - bad_messages) / checked)
+    score = (slots - bad) / slots
     reason = "all messages pass the output rules" if not problems else _short(problems)
     return MetricScore(score=score, reason=reason)
 
@@ -352,8 +351,8 @@ def fit_band(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore:
         return MetricScore.na("no gold fit band")
     if analysis is None:
         return MetricScore(score=0.0, reason="no analysis")
-    band = fit_band_of(analysis.fit_score)
-    order = list(FIT_BANDS)
+    band = band_of(analysis.fit_score)
+    order = list(BAND_RANGES)
     distance = abs(order.index(band) - order.index(str(gold)))
     score = (1.0, 0.5, 0.0)[distance]
     return MetricScore(score=score, reason=f"fit {analysis.fit_score} is {band}, gold {gold}")

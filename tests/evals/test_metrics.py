@@ -93,6 +93,11 @@ def test_output_rules_use_the_shared_rules() -> None:
     assert s == pytest.approx(2 / 4)  # 3 messages + the missing call: sms and call fail
     assert "placeholder" in reason
     assert score("output_rules", ex, prediction(outreach=None))[0] == 0.0
+    good = colleague_msg(("c3", "Tom Brannigan"), ("c2", "Priya Natarajan"),
+                         "Hi Tom, Priya Natarajan asked about Harborline Freight.")
+    bad = colleague_msg(("c3", "Tom Brannigan"), ("c2", "Priya Natarajan"), "Hi [Name], hello.")
+    s, reason, _ = score("output_rules", ex, prediction(colleague_messages=[good, bad, bad]))
+    assert s == pytest.approx(1 / 3) and reason.startswith("to Tom Brannigan: colleague email")
 
 
 def test_metrics_that_do_not_apply_are_marked_so() -> None:
