@@ -27,13 +27,13 @@ class FakeClock:
         return self.now
 
 
-# How the scripted model reads a reply, keyed by a phrase in the reply text. The fake engine
-# otherwise picks a label by hash, which tests cannot rely on.
+# How the scripted model reads a reply, keyed by a phrase in the reply text (first match wins).
+# The fake engine otherwise picks a label by hash, which tests cannot rely on.
 READINGS: dict[str, tuple[str, str]] = {
+    "not interested": ("negative", ""),
     "send pricing": ("positive", "pricing for freshness alerts"),
     "interested": ("positive", "a demo of freshness monitoring"),
     "who owns": ("neutral", "who owns the data platform"),
-    "not interested": ("negative", ""),
     "remove me": ("unsubscribe_request", ""),
     "out of the office": ("out_of_office", ""),
 }

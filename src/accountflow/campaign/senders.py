@@ -86,12 +86,21 @@ class SMTPSender:
         message["Message-ID"] = make_msgid(domain=self.from_addr.rpartition("@")[2] or None)
         message["X-Accountflow-Campaign"] = f"{entry.campaign_id}/{entry.touch_number}"
         message.set_content(entry.body)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                smtp.starttls()
-            if self.username:
-                smtp.login(self.username, self._password or "")
-            refused = smtp.send_message(message)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls()
+                if self.username:
+                    smtp.login(self.username, self._password or "")
+                refused = smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients
         if refused:
-            return Delivery(status=DeliveryStatus.failed, detail=f"refused: {sorted(refused)}")
+            why = "; ".join(f"{address} ({code} {_text(reply)})"
+                            for address, (code, reply) in sorted(refused.items()))
+            return Delivery(status=DeliveryStatus.failed, detail=f"refused by the server: {why}")
         return Delivery(status=DeliveryStatus.sent, detail=f"{self.host}:{self.port}")
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
