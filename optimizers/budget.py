@@ -36,8 +36,10 @@ class Meter:
 
     `calls` counts provider calls: a call is reserved before it starts (so concurrent threads
     cannot overshoot a call limit) and refunded when it turns out to be a cache hit, which costs
-    nothing. A failed call stays counted. Dollar cost is known only after a call, so
-    `budget_usd` can be overshot by the calls already in flight when it is reached.
+    nothing. A failed call stays counted. Whether a call will hit the cache is unknown before
+    it runs, so once the limit is reached even a call that would have been free is refused.
+    Dollar cost is known only after a call, so `budget_usd` can be overshot by the calls
+    already in flight when it is reached.
     """
 
     max_calls: int | None = None

@@ -375,12 +375,12 @@ def _best_so_far(base: AccountPipeline, student: dspy.Module, tracker: Candidate
         candidate.load_state(state)
         return fold(base, candidate), f"best evaluated candidate ({score:.1f} on {size} examples)"
     traces = getattr(optimizer, "name2traces", None)
-    if traces and any(traces.values()):
-        # BootstrapFewShot keeps the traces it accepted; _train turns them into demos.
-        try:
-            return fold(base, optimizer._train()), "demos bootstrapped before the stop"
-        except Exception:
-            pass
+    if traces and any(traces.values()) and hasattr(optimizer, "student"):
+        # BootstrapFewShot keeps the traces it accepted so far; its _train turns them into
+        # demos (the labeled-demo pool it would have set at the end of bootstrapping is empty).
+        if not hasattr(optimizer, "validation"):
+            optimizer.validation = []
+        return fold(base, optimizer._train()), "demos bootstrapped before the stop"
     return base.deepcopy(), "the starting program (nothing was evaluated before the stop)"
 
 
