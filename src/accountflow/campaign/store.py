@@ -164,7 +164,7 @@ class CampaignStore:
     def due(self, now: datetime) -> list[str]:
         rows = self.store.query(
             "SELECT campaign_id FROM campaigns WHERE status = ? AND next_touch_at <= ? "
-            "ORDER BY next_touch_at, campaign_id",
+            "ORDER BY next_touch_at, created_at, campaign_id",
             [CampaignState.active.value, now],
         )
         return [str(r["campaign_id"]) for r in rows]
