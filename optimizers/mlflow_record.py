@@ -123,9 +123,11 @@ def dspy_autolog(enabled: bool) -> Iterator[list[Any]]:
     if not enabled:
         yield []
         return
+    import dspy
     import mlflow.dspy
     from mlflow.dspy.callback import MlflowCallback
 
+    track_usage = dspy.settings.track_usage  # autolog turns it on process-wide
     try:
         mlflow.dspy.autolog(log_compiles=True, log_evals=True, log_traces_from_compile=False,
                             silent=True)
@@ -138,6 +140,7 @@ def dspy_autolog(enabled: bool) -> Iterator[list[Any]]:
     finally:
         try:
             mlflow.dspy.autolog(disable=True, silent=True)
+            dspy.settings.configure(track_usage=track_usage)
         except Exception as exc:
             log.warning("could not disable mlflow.dspy.autolog: %s", exc)
 

@@ -272,7 +272,10 @@ def _builtin(settings: Settings) -> LoadedProgram:
 
 
 def _from_entry(settings: Settings, entry: ProgramVersion, source: Source) -> LoadedProgram:
-    path = Path(entry.path)
+    # the state dir's own copy first, so a moved or copied state dir still loads its programs
+    path = settings.programs_dir / f"{entry.version}.json"
+    if not path.is_file():
+        path = Path(entry.path)
     if not path.is_file():
         raise ConfigError(
             f"Program {entry.version}'s file {path} is missing; restore it or promote another "
