@@ -385,12 +385,20 @@ def _best_so_far(base: AccountPipeline, student: dspy.Module, tracker: Candidate
 
 
 # ---------------------------------------------------------------------------- the run
-def _eval(prep: Prepared, program: AccountPipeline, phase: Phase) -> Any:
+def _eval(prep: Prepared, program: AccountPipeline, phase: Phase, say: Progress) -> Any:
     from accountflow.evals.runner import evaluate
 
     lm = metered(prep.lms["task"], phase)
+    total = len(prep.dev)
+    done: list[int] = []
+
+    def each(row: Any) -> None:  # slow models take minutes per evaluation: show each example
+        done.append(1)
+        failed = f" ({row.error})" if row.error else ""
+        say(f"  {phase.name} {len(done)}/{total} {row.example_id}: {row.score:.2f}{failed}")
+
     return evaluate(program, prep.request.target, prep.dev, prep.weights,
-                    threads=prep.request.threads, lm=lm)
+                    threads=prep.request.threads, lm=lm, progress=each)
 
 
 def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
@@ -427,7 +435,7 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
         before = after = None
         try:
             before = _eval(prep, prep.start.program,
-                           meter.phase("before", prep.reserve_calls, reserve_usd))
+                           meter.phase("before", prep.reserve_calls, reserve_usd), say)
         except BudgetExhausted as stop:
             stop_reason = stop.reason
         if before is not None:
@@ -446,7 +454,7 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
                                      stop_reason, "the starting program", 0.0)
         say(f"compiled in {outcome.seconds:.1f}s ({outcome.kept})")
         try:
-            after = _eval(prep, outcome.program, meter.phase("after"))
+            after = _eval(prep, outcome.program, meter.phase("after"), say)
         except BudgetExhausted as stop:
             warnings.append(f"no after score: {stop.reason}")
         if after is not None:
