@@ -125,3 +125,19 @@ def test_a_due_reference_goes_by_email_even_when_escalation_says_sms(
     assert priya.kind == MessageKind.colleague_reference
     assert priya.channel == Channel.email  # ...but a reference is an email
     assert priya.created_at == MONDAY + timedelta(days=3)
+
+
+def test_an_inquiry_by_a_rejected_contact_is_ignored_with_a_warning(
+    make_engine: Maker, clock: FakeClock
+) -> None:
+    engine = make_engine({**FAST, "colleague_message_delay": 0})
+    lead = make_lead(inquiry={**INQUIRY, "email": "x@bad"})
+    lead["company"] = lead.pop("company_name")  # the lead shape's other name for it
+    lead["account_contacts"].append({"name": "Bad", "email": "x@bad"})
+    started = engine.start(lead)
+    assert started.success and started.contacts_count == 3
+    assert started.warnings == [
+        "the inquiry's contact is not among the usable contacts; it is ignored"]
+    _run(engine, clock, 6)
+    assert {e.kind for e in engine.outbox(started.campaign_id or "")} == {
+        MessageKind.personalized}

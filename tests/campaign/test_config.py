@@ -44,25 +44,25 @@ def test_unknown_key_is_a_clear_error() -> None:
         load_config({"max_touches": 3})
 
 
-@pytest.mark.parametrize(
-    ("settings", "names"),
-    [
-        ({"max_touchpoints": 0}, "'max_touchpoints'"),
-        ({"touchpoint_intervals": []}, "'touchpoint_intervals'"),
-        ({"touchpoint_intervals": [2, -1]}, "'touchpoint_intervals'"),
-        ({"channel_escalation": ["email", "fax"]}, "'channel_escalation'"),
-        ({"channel_escalation": ["sms", "sms"]}, "lists a channel twice"),
-        ({"attempts_per_channel": "two"}, "'attempts_per_channel'"),
-        ({"response_timeout": -5}, "'response_timeout'"),
-        ({"auto_pause_on_response": "maybe"}, "'auto_pause_on_response'"),
-        ({"max_concurrent_contacts": 0}, "'max_concurrent_contacts'"),
-    ],
-)
-def test_bad_values_are_clear_errors(settings: dict, names: str) -> None:
-    with pytest.raises(ConfigError, match=names) as info:
-        load_config(settings)
-    assert str(info.value).startswith("Campaign config:")
-    assert "\n" not in str(info.value)
+BAD_VALUES: list[tuple[dict, str]] = [
+    ({"max_touchpoints": 0}, "'max_touchpoints'"),
+    ({"touchpoint_intervals": []}, "'touchpoint_intervals'"),
+    ({"touchpoint_intervals": [2, -1]}, "'touchpoint_intervals'"),
+    ({"channel_escalation": ["email", "fax"]}, "'channel_escalation'"),
+    ({"channel_escalation": ["sms", "sms"]}, "lists a channel twice"),
+    ({"attempts_per_channel": "two"}, "'attempts_per_channel'"),
+    ({"response_timeout": -5}, "'response_timeout'"),
+    ({"auto_pause_on_response": "maybe"}, "'auto_pause_on_response'"),
+    ({"max_concurrent_contacts": 0}, "'max_concurrent_contacts'"),
+]
+
+
+def test_bad_values_are_clear_errors() -> None:
+    for settings, names in BAD_VALUES:
+        with pytest.raises(ConfigError, match=names) as info:
+            load_config(settings)
+        assert str(info.value).startswith("Campaign config:")
+        assert "\n" not in str(info.value)
 
 
 def test_config_from_yaml_file(tmp_path: Path) -> None:

@@ -167,6 +167,8 @@ def start(
             else:
                 out.print(f"[red]not started[/] {account.account_id}: {result.error}",
                           highlight=False)
+            for warning in result.warnings:
+                err.print(f"  [yellow]warning:[/] {warning}", highlight=False)
             for r in result.rejected_contacts:
                 err.print(f"  [yellow]contact skipped:[/] {r.email or r.name or '#' + str(r.index)}"
                           f": {r.reason}", highlight=False)

@@ -100,7 +100,8 @@ def load_config(
         name = str(err["loc"][0]) if err["loc"] else "(config)"
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(
-            f"Campaign config: {name!r} {msg[0].lower()}{msg[1:]} (got {data.get(name)!r})."
+            f"Campaign config: bad value {data.get(name)!r} for {name!r}: "
+            f"{msg[0].lower()}{msg[1:]}."
         ) from None
 
 

@@ -177,7 +177,7 @@ class CampaignEngine:
                 success=False, error="company_name required", rejected_contacts=rejected
             )
         try:
-            account, _ = lead_account(parsed, extracted.contacts)
+            account, warnings = lead_account(parsed, extracted.contacts)
         except InputError as exc:
             return StartResult(success=False, error=str(exc), rejected_contacts=rejected)
         running = self.db.open_for_account(account.account_id)
@@ -211,7 +211,7 @@ class CampaignEngine:
         ))
         return StartResult(
             success=True, campaign_id=campaign_id, contacts_count=len(extracted.contacts),
-            rejected_contacts=rejected, lm_calls=usage.lm_calls,
+            rejected_contacts=rejected, warnings=warnings, lm_calls=usage.lm_calls,
         )
 
     def _analyse(self, account: Account, seller: SellerProfile) -> Any:
@@ -223,7 +223,7 @@ class CampaignEngine:
         self, campaign_id: str, force: bool = False, now: datetime | None = None
     ) -> StepResult:
         """Make the campaign's next touch if it is due (or `force`): never twice, never for a
-        paused, completed or unknown campaign, never past an unacknowledged conflict."""
+        paused, completed or unknown campaign, and never past a conflict that pauses it."""
         now = to_utc_naive(now) if now is not None else self.now()
         camp = self.db.get(campaign_id)
         if camp is None:

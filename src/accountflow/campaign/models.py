@@ -203,6 +203,7 @@ class StartResult(BaseModel):
     contacts_count: int = 0
     error: str | None = None
     rejected_contacts: list[RejectedContact] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
     lm_calls: int = 0
 
 
