@@ -110,7 +110,8 @@ class StubServer:
             "model": body.get("model", "stub"),
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": len(user) // 4 + 1, "completion_tokens": len(content) // 4 + 1,
+            "usage": {"prompt_tokens": len(user) // 4 + 1,
+                      "completion_tokens": len(content) // 4 + 1,
                       "total_tokens": len(user) // 4 + len(content) // 4 + 2},
         }
         return fault, json.dumps(completion)
@@ -119,7 +120,7 @@ class StubServer:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 fault, text = stub._reply(body)

@@ -21,7 +21,7 @@ from accountflow.orchestrator import Orchestrator, ReviewPolicy
 from tests.cli.test_cli import run_cli
 
 
-def _acc(account_id: str):  # noqa: ANN202
+def _acc(account_id: str):
     return next(a for a in load_accounts(data_path("accounts_demo.jsonl")).accounts
                 if a.account_id == account_id)
 

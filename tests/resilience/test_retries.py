@@ -46,7 +46,7 @@ def _orch(
     )
 
 
-def _script(*faults: Fault):  # noqa: ANN202
+def _script(*faults: Fault):
     """The first requests get these faults, every later one a good reply."""
     return lambda n, body: faults[n - 1] if n <= len(faults) else OK
 
@@ -90,7 +90,8 @@ def test_bad_key_fails_fast_with_one_sentence_and_no_retry(
     assert steps[0].error_class == "permanent" and steps[0].error_type == "LMAuthError"
     message = steps[0].error_message or ""
     assert "OPENAI_API_KEY" in message and "refused" in message and "\n" not in message
-    dump = str(orch.store.query("SELECT * FROM steps")) + str(orch.store.query("SELECT * FROM runs"))
+    dump = str(orch.store.query("SELECT * FROM steps"))
+    dump += str(orch.store.query("SELECT * FROM runs"))
     assert secret not in dump
 
 
