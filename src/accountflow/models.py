@@ -121,6 +121,18 @@ class Inquiry(_Input):
         return self
 
 
+def person_keys(contact: Contact) -> set[str]:
+    """What identifies a person across duplicate contact rows."""
+    keys = set()
+    if contact.contact_id:
+        keys.add(f"id:{contact.contact_id.strip().lower()}")
+    if contact.email:
+        keys.add(f"email:{contact.email.strip().lower()}")
+    if not keys and contact.name:
+        keys.add(f"name:{' '.join(contact.name.lower().split())}")
+    return keys
+
+
 class Account(_Input):
     account_id: str
     company_name: str
@@ -164,6 +176,19 @@ class Account(_Input):
             if contact.is_primary:
                 return contact
         return self.contacts[0] if self.contacts else None
+
+    def distinct_contacts(self) -> list[Contact]:
+        """Contacts with duplicates dropped: the same contact id, e-mail (any case) or, when
+        neither is given, the same name counts as one person (the first record wins)."""
+        seen: set[str] = set()
+        result: list[Contact] = []
+        for contact in self.contacts:
+            keys = person_keys(contact)
+            if keys & seen:
+                continue
+            seen |= keys
+            result.append(contact)
+        return result
 
     @property
     def referrer(self) -> Contact | None:

@@ -24,6 +24,7 @@ from accountflow.models import (
     OutreachMessage,
     OutreachPlan,
     SellerProfile,
+    person_keys,
     size_band,
 )
 from accountflow.rules import check_colleague, check_message
@@ -207,7 +208,8 @@ class ColleagueReferrer(dspy.Module):
         primary = account.primary_contact
         if referrer is None:
             return []
-        return [c for c in account.contacts if c is not primary and c is not referrer]
+        excluded = person_keys(referrer) | (person_keys(primary) if primary else set())
+        return [c for c in account.distinct_contacts() if not person_keys(c) & excluded]
 
     def forward(
         self, account: Account, seller: SellerProfile, note: str | None = None
