@@ -120,13 +120,19 @@ class Personalizer(dspy.Module):
     """Outreach for one contact, one call per channel; each channel's rule violations go back to
     the model as feedback up to `max_rule_retries` times, then the step fails naming the rule."""
 
-    def __init__(self, max_rule_retries: int = 2) -> None:
+    def __init__(self, max_rule_retries: int = 2, seed_demos: bool = True) -> None:
         super().__init__()
         self.email = dspy.Predict(WriteEmail)
         self.linkedin = dspy.Predict(WriteChannelMessage)
         self.sms = dspy.Predict(WriteChannelMessage)
         self.call = dspy.Predict(WriteChannelMessage)
         self.max_rule_retries = max_rule_retries
+        if seed_demos:
+            from accountflow import seed_demos as seeds
+
+            self.email.demos = seeds.email_demos()
+            for channel, length in LENGTHS.items():
+                getattr(self, channel.value).demos = seeds.channel_demos(channel, length)
 
     def forward(
         self,
@@ -196,10 +202,14 @@ def _append_footer(message: OutreachMessage, seller: SellerProfile) -> None:
 class ColleagueReferrer(dspy.Module):
     """Colleague-reference emails; who engaged and about what come from data, never the model."""
 
-    def __init__(self, max_rule_retries: int = 2) -> None:
+    def __init__(self, max_rule_retries: int = 2, seed_demos: bool = True) -> None:
         super().__init__()
         self.predict = dspy.Predict(WriteColleagueReference)
         self.max_rule_retries = max_rule_retries
+        if seed_demos:
+            from accountflow.seed_demos import colleague_demos
+
+            self.predict.demos = colleague_demos()
 
     @staticmethod
     def targets(account: Account) -> list[Contact]:
@@ -264,12 +274,14 @@ class ColleagueReferrer(dspy.Module):
 class AccountPipeline(dspy.Module):
     """The whole program: what optimizers tune and evals score end to end."""
 
-    def __init__(self, max_rule_retries: int = 2) -> None:
+    def __init__(self, max_rule_retries: int = 2, seed_demos: bool = True) -> None:
+        """`seed_demos=False` starts the writing steps without the hand-written examples
+        (`seed_demos.py`), e.g. to measure what they are worth."""
         super().__init__()
         self.researcher = Researcher()
         self.analyst = PainPointAnalyst()
-        self.personalizer = Personalizer(max_rule_retries)
-        self.referrer = ColleagueReferrer(max_rule_retries)
+        self.personalizer = Personalizer(max_rule_retries, seed_demos)
+        self.referrer = ColleagueReferrer(max_rule_retries, seed_demos)
 
     def forward(self, account: Account, seller: SellerProfile) -> dspy.Prediction:
         profile = self.researcher(account=account).profile
