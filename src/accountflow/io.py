@@ -87,55 +87,94 @@ def _check_file(path: Path) -> str:
 def load_accounts(
     path: str | Path, contacts: str | Path | None = None
 ) -> LoadResult:
-    """Read and validate an accounts file (and an optional contacts CSV)."""
+    """Read and validate a whole accounts file (and an optional contacts CSV) into memory."""
+    stream = stream_accounts(path, contacts)
+    result = LoadResult()
+    for item in stream:
+        if isinstance(item, Rejection):
+            result.rejected.append(item)
+        else:
+            result.accounts.append(item)
+    result.warnings = stream.warnings
+    if not result.accounts and not result.rejected:
+        raise InputError(f"Input file {stream.path} has no account rows.")
+    return result
+
+
+def stream_accounts(path: str | Path, contacts: str | Path | None = None) -> AccountStream:
+    """Validated accounts and rejections one row at a time, for files of any size; the file
+    checks run now, so a missing or unreadable file fails before any work starts."""
     path = Path(path)
     fmt = _check_file(path)
-    result = LoadResult()
-    rows: Iterator[tuple[int, dict[str, Any] | Rejection]]
-    if fmt == "jsonl":
-        rows = _jsonl_rows(path)
-    elif fmt == "csv":
-        rows = _csv_rows(path, ACCOUNT_COLUMNS, result)
-    else:
-        rows = _parquet_rows(path, result)
-    by_contact: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    if contacts is not None:
-        by_contact = _load_contacts(Path(contacts), result)
-    seen: set[str] = set()
-    for line, row in rows:
-        if isinstance(row, Rejection):
-            result.rejected.append(row)
-            continue
-        account_id = str(row.get("account_id") or "").strip() or None
-        if account_id and account_id in by_contact:
-            row["contacts"] = list(row.get("contacts") or []) + [
-                c for _, c in by_contact.pop(account_id)
-            ]
-        try:
-            account = Account(**row)
-        except ValidationError as exc:
-            field, reason = _explain(exc)
-            result.rejected.append(Rejection(
-                source=str(path), row=line, account_id=account_id, field=field, reason=reason
-            ))
-            continue
-        if account.account_id in seen:
-            result.rejected.append(Rejection(
-                source=str(path), row=line, account_id=account.account_id, field="account_id",
-                reason=f"duplicate account_id {account.account_id!r}; an earlier row has it",
-            ))
-            continue
-        seen.add(account.account_id)
-        result.accounts.append(account)
-    for account_id, items in by_contact.items():
-        for line, _ in items:
-            result.rejected.append(Rejection(
-                source=str(contacts), row=line, account_id=account_id, field="account_id",
-                reason=f"contact belongs to account {account_id!r}, which is not in {path.name}",
-            ))
-    if not result.accounts and not result.rejected:
-        raise InputError(f"Input file {path} has no account rows.")
-    return result
+    if contacts is not None and _check_file(Path(contacts)) != "csv":
+        raise InputError(f"Contacts file {contacts} must be a .csv file.")
+    return AccountStream(path, fmt, Path(contacts) if contacts is not None else None)
+
+
+class AccountStream:
+    """Iterate to get `Account`s and `Rejection`s in file order; `warnings` fills as it goes.
+
+    Memory holds the contacts file (grouped by account) and the set of account ids seen (to
+    reject duplicates), never the accounts themselves."""
+
+    def __init__(self, path: Path, fmt: str, contacts: Path | None) -> None:
+        self.path, self.fmt, self.contacts = path, fmt, contacts
+        self.warnings: list[str] = []
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[Account | Rejection]:
+        holder = LoadResult()  # collects warnings and contact-file rejections
+        path = self.path
+        rows: Iterator[tuple[int, dict[str, Any] | Rejection]]
+        if self.fmt == "jsonl":
+            rows = _jsonl_rows(path)
+        elif self.fmt == "csv":
+            rows = _csv_rows(path, ACCOUNT_COLUMNS, holder)
+        else:
+            rows = _parquet_rows(path, holder)
+        by_contact: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        if self.contacts is not None:
+            by_contact = _load_contacts(self.contacts, holder)
+        yield from holder.rejected
+        holder.rejected.clear()
+        seen: set[str] = set()
+        for line, row in rows:
+            self.rows += 1
+            self.warnings[:] = holder.warnings
+            if isinstance(row, Rejection):
+                yield row
+                continue
+            account_id = str(row.get("account_id") or "").strip() or None
+            if account_id and account_id in by_contact:
+                row["contacts"] = list(row.get("contacts") or []) + [
+                    c for _, c in by_contact.pop(account_id)
+                ]
+            try:
+                account = Account(**row)
+            except ValidationError as exc:
+                field, reason = _explain(exc)
+                yield Rejection(
+                    source=str(path), row=line, account_id=account_id, field=field, reason=reason
+                )
+                continue
+            if account.account_id in seen:
+                yield Rejection(
+                    source=str(path), row=line, account_id=account.account_id,
+                    field="account_id",
+                    reason=f"duplicate account_id {account.account_id!r}; an earlier row has it",
+                )
+                continue
+            seen.add(account.account_id)
+            yield account
+        self.warnings[:] = holder.warnings
+        for account_id, items in by_contact.items():
+            for line, _ in items:
+                yield Rejection(
+                    source=str(self.contacts), row=line, account_id=account_id,
+                    field="account_id",
+                    reason=f"contact belongs to account {account_id!r}, which is not in "
+                    f"{path.name}",
+                )
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
@@ -242,8 +281,6 @@ def _parquet_rows(
 def _load_contacts(
     path: Path, result: LoadResult
 ) -> dict[str, list[tuple[int, dict[str, Any]]]]:
-    if _check_file(path) != "csv":
-        raise InputError(f"Contacts file {path} must be a .csv file.")
     by_account: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for line, row in _csv_rows(path, CONTACT_COLUMNS, result):
         if isinstance(row, Rejection):
