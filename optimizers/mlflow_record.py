@@ -114,6 +114,15 @@ def set_promoted_alias(settings: Settings, entry: ProgramVersion | None) -> str 
     return None
 
 
+def adopt_experiment(experiment_id: str) -> None:
+    """Make the run's experiment the active one: autolog's nested evaluation runs are created
+    with MLflow's *active* experiment, which otherwise is `Default`, whose artifacts go to
+    `./mlruns` under whatever directory the command runs in."""
+    import mlflow
+
+    mlflow.set_experiment(experiment_id=experiment_id)
+
+
 @contextmanager
 def dspy_autolog(enabled: bool) -> Iterator[list[Any]]:
     """`mlflow.dspy.autolog` for the compile step: the optimizer's params and best program, one

@@ -417,6 +417,7 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
     tags = {"accountflow.kind": "optimize", "target": req.target, "optimizer": recipe.name}
     with tracking.start_run(settings, rec.experiment_name(req.target), run_name, tags) as run:
         run_id = run.info.run_id
+        rec.adopt_experiment(run.info.experiment_id)
         tracking.log_params(rec.params_of({
             "target": req.target, "optimizer": recipe.name, "family": recipe.family,
             "opt": recipe.params, "metrics": prep.weights, "lm": req.lm,

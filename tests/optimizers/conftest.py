@@ -3,6 +3,7 @@ per session and copied into each test's isolated state dir (the schema is identi
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,12 @@ def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import mlflow
 
     path = tmp_path_factory.mktemp("mlflow_template") / "mlflow.db"
-    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    cwd = Path.cwd()
+    os.chdir(path.parent)  # MLflow roots the Default experiment's artifacts at ./mlruns
+    try:
+        mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    finally:
+        os.chdir(cwd)
     return path
 
 

@@ -102,12 +102,24 @@ def test_personalization_tunes_only_its_channel_predictors(settings: Settings) -
     assert state["analyst.predict"]["demos"] == []
 
 
-def test_autolog_records_the_compile_in_mlflow(settings: Settings) -> None:
+def test_autolog_records_the_compile_in_mlflow(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # nothing may land in the working directory (./mlruns)
     result = run_tiny(settings, "mipro-light", autolog=True)
     client = mlflow_client(settings)
     files = artifact_paths(client, result.mlflow_run_id)
     assert "best_model.json" in files  # mlflow.dspy.autolog(log_compiles=True)
     assert "program/program.json" in files
+    run = client.get_run(result.mlflow_run_id)
+    children = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{result.mlflow_run_id}'")
+    assert children  # one nested run per evaluation of a candidate, in the same experiment
+    assert not (tmp_path / "mlruns").exists()
+    # our own before/after evaluations are not traced or logged as extra runs afterwards
+    experiments = {e.name for e in client.search_experiments()}
+    assert experiments == {"Default", "optimize-analysis"}
+    assert client.search_runs(["0"]) == []
 
 
 def test_an_optimizer_crash_fails_the_run_and_registers_nothing(
