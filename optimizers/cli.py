@@ -161,8 +161,9 @@ def optimize(
             raise ConfigError(f"Suite {s.name!r} is for the {s.target} target, not {target}.")
         changes.update(devset=s.dataset, dev_limit=s.limit, weights=dict(s.metrics),
                        metrics=list(s.metrics))
-    changes.update(trainset=trainset, devset=devset, train_limit=train_limit,
-                   dev_limit=dev_limit, metrics=metric or changes.get("metrics"))
+    flags = {"trainset": trainset, "devset": devset, "train_limit": train_limit,
+             "dev_limit": dev_limit, "metrics": metric or None}
+    changes.update({k: v for k, v in flags.items() if v is not None})  # flags beat the suite
     recipe = recipe.with_overrides(**changes)
     settings = _settings(home, lm, api_base)
     request = OptimizeRequest(

@@ -146,3 +146,23 @@ def test_a_busy_port_is_a_clear_error() -> None:
         port = sock.getsockname()[1]
         with pytest.raises(ConfigError, match=f"Port {port} on 127.0.0.1 is in use"):
             free_port("127.0.0.1", port)
+
+
+def test_a_suite_gives_the_dev_set_its_limit_and_the_metric_weights(
+    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accountflow.evals.suites import load_suite
+
+    suite = load_suite("smoke")
+    code, out, err = run_cli(["optimize", suite.target, "-o", "bootstrap", "--suite", "smoke",
+                              "--lm", "fake", "--train-limit", "2", "--dry-run", "--json"],
+                             capsys, monkeypatch)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["recipe"]["weights"] == suite.metrics
+    assert data["data"]["dev"]["split"] == suite.dataset
+    assert data["data"]["dev"]["size"] == suite.limit
+    code, out, _ = run_cli(["optimize", suite.target, "-o", "bootstrap", "--suite", "smoke",
+                            "--dev-limit", "1", "--lm", "fake", "--dry-run", "--json"],
+                           capsys, monkeypatch)
+    assert json.loads(out)["data"]["dev"]["size"] == 1  # a flag beats the suite
