@@ -238,8 +238,9 @@ def tick(
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Make every due touch of every active campaign, once (run it from cron); exit 1 if any
-    due touch failed."""
+    """Make every due touch of every active campaign, once (run it from cron).
+
+    Exit 1 if any due touch failed."""
     when = _when(now, "--now")
     sender = _sender(smtp, smtp_from, smtp_starttls)
     with _engine(home, lm, api_base, sender=sender, uses_model=True) as engine:
@@ -309,8 +310,9 @@ def pause(
 
 @campaign_app.command("resume")
 def resume(campaign_id: IdArg, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
-    """Resume a paused campaign; conflicts seen so far no longer pause it, but unsubscribed
-    and bounced contacts stay excluded."""
+    """Resume a paused campaign.
+
+    Conflicts seen so far no longer pause it; unsubscribed and bounced contacts stay excluded."""
     with _engine(home) as engine:
         status = engine.resume(engine.resolve(campaign_id))
     _print_status_line(status, as_json)

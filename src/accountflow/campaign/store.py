@@ -93,7 +93,10 @@ class CampaignStore:
                 yield cur
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                try:
+                    cur.execute("ROLLBACK")
+                except duckdb.Error:  # a failed COMMIT has already ended the transaction
+                    pass
                 raise
 
     def _write_returning(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
