@@ -31,12 +31,15 @@ FAMILIES: tuple[str, ...] = (
 )
 
 # The parameters each family accepts (DSPy constructor or compile argument names, plus
-# `val_fraction` for the families that select among candidates on a held-out slice of train).
+# `val_fraction` for the families that select among candidates on a held-out slice of train,
+# and bootstrap's `keep_start_demos`: BootstrapFewShot resets every predictor's demos, so a
+# predictor none of whose traces passed would lose the hand-written seed demos small models
+# need; with it, such a predictor keeps the demos it started with).
 PARAMS: dict[str, frozenset[str]] = {
     "labeled-fewshot": frozenset({"k"}),
     "bootstrap": frozenset({
         "max_bootstrapped_demos", "max_labeled_demos", "max_rounds", "metric_threshold",
-        "max_errors",
+        "max_errors", "keep_start_demos",
     }),
     "random-search": frozenset({
         "max_bootstrapped_demos", "max_labeled_demos", "max_rounds", "num_candidate_programs",
@@ -121,8 +124,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
        k=4),
     _r("bootstrap", "bootstrap",
        "BootstrapFewShot: run the program on train, keep traces scoring >= metric_threshold "
-       "as demos", max_bootstrapped_demos=2, max_labeled_demos=0, max_rounds=1,
-       metric_threshold=0.6),
+       "as demos (a predictor that got none keeps the demos it started with)",
+       max_bootstrapped_demos=2, max_labeled_demos=0, max_rounds=1, metric_threshold=0.6,
+       keep_start_demos=True),
     _r("random-search", "random-search",
        "BootstrapFewShotWithRandomSearch: several bootstrapped demo sets, the best on a "
        "held-out slice of train wins", max_bootstrapped_demos=2, max_labeled_demos=0,

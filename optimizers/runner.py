@@ -242,7 +242,8 @@ def build_optimizer(prep: Prepared, lms: dict[str, dspy.LM]) -> tuple[Any, dict[
 
     req, recipe = prep.request, prep.request.recipe
     p = dict(recipe.params)
-    p.pop("val_fraction", None)
+    for ours in ("val_fraction", "keep_start_demos"):  # handled here, not DSPy settings
+        p.pop(ours, None)
     names = list(prep.weights)
     metric = metric_for(req.target, names, prep.weights)
     threads = req.threads
@@ -303,15 +304,20 @@ def build_optimizer(prep: Prepared, lms: dict[str, dspy.LM]) -> tuple[Any, dict[
     raise ConfigError(f"no optimizer for family {family!r}")
 
 
-def fold(base: AccountPipeline, tuned: dspy.Module) -> AccountPipeline:
+def fold(base: AccountPipeline, tuned: dspy.Module,
+         keep_start_demos: bool = False) -> AccountPipeline:
     """The full pipeline with the tuned target's predictors in place (names match: the target
-    module keeps the pipeline's attribute names)."""
+    module keeps the pipeline's attribute names). With `keep_start_demos`, a tuned predictor
+    left without demos keeps the ones it had in `base`."""
     result = base.deepcopy()
     predictors = dict(result.named_predictors())
     for name, predictor in tuned.named_predictors():
         if name not in predictors:
             raise OptimizeError(f"the optimized program has an unknown predictor {name!r}")
-        predictors[name].load_state(predictor.dump_state())
+        state = predictor.dump_state()
+        if keep_start_demos and not state["demos"]:
+            state["demos"] = predictors[name].dump_state()["demos"]
+        predictors[name].load_state(state)
     return result
 
 
@@ -344,16 +350,17 @@ def compile_target(prep: Prepared, phase: Phase, progress: Progress,
             predictors[name].demos = items
         return CompileOutcome(program, "completed", None, "optimized", time.perf_counter() - t0)
     optimizer = None
+    keep = bool(req.recipe.params.get("keep_start_demos", False))
     try:
         with dspy.context(lm=lms["task"], adapter=dspy.JSONAdapter(),
                           callbacks=[tracker, *extra_callbacks]):
             optimizer, kwargs = build_optimizer(prep, lms)
             tuned = optimizer.compile(student, **kwargs)
-        return CompileOutcome(fold(base, tuned), "completed", None, "optimized",
+        return CompileOutcome(fold(base, tuned, keep), "completed", None, "optimized",
                               time.perf_counter() - t0)
     except BudgetExhausted as stop:
         progress(f"budget: {stop.reason}; keeping the best program so far")
-        program, kept = _best_so_far(base, student, tracker, optimizer)
+        program, kept = _best_so_far(base, student, tracker, optimizer, keep)
         return CompileOutcome(program, "budget_stopped", stop.reason, kept,
                               time.perf_counter() - t0)
     except AccountflowError:
@@ -368,7 +375,7 @@ def compile_target(prep: Prepared, phase: Phase, progress: Progress,
 
 
 def _best_so_far(base: AccountPipeline, student: dspy.Module, tracker: CandidateTracker,
-                 optimizer: Any) -> tuple[AccountPipeline, str]:
+                 optimizer: Any, keep_start_demos: bool) -> tuple[AccountPipeline, str]:
     if tracker.best is not None:
         size, score, state = tracker.best
         candidate = student.deepcopy()
@@ -380,7 +387,8 @@ def _best_so_far(base: AccountPipeline, student: dspy.Module, tracker: Candidate
         # demos (the labeled-demo pool it would have set at the end of bootstrapping is empty).
         if not hasattr(optimizer, "validation"):
             optimizer.validation = []
-        return fold(base, optimizer._train()), "demos bootstrapped before the stop"
+        program = fold(base, optimizer._train(), keep_start_demos)
+        return program, "demos bootstrapped before the stop"
     return base.deepcopy(), "the starting program (nothing was evaluated before the stop)"
 
 

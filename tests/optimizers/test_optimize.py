@@ -142,3 +142,17 @@ def test_an_optimizer_crash_fails_the_run_and_registers_nothing(
     experiment = client.get_experiment_by_name("optimize-analysis")
     runs = client.search_runs([experiment.experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
+
+
+def test_bootstrap_keeps_the_seed_demos_where_no_trace_passed(settings: Settings) -> None:
+    """BootstrapFewShot resets every predictor; with no trace good enough (an impossible
+    threshold) the channel predictors keep their hand-written seed demos, unless told not to."""
+    start = AccountPipeline()
+    assert start.personalizer.sms.demos  # the built-in program's seed demos
+    kept = run_tiny(settings, "bootstrap", target="personalization", train=2, dev=1,
+                    params={"metric_threshold": 1.01})
+    assert not kept.changed and kept.version == program_version(start)
+    dropped = run_tiny(settings, "bootstrap", target="personalization", train=2, dev=1,
+                       params={"metric_threshold": 1.01, "keep_start_demos": False})
+    program = load_program(settings, dropped.version)
+    assert program.personalizer.sms.demos == [] and program.personalizer.email.demos == []
