@@ -9,15 +9,8 @@ from __future__ import annotations
 
 import dspy
 
-from accountflow.models import (
-    ICP,
-    Account,
-    AccountAnalysis,
-    Channel,
-    Contact,
-    PainPoint,
-    SellerProfile,
-)
+from accountflow.config import load_seller
+from accountflow.models import Account, AccountAnalysis, Channel, Contact, PainPoint
 
 _ACCOUNT = Account(
     account_id="demo-seed",
@@ -27,9 +20,8 @@ _ACCOUNT = Account(
     employee_count=420,
     location="Cleveland, OH",
     description=(
-        "A group of 31 dental clinics in Ohio that opened four new clinics this year. Patient "
-        "scheduling and billing data moved from clinic servers to BigQuery in March; the "
-        "weekly revenue report for the board is built from it."
+        "A group of 31 dental clinics in Ohio. Patient scheduling and billing data moved from "
+        "clinic servers to BigQuery in March."
     ),
     contacts=[
         Contact(contact_id="d1", name="Priya Raman", title="Head of Analytics", is_primary=True,
@@ -38,75 +30,58 @@ _ACCOUNT = Account(
                 email="marco@lakeshoredental.example"),
     ],
 )
-_SELLER = SellerProfile(
-    company="Brightline Analytics",
-    product="Brightline, data quality monitoring for analytics teams",
-    sender_name="Sam Ortiz",
-    sender_title="Account Executive",
-    value_propositions=[
-        "Alerts on late or broken data before a report goes out",
-        "Setup in a day on BigQuery, Snowflake or Redshift",
-    ],
-    icp=ICP(industries=["Healthcare", "Retail"], min_employees=100, max_employees=5000),
-    tone="plain, friendly, specific",
-)
 _ANALYSIS = AccountAnalysis(
     pain_points=[
         PainPoint(
-            title="Board revenue report at risk",
-            description="The weekly revenue report is built from data that just moved to "
-            "BigQuery, so a late or broken load reaches the board.",
-            evidence="weekly revenue report for the board is built from it",
+            title="Unwatched data after the BigQuery move",
+            description="Scheduling and billing data just moved to BigQuery, so a late or "
+            "broken load can reach reports unnoticed.",
+            evidence="data moved from clinic servers to BigQuery in March",
             severity=4,
-        ),
-        PainPoint(
-            title="More clinics, more data sources",
-            description="Four new clinics add scheduling feeds that can break quietly.",
-            evidence="opened four new clinics this year",
-            severity=3,
         ),
     ],
     opportunities=["BigQuery migration in March"],
     fit_score=84,
-    fit_rationale="Healthcare, 420 employees, a fresh warehouse migration feeding board reports.",
+    fit_rationale="Healthcare, 420 employees, a recent move to a cloud warehouse.",
     approach="pain_point_focused",
     confidence=0.8,
 )
 
+# Written for the bundled demo seller (Northwind Data's Beacon), with a single account fact in
+# each message: small models copy demo text, so the less there is to copy the better.
 EMAIL = {
-    "subject": "Lakeshore's board report after the BigQuery move",
+    "subject": "Lakeshore Dental Partners and the BigQuery move",
     "body": (
-        "Hi Priya,\n\nCongratulations on the four new clinics. Since Lakeshore Dental Partners "
-        "moved scheduling and billing data to BigQuery in March, the weekly revenue report for "
-        "the board depends on every load arriving on time. Brightline watches those tables and "
-        "alerts your team when data is late or broken, before the report goes out, and it "
-        "takes a day to set up on BigQuery.\n\nWould a 15-minute call next week to see if it "
-        "fits be useful?\n\nSam Ortiz\nBrightline Analytics"
+        "Hi Priya,\n\nI saw that Lakeshore Dental Partners moved its scheduling and billing "
+        "data to BigQuery in March. Right after a move like that, a late or broken load can "
+        "reach a report before anyone notices. Beacon learns the normal freshness and volume of "
+        "those tables and alerts your team in minutes, and setup takes under a day.\n\n"
+        "Would a 15-minute call next week be useful?\n\nMaya Chen\nNorthwind Data"
     ),
 }
 MESSAGES = {
     Channel.linkedin: (
-        "Hi Priya, congrats on Lakeshore Dental Partners' four new clinics. I help analytics "
-        "teams keep BigQuery reports right after a migration like yours. Happy to connect."
+        "Hi Priya, I saw Lakeshore Dental Partners moved its data to BigQuery this year. I "
+        "work with data teams on catching broken data early after a move like that. Happy to "
+        "connect."
     ),
     Channel.sms: (
-        "Hi Priya, Sam from Brightline. Is the Lakeshore Dental Partners board report on "
-        "BigQuery ever late? Open to a quick call?"
+        "Hi Priya, Maya from Northwind Data. Any stale reports at Lakeshore Dental Partners "
+        "since the BigQuery move? Open to a quick call?"
     ),
     Channel.call: (
-        "Hi Priya, this is Sam Ortiz from Brightline, calling about Lakeshore Dental Partners' "
-        "move to BigQuery. Do you have a minute to hear how teams like yours catch broken data "
-        "before the board report goes out?"
+        "Hi Priya, this is Maya Chen from Northwind Data, calling about Lakeshore Dental "
+        "Partners' move to BigQuery. Do you have a minute to hear how teams catch broken data "
+        "before it reaches a report?"
     ),
 }
 COLLEAGUE = {
-    "subject": "Marco asked us about your BigQuery reports",
+    "subject": "Marco asked us about BigQuery alerts",
     "body": (
-        "Hi Priya,\n\nYour colleague Marco Bell, IT Director, asked us last week about alerts "
-        "on late data in BigQuery. Since your team builds the board's revenue report at "
-        "Lakeshore Dental Partners, it may matter to you too: Brightline flags late or broken "
-        "loads before a report goes out.\n\nWould a short call with you and Marco help?\n\n"
-        "Sam Ortiz"
+        "Hi Priya,\n\nYour colleague Marco Bell, IT Director, asked us about alerts on late "
+        "data in BigQuery. Your team works with the same data at Lakeshore Dental Partners, so "
+        "it may matter to you too: Beacon flags late or broken loads before they reach a "
+        "report.\n\nWould a short call with you and Marco help?\n\nMaya Chen"
     ),
 }
 
@@ -118,7 +93,7 @@ def _inputs() -> dict[str, str]:
         "account": _ACCOUNT.facts_for_prompt(),
         "contact": contact_text(_ACCOUNT.contacts[0]),
         "analysis": analysis_text(_ANALYSIS),
-        "seller": _SELLER.for_prompt(),
+        "seller": load_seller().for_prompt(),
         "feedback": "",
     }
 
