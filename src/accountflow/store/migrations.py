@@ -232,4 +232,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX campaign_events_campaign ON campaign_events (campaign_id);
         """,
     ),
+    (
+        "core_batches",
+        """
+        ALTER TABLE runs ADD COLUMN input_hash VARCHAR;
+        ALTER TABLE rejected ADD COLUMN batch VARCHAR;
+        CREATE INDEX runs_batch ON runs (batch, account_id);
+        CREATE TABLE batches (
+            name VARCHAR PRIMARY KEY,
+            input VARCHAR NOT NULL,
+            contacts VARCHAR,
+            output VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            program_version VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            stop_reason VARCHAR,
+            accounts INTEGER DEFAULT 0,
+            succeeded INTEGER DEFAULT 0,
+            failed INTEGER DEFAULT 0,
+            rejected INTEGER DEFAULT 0,
+            cost_usd DOUBLE,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
