@@ -319,6 +319,186 @@ def runs_show(
             out.print(JSON(json.dumps(s.output, ensure_ascii=False, default=str)))
 
 
+# ---------------------------------------------------------------------------- score
+@app.command()
+def score(
+    input: Annotated[Path, typer.Argument(help="Accounts file: .jsonl, .csv or .parquet.")],
+    out: Annotated[Path, typer.Option("--out", help="Results: .parquet, .csv or .jsonl.")],
+    contacts: Annotated[
+        Path | None, typer.Option("--contacts", help="Contacts CSV for a CSV/Parquet input.")
+    ] = None,
+    lm: LmOpt = None,
+    api_base: ApiBaseOpt = None,
+    concurrency: Annotated[int | None, typer.Option(
+        "--concurrency", min=1,
+        help="Accounts in flight (default 8; 1 for the embedded model, which runs one call "
+        "at a time).",
+    )] = None,
+    batch: Annotated[str | None, typer.Option(
+        "--batch", help="Batch name (default: file name + content hash); re-running a batch "
+        "skips what already succeeded.",
+    )] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N accounts.")] = None,
+    budget_usd: Annotated[float | None, typer.Option(
+        "--budget-usd", help="Stop starting accounts once this much is spent (exit 3).",
+    )] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Estimate calls, tokens and cost on the fake engine; spend nothing.",
+    )] = False,
+    review: ReviewOpt = None,
+    seller: Annotated[
+        Path | None,
+        typer.Option("--seller", help="Seller profile YAML (env ACCOUNTFLOW_SELLER)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress or summary.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the summary (or the estimate) as JSON on stdout.")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Score an account list: fit, pain points and outreach per account, written as they finish.
+
+    Exit codes: 0 all succeeded, 1 some failed or were rejected, 2 usage or configuration error,
+    3 budget reached, 130 interrupted (re-run the same command to resume)."""
+    from accountflow.batch import BatchScorer
+
+    settings = _settings(home, lm, api_base, seller, review)
+    if dry_run:
+        _dry_run(settings, input, contacts, limit, as_json)
+        return
+    local = settings.lm.startswith("local/")
+    workers = concurrency or (1 if local else 8)
+    if local and workers > 1 and not quiet:
+        err.print("note: the embedded model runs one call at a time; extra workers only queue.")
+    with _open_store(settings) as store:
+        orchestrator = _orchestrator(settings, store, source=str(input))
+        progress = None if quiet else _BatchProgress(input)
+        scorer = BatchScorer(
+            orchestrator, input, out, contacts=contacts, batch=batch, concurrency=workers,
+            limit=limit, budget_usd=budget_usd,
+            on_result=progress.update if progress else None,
+        )
+        if budget_usd is not None and orchestrator.model.startswith(("fake", "local/")):
+            err.print(f"note: {orchestrator.model} has no price, so --budget-usd never stops it.")
+        if progress:
+            progress.start(scorer.name, settings.lm, orchestrator.program_version, workers)
+        try:
+            summary = scorer.run()
+        finally:
+            if progress:
+                progress.stop()
+    if as_json:
+        _print_json({**summary.model_dump(mode="json"), "exit_code": summary.exit_code})
+    elif not quiet:
+        _print_summary(summary, input, out, contacts)
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
+
+
+def _dry_run(settings: Settings, input: Path, contacts: Path | None, limit: int | None,
+             as_json: bool) -> None:
+    import tempfile
+
+    from accountflow.batch import estimate
+    from accountflow.lm import build_lm
+    from accountflow.orchestrator import Orchestrator
+    from accountflow.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="accountflow-dry-") as tmp:
+        def factory() -> Orchestrator:
+            return Orchestrator(Store(Path(tmp) / "dry.duckdb"),
+                                build_lm("fake", cache=False), settings.seller())
+
+        est = estimate(factory, settings.lm, input, contacts, limit=limit)
+    if as_json:
+        _print_json(est.model_dump(mode="json"))
+        return
+    cost = "unknown" if est.cost_usd is None else f"${est.cost_usd:.4f}"
+    err.print(
+        f"dry run for {est.accounts} account(s) ({est.rejected} rejected) on {est.model}, "
+        f"measured on {est.sampled} with the fake engine:\n"
+        f"  LM calls      {est.lm_calls_per_account:.1f}/account, {est.total_lm_calls} total\n"
+        f"  prompt tokens {est.prompt_tokens_per_account:.0f}/account, "
+        f"{est.total_prompt_tokens} total\n"
+        f"  output tokens {est.completion_tokens_per_account:.0f}/account (fake answers are "
+        f"short: a lower bound), {est.total_completion_tokens} total\n"
+        f"  cost          {cost} ({est.price_note})",
+        highlight=False,
+    )
+
+
+class _BatchProgress:
+    """A rich progress bar on stderr: accounts/s, ETA, failures, tokens and cost so far."""
+
+    def __init__(self, input: Path) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        from accountflow.batch import count_rows
+
+        self.total = count_rows(input)
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} acc/s"), TimeRemainingColumn(),
+            TextColumn("[red]{task.fields[failed]} failed[/] {task.fields[rejected]} rejected"),
+            TextColumn("{task.fields[tokens]} tok ${task.fields[cost]}"),
+            console=err, transient=False,
+        )
+        self.task = self.bar.add_task("scoring", total=self.total, rate="0.0", failed=0,
+                                      rejected=0, tokens=0, cost="0.0000")
+        self.started = 0.0
+
+    def start(self, batch: str, model: str, version: str, workers: int) -> None:
+        import time
+
+        err.print(f"batch {batch} · {model} · program {version} · {workers} worker(s)",
+                  highlight=False)
+        self.started = time.perf_counter()
+        self.bar.start()
+
+    def update(self, s: Any, result: Any) -> None:
+        import time
+
+        done = s.succeeded + s.failed + s.awaiting_review + s.rejected
+        elapsed = max(time.perf_counter() - self.started, 1e-6)
+        self.bar.update(
+            self.task, completed=done, rate=f"{(done - s.rejected) / elapsed:.2f}",
+            failed=s.failed, rejected=s.rejected, tokens=s.prompt_tokens + s.completion_tokens,
+            cost=f"{s.cost_usd:.4f}",
+        )
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+
+def _print_summary(s: Any, input: Path, out_path: Path, contacts: Path | None) -> None:
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2))
+    table.add_row("batch", s.batch)
+    table.add_row("accounts", f"{s.accounts} ({s.succeeded} succeeded, {s.failed} failed, "
+                  f"{s.awaiting_review} awaiting review, {s.skipped} already done, "
+                  f"{s.resumed} resumed, {s.not_started} not started)")
+    table.add_row("rejected rows", f"{s.rejected}" + (f" -> {s.rejected_file}"
+                                                       if s.rejected_file else ""))
+    table.add_row("LM", f"{s.lm_calls} calls ({s.cache_hits} from cache), "
+                  f"{s.prompt_tokens}+{s.completion_tokens} tokens, ${s.cost_usd:.4f}")
+    table.add_row("time", f"{s.elapsed_s:.1f}s ({s.accounts_per_s:.2f} accounts/s)")
+    table.add_row("output", str(out_path))
+    if s.stop != "completed":
+        table.add_row("stopped", f"{s.stop}: {s.stop_detail}")
+    err.print(table)
+    if s.stop in ("budget", "interrupted", "breaker"):
+        again = f"accountflow score {input} --out {out_path} --batch {s.batch}"
+        if contacts:
+            again += f" --contacts {contacts}"
+        err.print(f"resume with: {again}", highlight=False)
+
+
 # ---------------------------------------------------------------------------- resume
 @app.command()
 def resume(

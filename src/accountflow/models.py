@@ -375,6 +375,7 @@ class AccountResult(BaseModel):
     model: str
     program_version: str
     lm_calls: int = 0
+    cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None

@@ -8,6 +8,8 @@ order of steps, their retries (policy in `resilience.py`), resume and the review
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import re
@@ -63,6 +65,12 @@ def one_line(exc: BaseException | str) -> str:
     text = str(exc).strip()
     text = text.splitlines()[0] if text else type(exc).__name__
     return redact(text)[:500]
+
+
+def input_hash(account_data: dict[str, Any]) -> str:
+    """Identity of an account's input: a batch re-run skips an account only if this matches."""
+    blob = json.dumps(account_data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 class Skip(Exception):
@@ -156,9 +164,10 @@ class Orchestrator:
         failing across accounts."""
         self.breaker.check()
         run_id = "run_" + uuid.uuid4().hex[:12]
+        data = account.model_dump(mode="json")
         self.store.create_run(
             run_id, account.account_id, account.company_name, self.model,
-            self.program_version, self.source, account.model_dump(mode="json"), self.batch,
+            self.program_version, self.source, data, self.batch, input_hash(data),
         )
         return self._execute(run_id, _RunState(account=account), {})
 
@@ -252,6 +261,7 @@ class Orchestrator:
             model=self.model,
             program_version=self.program_version,
             lm_calls=state.usage.lm_calls,
+            cache_hits=state.usage.cache_hits,
             prompt_tokens=state.usage.prompt_tokens,
             completion_tokens=state.usage.completion_tokens,
             cost_usd=state.usage.cost_usd,

@@ -142,12 +142,14 @@ class Store:
     def create_run(
         self, run_id: str, account_id: str, company_name: str, model: str,
         program_version: str, source: str | None, account_input: Any, batch: str | None = None,
+        input_hash: str | None = None,
     ) -> None:
         self.execute(
             "INSERT INTO runs (run_id, account_id, company_name, status, started_at, model, "
-            "program_version, source, input, pid, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "program_version, source, input, pid, batch, input_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, account_id, company_name, RunStatus.running.value, utcnow(), model,
-             program_version, source, _json(account_input), os.getpid(), batch],
+             program_version, source, _json(account_input), os.getpid(), batch, input_hash],
         )
 
     def set_run_status(self, run_id: str, status: RunStatus) -> None:

@@ -1,0 +1,433 @@
+"""Batch scoring: stream an account file through N workers, write results as they finish.
+
+The main thread reads and validates rows, queues work (a bounded queue, so memory does not grow
+with the file), writes output rows and enforces the budget; workers run accounts through one
+shared `Orchestrator` (one store writer lock, one circuit breaker). A batch has a name; running
+it again skips accounts that already succeeded with the same input, program and model, resumes
+interrupted or failed runs from their last finished step, and rewrites the output whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from accountflow.errors import ConfigError
+from accountflow.io import Rejection, stream_accounts
+from accountflow.models import Account, AccountResult, RunStatus
+from accountflow.orchestrator import Orchestrator, input_hash, one_line
+from accountflow.outputs import RejectedWriter, check_output, flatten, open_writer, rejected_path
+from accountflow.resilience import CircuitOpenError
+from accountflow.store.db import utcnow
+
+StopReason = Literal["completed", "budget", "breaker", "interrupted", "limit"]
+EXIT_CODES: dict[str, int] = {"budget": 3, "interrupted": 130}
+
+
+class BatchSummary(BaseModel):
+    batch: str
+    output: str
+    rejected_file: str | None
+    accounts: int = 0  # good rows seen
+    succeeded: int = 0
+    failed: int = 0
+    awaiting_review: int = 0
+    skipped: int = 0  # succeeded in an earlier run of this batch: not run again
+    resumed: int = 0
+    rejected: int = 0
+    not_started: int = 0
+    lm_calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    elapsed_s: float = 0.0
+    stop: StopReason = "completed"
+    stop_detail: str | None = None
+
+    @property
+    def accounts_per_s(self) -> float:
+        done = self.succeeded + self.failed + self.awaiting_review
+        return done / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        if self.stop in EXIT_CODES:
+            return EXIT_CODES[self.stop]
+        return 1 if (self.failed or self.rejected or self.stop == "breaker") else 0
+
+
+def default_batch_name(path: Path) -> str:
+    """`<file stem>-<first 10 hex of the file's sha256>`: the same file is the same batch."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return f"{path.stem}-{digest.hexdigest()[:10]}"
+
+
+def count_rows(path: Path) -> int | None:
+    """Rows in the input, for the progress bar's ETA (a cheap second pass; None if unknown)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import duckdb
+
+            con = duckdb.connect()
+            try:
+                row = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()
+            finally:
+                con.close()
+            return int(row[0]) if row else None
+        with path.open("rb") as fh:
+            lines = sum(1 for line in fh if line.strip())
+        return lines - 1 if suffix == ".csv" else lines
+    except Exception:
+        return None
+
+
+@dataclass
+class _Work:
+    account: Account
+    resume_run: str | None = None
+
+
+@dataclass
+class _Done:
+    account: Account
+    result: AccountResult | None = None
+    resumed: bool = False
+    breaker: str | None = None
+    error: str | None = None
+
+
+class BatchScorer:
+    """One invocation of `accountflow score` (also usable from Python)."""
+
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        input: Path,
+        output: Path,
+        contacts: Path | None = None,
+        batch: str | None = None,
+        concurrency: int = 8,
+        limit: int | None = None,
+        budget_usd: float | None = None,
+        on_result: Callable[[BatchSummary, AccountResult | None], None] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigError("--concurrency must be at least 1.")
+        if budget_usd is not None and budget_usd <= 0:
+            raise ConfigError("--budget-usd must be more than 0.")
+        check_output(output)
+        self.stream = stream_accounts(input, contacts)  # file checks happen here
+        self.orchestrator = orchestrator
+        self.store = orchestrator.store
+        self.input, self.output, self.contacts = input, output, contacts
+        self.name = batch or default_batch_name(input)
+        orchestrator.batch = self.name
+        self.concurrency = concurrency
+        self.limit = limit
+        self.budget_usd = budget_usd
+        self.on_result = on_result
+        self.summary = BatchSummary(
+            batch=self.name, output=str(output), rejected_file=None
+        )
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ public
+    def run(self) -> BatchSummary:
+        started = time.perf_counter()
+        self._record_batch("running")
+        self.store.execute("DELETE FROM rejected WHERE batch = ?", [self.name])
+        prior = self._prior_runs()
+        writer = open_writer(self.output)
+        rejects = RejectedWriter(rejected_path(self.output))
+        work: queue.Queue[_Work | None] = queue.Queue(maxsize=self.concurrency * 2)
+        done: queue.Queue[_Done] = queue.Queue()
+        workers = [
+            threading.Thread(target=self._worker, args=(work, done), daemon=True,
+                             name=f"accountflow-worker-{i}")
+            for i in range(self.concurrency)
+        ]
+        for t in workers:
+            t.start()
+        in_flight = 0
+        try:
+            for item in self.stream:
+                in_flight -= self._drain(done, writer, block=False)
+                if isinstance(item, Rejection):
+                    self._reject(item, rejects)
+                    continue
+                if self.limit is not None and self.summary.accounts >= self.limit:
+                    self._stop_with("limit", f"--limit {self.limit}")
+                    break
+                self.summary.accounts += 1
+                if self._stop.is_set():
+                    self.summary.not_started += 1
+                    continue
+                job = self._plan(item, prior.get(item.account_id), writer)
+                if job is None:
+                    continue
+                while True:  # a bounded queue: wait for room, collecting results meanwhile
+                    try:
+                        work.put(job, timeout=0.05)
+                        in_flight += 1
+                        break
+                    except queue.Full:
+                        in_flight -= self._drain(done, writer, block=False)
+                        if self._stop.is_set():
+                            self.summary.not_started += 1
+                            break
+            while in_flight > 0:
+                in_flight -= self._drain(done, writer, block=True)
+        except KeyboardInterrupt:
+            self._stop_with("interrupted", "Ctrl-C")
+            in_flight -= self._drain(done, writer, block=False)
+        finally:
+            for _ in workers:
+                try:
+                    work.put_nowait(None)
+                except queue.Full:
+                    break
+            writer.close()
+            rejects.close()
+            self.summary.rejected_file = str(rejects.path) if rejects.count else None
+            self.summary.elapsed_s = time.perf_counter() - started
+            self._record_batch(self.summary.stop)
+        return self.summary
+
+    # ------------------------------------------------------------------ planning
+    def _prior_runs(self) -> dict[str, dict[str, Any]]:
+        """The latest run of each account in this batch (metadata only: memory stays small)."""
+        rows = self.store.query(
+            "SELECT account_id, run_id, status, input_hash, program_version, model "
+            "FROM runs WHERE batch = ? ORDER BY started_at",
+            [self.name],
+        )
+        return {str(r["account_id"]): r for r in rows}
+
+    def _plan(
+        self, account: Account, prior: dict[str, Any] | None, writer: Any
+    ) -> _Work | None:
+        """Skip (writing the stored result), resume the stored run, or run afresh."""
+        orch = self.orchestrator
+        same = prior is not None and (
+            prior["input_hash"] == input_hash(account.model_dump(mode="json"))
+            and prior["program_version"] == orch.program_version
+            and prior["model"] == orch.model
+        )
+        if same and prior is not None:
+            status = prior["status"]
+            if status in (RunStatus.succeeded.value, RunStatus.awaiting_review.value):
+                stored = self.store.get_run(prior["run_id"]).get("result")
+                if stored:
+                    result = AccountResult.model_validate(stored)
+                    self.summary.skipped += 1
+                    self._count_status(result)
+                    writer.write(flatten(result))
+                    if self.on_result:
+                        self.on_result(self.summary, result)
+                    return None
+            if status in (RunStatus.failed.value, RunStatus.interrupted.value,
+                          RunStatus.running.value):
+                return _Work(account, resume_run=prior["run_id"])
+        return _Work(account)
+
+    def _reject(self, rejection: Rejection, rejects: RejectedWriter) -> None:
+        self.summary.rejected += 1
+        rejects.write(rejection)
+        self.store.execute(
+            "INSERT INTO rejected (source, row_number, account_id, field, reason, created_at, "
+            "batch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [rejection.source, rejection.row, rejection.account_id, rejection.field,
+             rejection.reason, utcnow(), self.name],
+        )
+        if self.on_result:
+            self.on_result(self.summary, None)
+
+    # ------------------------------------------------------------------ workers
+    def _worker(self, work: queue.Queue[_Work | None], done: queue.Queue[_Done]) -> None:
+        while True:
+            job = work.get()
+            if job is None:
+                return
+            if self._stop.is_set():  # stopped (budget, breaker, Ctrl-C): leave it for later
+                done.put(_Done(job.account))
+                continue
+            try:
+                if job.resume_run is not None:
+                    result = self.orchestrator.continue_run(job.resume_run)
+                else:
+                    result = self.orchestrator.run(job.account)
+                done.put(_Done(job.account, result, resumed=job.resume_run is not None))
+            except CircuitOpenError as exc:
+                done.put(_Done(job.account, breaker=str(exc)))
+            except Exception as exc:  # a bug must not take the batch down: record and go on
+                done.put(_Done(job.account, error=one_line(exc)))
+
+    def _drain(self, done: queue.Queue[_Done], writer: Any, block: bool) -> int:
+        """Write finished results; returns how many jobs finished."""
+        finished = 0
+        while True:
+            try:
+                item = done.get(timeout=0.05) if block and not finished else done.get_nowait()
+            except queue.Empty:
+                return finished
+            finished += 1
+            self._finish(item, writer)
+
+    def _finish(self, item: _Done, writer: Any) -> None:
+        if item.breaker is not None:
+            self._stop_with("breaker", item.breaker)
+            self.summary.not_started += 1
+            return
+        if item.result is None:
+            if item.error is not None:
+                self.summary.failed += 1
+                self.summary.stop_detail = self.summary.stop_detail or item.error
+            else:
+                self.summary.not_started += 1
+            return
+        result = item.result
+        self.summary.resumed += item.resumed
+        self._count_status(result)
+        s = self.summary
+        s.lm_calls += result.lm_calls
+        s.cache_hits += result.cache_hits
+        s.prompt_tokens += result.prompt_tokens
+        s.completion_tokens += result.completion_tokens
+        s.cost_usd += result.cost_usd or 0.0
+        writer.write(flatten(result))
+        if self.budget_usd is not None and s.cost_usd >= self.budget_usd:
+            self._stop_with(
+                "budget", f"spent ${s.cost_usd:.4f} of the ${self.budget_usd:.2f} budget"
+            )
+        if self.on_result:
+            self.on_result(s, result)
+
+    def _count_status(self, result: AccountResult) -> None:
+        if result.status == RunStatus.succeeded:
+            self.summary.succeeded += 1
+        elif result.status == RunStatus.awaiting_review:
+            self.summary.awaiting_review += 1
+        else:
+            self.summary.failed += 1
+
+    def _stop_with(self, reason: StopReason, detail: str) -> None:
+        if not self._stop.is_set():
+            self.summary.stop, self.summary.stop_detail = reason, detail
+            self._stop.set()
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _record_batch(self, status: str) -> None:
+        s, orch = self.summary, self.orchestrator
+        now = utcnow()
+        self.store.execute(
+            """INSERT INTO batches (name, input, contacts, output, model, program_version, status,
+                   stop_reason, accounts, succeeded, failed, rejected, cost_usd, created_at,
+                   updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (name) DO UPDATE SET input = excluded.input,
+                   contacts = excluded.contacts, output = excluded.output,
+                   model = excluded.model, program_version = excluded.program_version,
+                   status = excluded.status, stop_reason = excluded.stop_reason,
+                   accounts = excluded.accounts, succeeded = excluded.succeeded,
+                   failed = excluded.failed, rejected = excluded.rejected,
+                   cost_usd = excluded.cost_usd, updated_at = excluded.updated_at""",
+            [self.name, str(self.input.absolute()),
+             str(self.contacts.absolute()) if self.contacts else None,
+             str(self.output.absolute()), orch.model, orch.program_version, status,
+             s.stop_detail, s.accounts, s.succeeded, s.failed, s.rejected, s.cost_usd, now, now],
+        )
+
+
+def get_batch(store: Any, name: str) -> dict[str, Any]:
+    from accountflow.errors import NotFoundError
+
+    rows = store.query("SELECT * FROM batches WHERE name = ?", [name])
+    if not rows:
+        raise NotFoundError(f"No batch {name!r}; `accountflow batches` lists them.")
+    return rows[0]
+
+
+class Estimate(BaseModel):
+    """What `score --dry-run` prints: the pipeline run on the fake engine over a sample, scaled
+    to the whole file and priced with litellm's cost map for the chosen model."""
+
+    model: str
+    sampled: int
+    accounts: int
+    rejected: int
+    lm_calls_per_account: float
+    prompt_tokens_per_account: float
+    completion_tokens_per_account: float
+    total_lm_calls: int
+    total_prompt_tokens: int
+    total_completion_tokens: int
+    cost_usd: float | None
+    price_note: str
+
+
+def price(model: str, prompt_tokens: int, completion_tokens: int) -> tuple[float | None, str]:
+    """Dollar cost from litellm's (local, offline) cost map; None when the model has no price."""
+    if model.split("?")[0] == "fake" or model.startswith("local/"):
+        return 0.0, "runs on this machine: no per-token price"
+    try:
+        import litellm
+
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:
+        return None, f"litellm's cost map has no price for {model}"
+    return float(prompt_cost + completion_cost), "priced with litellm's cost map"
+
+
+def estimate(
+    orchestrator_factory: Callable[[], Orchestrator], model: str, input: Path,
+    contacts: Path | None = None, sample: int = 5, limit: int | None = None,
+) -> Estimate:
+    """Count the file's good rows and run the first `sample` of them on the fake engine.
+
+    Completion tokens come from the fake's short answers, so they are a lower bound; prompt
+    tokens are the real prompts' (characters / 4)."""
+    stream = stream_accounts(input, contacts)
+    good: list[Account] = []
+    accounts = rejected = 0
+    for item in stream:
+        if isinstance(item, Rejection):
+            rejected += 1
+            continue
+        if limit is not None and accounts >= limit:
+            continue
+        accounts += 1
+        if len(good) < sample:
+            good.append(item)
+    orch = orchestrator_factory()
+    calls = prompt = completion = 0
+    for account in good:
+        result = orch.run(account)
+        calls += result.lm_calls
+        prompt += result.prompt_tokens
+        completion += result.completion_tokens
+    n = max(len(good), 1)
+    per = (calls / n, prompt / n, completion / n)
+    total_prompt, total_completion = int(per[1] * accounts), int(per[2] * accounts)
+    cost, note = price(model, total_prompt, total_completion)
+    return Estimate(
+        model=model, sampled=len(good), accounts=accounts, rejected=rejected,
+        lm_calls_per_account=per[0], prompt_tokens_per_account=per[1],
+        completion_tokens_per_account=per[2], total_lm_calls=int(per[0] * accounts),
+        total_prompt_tokens=total_prompt, total_completion_tokens=total_completion,
+        cost_usd=cost, price_note=note,
+    )

@@ -1,0 +1,192 @@
+"""Batch outputs: one flat row per account, written as results finish, by file extension.
+
+CSV cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) get a
+leading apostrophe; every other value is written verbatim.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from accountflow.errors import ConfigError
+from accountflow.io import Rejection
+from accountflow.models import AccountResult, Channel
+
+COLUMNS: list[str] = [
+    "account_id", "company_name", "status", "fit_score", "fit_rationale", "top_pain_points",
+    "approach", "email_subject", "email_body", "linkedin_note", "sms", "call_opener",
+    "colleague_messages", "error", "lm_calls", "cache_hits", "prompt_tokens",
+    "completion_tokens", "cost_usd", "latency_ms", "run_id", "model", "program_version",
+]
+REJECTED_COLUMNS = ["source", "row", "account_id", "field", "reason"]
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def flatten(result: AccountResult) -> dict[str, Any]:
+    """The output row of one account."""
+    analysis, plan = result.analysis, result.outreach
+
+    def body(channel: Channel) -> str | None:
+        message = plan.message(channel) if plan else None
+        return message.body if message else None
+
+    email = plan.message(Channel.email) if plan else None
+    pains = sorted(analysis.pain_points, key=lambda p: -p.severity)[:3] if analysis else []
+    return {
+        "account_id": result.account_id,
+        "company_name": result.company_name,
+        "status": result.status.value,
+        "fit_score": analysis.fit_score if analysis else None,
+        "fit_rationale": analysis.fit_rationale if analysis else None,
+        "top_pain_points": "; ".join(p.title for p in pains) or None,
+        "approach": analysis.approach if analysis else None,
+        "email_subject": email.subject if email else None,
+        "email_body": email.body if email else None,
+        "linkedin_note": body(Channel.linkedin),
+        "sms": body(Channel.sms),
+        "call_opener": body(Channel.call),
+        "colleague_messages": json.dumps(
+            [m.model_dump(mode="json") for m in result.colleague_messages], ensure_ascii=False
+        ) if result.colleague_messages else None,
+        "error": result.error,
+        "lm_calls": result.lm_calls,
+        "cache_hits": result.cache_hits,
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "cost_usd": result.cost_usd,
+        "latency_ms": result.duration_ms,
+        "run_id": result.run_id,
+        "model": result.model,
+        "program_version": result.program_version,
+    }
+
+
+def neutralise(value: Any) -> Any:
+    """Keep a spreadsheet from executing a cell (CSV formula injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class RowWriter(Protocol):
+    def write(self, row: dict[str, Any]) -> None: ...
+    def close(self) -> None: ...
+
+
+class JsonlWriter:
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.columns = columns
+        self._fh: IO[str] = path.open("w", encoding="utf-8")
+
+    def write(self, row: dict[str, Any]) -> None:
+        record = {c: row.get(c) for c in self.columns}
+        self._fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class CsvWriter:
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.columns = columns
+        self._fh: IO[str] = path.open("w", encoding="utf-8", newline="")
+        self._csv = csv.writer(self._fh)
+        self._csv.writerow(columns)
+        self._fh.flush()
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._csv.writerow([neutralise(row.get(c)) for c in self.columns])
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class ParquetWriter:
+    """Rows are staged in a temporary on-disk DuckDB table (memory stays flat) and written to
+    Parquet on close; a run stopped early still gets its file from `close()`."""
+
+    _TYPES = {"fit_score": "INTEGER", "lm_calls": "INTEGER", "cache_hits": "INTEGER",
+              "prompt_tokens": "INTEGER", "completion_tokens": "INTEGER", "cost_usd": "DOUBLE",
+              "latency_ms": "BIGINT",
+              "row": "INTEGER"}
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        import duckdb
+
+        self.path, self.columns = path, columns
+        self._dir = tempfile.TemporaryDirectory(prefix="accountflow-out-")
+        self._con = duckdb.connect(str(Path(self._dir.name) / "stage.duckdb"))
+        cols = ", ".join(f'"{c}" {self._TYPES.get(c, "VARCHAR")}' for c in columns)
+        self._con.execute(f"CREATE TABLE rows ({cols})")
+        self._pending: list[list[Any]] = []
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._pending.append([row.get(c) for c in self.columns])
+        if len(self._pending) >= 500:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            marks = ", ".join("?" for _ in self.columns)
+            self._con.executemany(f"INSERT INTO rows VALUES ({marks})", self._pending)
+            self._pending = []
+
+    def close(self) -> None:
+        self._flush()
+        target = str(self.path).replace("'", "''")
+        self._con.execute(f"COPY rows TO '{target}' (FORMAT parquet)")
+        self._con.close()
+        self._dir.cleanup()
+
+
+def open_writer(path: Path, columns: list[str] | None = None) -> RowWriter:
+    suffix = path.suffix.lower()
+    cols = columns or COLUMNS
+    if not path.parent.exists():
+        raise ConfigError(f"Output directory {path.parent} does not exist; create it first.")
+    if suffix == ".parquet":
+        return ParquetWriter(path, cols)
+    if suffix == ".csv":
+        return CsvWriter(path, cols)
+    if suffix in (".jsonl", ".ndjson"):
+        return JsonlWriter(path, cols)
+    raise ConfigError(f"Output {path} has an unknown extension; use .parquet, .csv or .jsonl.")
+
+
+def check_output(path: Path) -> None:
+    """Fail before any work when the output cannot be written."""
+    if path.suffix.lower() not in (".parquet", ".csv", ".jsonl", ".ndjson"):
+        raise ConfigError(f"Output {path} has an unknown extension; use .parquet, .csv or .jsonl.")
+    if not path.parent.exists():
+        raise ConfigError(f"Output directory {path.parent} does not exist; create it first.")
+
+
+def rejected_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.rejected.csv")
+
+
+class RejectedWriter:
+    """`<output stem>.rejected.csv`, created on the first rejection only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: CsvWriter | None = None
+        self.count = 0
+        if path.exists():
+            path.unlink()  # a stale file from an earlier run would misstate this one
+
+    def write(self, rejection: Rejection) -> None:
+        if self._writer is None:
+            self._writer = CsvWriter(self.path, REJECTED_COLUMNS)
+        self._writer.write(rejection.model_dump())
+        self.count += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
