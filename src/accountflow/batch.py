@@ -147,6 +147,7 @@ class BatchScorer:
     # ------------------------------------------------------------------ public
     def run(self) -> BatchSummary:
         started = time.perf_counter()
+        self.store.write_behind(True)
         self._record_batch("running")
         self.store.execute("DELETE FROM rejected WHERE batch = ?", [self.name])
         prior = self._prior_runs()
@@ -201,6 +202,7 @@ class BatchScorer:
                     break
             writer.close()
             rejects.close()
+            self.store.flush()
             self.summary.rejected_file = str(rejects.path) if rejects.count else None
             self.summary.elapsed_s = time.perf_counter() - started
             self._record_batch(self.summary.stop)

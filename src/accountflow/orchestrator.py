@@ -23,6 +23,7 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
+from accountflow.adapter import JSONAdapter
 from accountflow.errors import AccountflowError
 from accountflow.lm.usage import Usage, collect_usage
 from accountflow.models import (
@@ -145,7 +146,7 @@ class Orchestrator:
         self.breaker = CircuitBreaker(self.retry.breaker_threshold)
         self.model = str(lm.model)
         self.program_version = program_version(self.program)
-        self.adapter = dspy.JSONAdapter()
+        self.adapter = JSONAdapter()
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()

@@ -130,5 +130,7 @@ def configure_lm(
 
     settings = Settings.load(lm=model, api_base=api_base)
     lm = build_lm(settings.lm, settings.api_base, cache=cache)
-    dspy.configure(lm=lm, adapter=dspy.JSONAdapter())
+    from accountflow.adapter import JSONAdapter
+
+    dspy.configure(lm=lm, adapter=JSONAdapter())
     return lm
