@@ -133,6 +133,9 @@ def person_keys(contact: Contact) -> set[str]:
     return keys
 
 
+_DOMAIN_RE = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)(\.(?!-)[\w-]{1,63}(?<!-))*\.[^\W\d_]{2,63}$")
+
+
 class Account(_Input):
     account_id: str
     company_name: str
@@ -155,6 +158,18 @@ class Account(_Input):
         if value is None or (isinstance(value, str) and not value.strip()):
             raise ValueError("is empty")
         return str(value).strip() if not isinstance(value, str) else value.strip()
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        """A host name (a URL is cut down to its host); spaces or no dot mean it is not one."""
+        if value is None:
+            return None
+        host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value.strip(), flags=re.I)
+        host = host.split("/", 1)[0].split("?", 1)[0].lower()
+        if not _DOMAIN_RE.match(host):
+            raise ValueError(f"{value!r} is not a domain name such as example.com")
+        return host
 
     @field_validator("employee_count", mode="before")
     @classmethod
