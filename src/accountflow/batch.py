@@ -335,12 +335,13 @@ class BatchScorer:
         s, orch = self.summary, self.orchestrator
         now = utcnow()
         self.store.execute(
-            """INSERT INTO batches (name, input, contacts, output, model, program_version, status,
+            """INSERT INTO batches (name, input_path, contacts_path, output_path, model,
+                   program_version, status,
                    stop_reason, accounts, succeeded, failed, rejected, cost_usd, created_at,
                    updated_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (name) DO UPDATE SET input = excluded.input,
-                   contacts = excluded.contacts, output = excluded.output,
+               ON CONFLICT (name) DO UPDATE SET input_path = excluded.input_path,
+                   contacts_path = excluded.contacts_path, output_path = excluded.output_path,
                    model = excluded.model, program_version = excluded.program_version,
                    status = excluded.status, stop_reason = excluded.stop_reason,
                    accounts = excluded.accounts, succeeded = excluded.succeeded,

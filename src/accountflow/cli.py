@@ -502,15 +502,35 @@ def _print_summary(s: Any, input: Path, out_path: Path, contacts: Path | None) -
 # ---------------------------------------------------------------------------- resume
 @app.command()
 def resume(
-    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    run_id: Annotated[
+        str | None, typer.Argument(help="A run id or a unique prefix of one.")
+    ] = None,
+    batch: Annotated[str | None, typer.Option(
+        "--batch", help="Resume a whole batch: re-runs its `score` command as recorded.",
+    )] = None,
     lm: LmOpt = None,
     api_base: ApiBaseOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Finish an interrupted or failed run: only steps that did not succeed run again."""
+    """Finish an interrupted or failed run (only steps that did not succeed run again), or a
+    whole batch with --batch."""
+    from accountflow.errors import ConfigError
     from accountflow.resilience import CircuitOpenError
 
+    if (run_id is None) == (batch is None):
+        raise ConfigError("Give a RUN_ID or --batch NAME (one of them).")
+    if batch is not None:
+        from accountflow.batch import get_batch
+
+        with _open_store(_settings(home)) as store:
+            row = get_batch(store, batch)
+        contacts = Path(row["contacts_path"]) if row["contacts_path"] else None
+        score(Path(row["input_path"]), Path(row["output_path"]), contacts=contacts,
+              lm=lm or row["model"], api_base=api_base, batch=batch, home=home,
+              as_json=as_json)
+        return
+    assert run_id is not None
     settings = _settings(home, lm, api_base)
     with _open_store(settings) as store:
         orchestrator = _orchestrator(settings, store)

@@ -247,3 +247,32 @@ def test_second_process_on_the_same_state_dir_exits_2(tmp_path: Path, home: Path
     first.kill()
     first.wait()
     assert second.returncode == 2 and b"in use by PID" in err and err.count(b"\n") == 1
+
+
+def test_budget_stops_new_accounts_exit_3_and_resumes_later(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.resilience.stub_server import StubServer
+
+    stub = StubServer().start()
+    try:
+        accounts, _, _ = _file(tmp_path, n=12)
+        out = tmp_path / "out.csv"
+        args = ["score", str(accounts), "--out", str(out), "--lm", "openai/gpt-4o-mini",
+                "--api-base", stub.url, "--concurrency", "2", "--json"]
+        code, stdout, err = run_cli([*args, "--budget-usd", "0.001"], capsys, monkeypatch)
+        first = json.loads(stdout)
+        assert code == 3 and first["stop"] == "budget", err
+        assert "budget" in first["stop_detail"] and first["cost_usd"] >= 0.001
+        assert 0 < first["succeeded"] < 12 and first["not_started"] > 0
+        calls_before = len(stub.requests)
+
+        code, stdout, _ = run_cli(["resume", "--batch", first["batch"], "--api-base", stub.url,
+                                   "--json"], capsys, monkeypatch)
+        second = json.loads(stdout)
+        assert second["skipped"] == first["succeeded"] and second["succeeded"] == 12
+        assert len(stub.requests) - calls_before == (12 - first["succeeded"]) * 2
+        with out.open(newline="", encoding="utf-8") as fh:
+            assert len(list(csv.DictReader(fh))) == 12
+    finally:
+        stub.stop()

@@ -240,9 +240,9 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX runs_batch ON runs (batch, account_id);
         CREATE TABLE batches (
             name VARCHAR PRIMARY KEY,
-            input VARCHAR NOT NULL,
-            contacts VARCHAR,
-            output VARCHAR NOT NULL,
+            input_path VARCHAR NOT NULL,
+            contacts_path VARCHAR,
+            output_path VARCHAR NOT NULL,
             model VARCHAR NOT NULL,
             program_version VARCHAR NOT NULL,
             status VARCHAR NOT NULL,
