@@ -28,7 +28,7 @@ from accountflow.outputs import RejectedWriter, check_output, flatten, open_writ
 from accountflow.resilience import CircuitOpenError
 from accountflow.store.db import utcnow
 
-StopReason = Literal["completed", "budget", "breaker", "interrupted", "limit"]
+StopReason = Literal["completed", "budget", "breaker", "interrupted"]
 EXIT_CODES: dict[str, int] = {"budget": 3, "interrupted": 130}
 
 
@@ -170,8 +170,7 @@ class BatchScorer:
                     self._reject(item, rejects)
                     continue
                 if self.limit is not None and self.summary.accounts >= self.limit:
-                    self._stop_with("limit", f"--limit {self.limit}")
-                    break
+                    break  # the accounts already queued still run
                 self.summary.accounts += 1
                 if self._stop.is_set():
                     self.summary.not_started += 1

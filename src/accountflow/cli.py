@@ -82,20 +82,32 @@ def _settings(home: Path | None, lm: str | None = None, api_base: str | None = N
     return Settings.load(home=home, lm=lm, api_base=api_base, seller=seller, review=review)
 
 
+ProgramOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--program",
+        help="Program version (or prefix) or a program JSON file; default: the promoted "
+        "version, else the built-in program.",
+    ),
+]
+
+
 def _orchestrator(
     settings: Settings, store: Store, seller: SellerProfile | None = None,
-    source: str | None = None, batch: str | None = None,
+    source: str | None = None, batch: str | None = None, program: str | None = None,
 ) -> Orchestrator:
-    """The orchestrator every command uses: settings' LM, retry policy and review gate."""
+    """The orchestrator every command uses: settings' LM, retry policy and review gate, and the
+    promoted program unless `program` names another."""
     from accountflow.lm import build_lm, use_cache_dir
     from accountflow.orchestrator import Orchestrator, ReviewPolicy
+    from accountflow.programs import load_program
 
     lm_obj = build_lm(settings.lm, settings.api_base, timeout_s=settings.retry.step_timeout_s)
     use_cache_dir(settings.cache_dir)
     review = ReviewPolicy(settings.review, settings.review_min_confidence, settings.review_min_fit)
     return Orchestrator(
         store, lm_obj, seller or settings.seller(), source=source, retry=settings.retry,
-        review=review, batch=batch,
+        review=review, batch=batch, program=load_program(settings, program, store=store),
     )
 
 
@@ -129,6 +141,7 @@ def run(
         typer.Option("--seller", help="Seller profile YAML (env ACCOUNTFLOW_SELLER)."),
     ] = None,
     review: ReviewOpt = None,
+    program: ProgramOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -157,7 +170,8 @@ def run(
     results: list[AccountResult] = []
     with _open_store(settings) as store:
         store.add_rejections(str(input), loaded.rejected)
-        orchestrator = _orchestrator(settings, store, seller_profile, source=str(input))
+        orchestrator = _orchestrator(settings, store, seller_profile, source=str(input),
+                                     program=program)
         if not as_json:
             err.print(
                 f"Running {len(accounts)} account(s) on {settings.lm} "
@@ -350,6 +364,7 @@ def score(
         Path | None,
         typer.Option("--seller", help="Seller profile YAML (env ACCOUNTFLOW_SELLER)."),
     ] = None,
+    program: ProgramOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress or summary.")] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the summary (or the estimate) as JSON on stdout.")] = False,
@@ -370,7 +385,7 @@ def score(
     if local and workers > 1 and not quiet:
         err.print("note: the embedded model runs one call at a time; extra workers only queue.")
     with _open_store(settings) as store:
-        orchestrator = _orchestrator(settings, store, source=str(input))
+        orchestrator = _orchestrator(settings, store, source=str(input), program=program)
         progress = None if quiet else _BatchProgress(input)
         scorer = BatchScorer(
             orchestrator, input, out, contacts=contacts, batch=batch, concurrency=workers,

@@ -173,3 +173,30 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str],
                              monkeypatch: pytest.MonkeyPatch) -> None:
     code, _, _ = run_cli(["run"], capsys, monkeypatch)
     assert code == 2
+
+
+def test_run_and_score_use_the_promoted_program(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accountflow.config import Settings
+    from accountflow.modules import AccountPipeline
+    from accountflow.programs import promote, save_program
+
+    settings = Settings.load()
+    program = AccountPipeline()
+    program.analyst.predict.signature = program.analyst.predict.signature.with_instructions(
+        "Score the fit of the account against the seller's ideal customer profile."
+    )
+    saved = save_program(settings, program, "analysis")
+    promote(settings, saved.version)
+    demo = str(data_path("accounts_demo.jsonl"))
+    code, out, err = run_cli(["run", demo, "--lm", "fake", "--limit", "1", "--json"],
+                             capsys, monkeypatch)
+    assert code == 0, err
+    assert json.loads(out)["results"][0]["program_version"] == saved.version
+    code, out, err = run_cli(["score", demo, "--out", str(tmp_path / "o.jsonl"), "--lm", "fake",
+                              "--limit", "1", "--program", "default", "--json", "--quiet"],
+                             capsys, monkeypatch)
+    assert code == 0, err
+    row = json.loads((tmp_path / "o.jsonl").read_text().splitlines()[0])
+    assert row["program_version"] == AccountPipeline().version() != saved.version
