@@ -61,10 +61,10 @@ def score(input: Path, home: Path, lm: str, concurrency: int) -> dict:
 def child_rss(n: int) -> int:
     """Peak RSS (KiB) of a fresh process scoring n accounts on the fake engine."""
     code = (
-        "import sys, resource; sys.path.insert(0, %r); import batch_throughput as b; "
+        f"import sys, resource; sys.path.insert(0, {str(HERE)!r}); import batch_throughput as b; "
         "from pathlib import Path; import tempfile; d = Path(tempfile.mkdtemp()); "
-        "b.make_accounts(d / 'a.jsonl', %d); b.score(d / 'a.jsonl', d / 'home', 'fake', 8); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)" % (str(HERE), n)
+        f"b.make_accounts(d / 'a.jsonl', {n}); b.score(d / 'a.jsonl', d / 'home', 'fake', 8); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1])
@@ -95,8 +95,8 @@ def main() -> None:
               f"calls/account={calls_per_account:.2f}")
         print(f"  measured {measured:.2f} accounts/s, ideal {ideal:.2f} accounts/s, "
               f"ratio {measured / ideal:.3f} (target >= 0.9)")
-        print(f"  tokens/account {(s.prompt_tokens + s.completion_tokens) / max(s.succeeded, 1):.0f}"
-              f", failed {s.failed}")
+        tokens = (s.prompt_tokens + s.completion_tokens) / max(s.succeeded, 1)
+        print(f"  tokens/account {tokens:.0f}, failed {s.failed}")
 
         # same accounts, new batch name, same state dir: every call from DSPy's cache
         from accountflow.batch import BatchScorer

@@ -1,0 +1,143 @@
+"""The three resilience checks of issue 3, with their figures, over real HTTP to the scripted
+OpenAI-compatible stub server (tests/resilience/stub_server.py) on 127.0.0.1.
+
+    python bench/fault_injection.py [--accounts 20] [--fail-rate 0.3] [--max-attempts 8]
+
+1. `fail_rate` of requests fail transiently (500/503/429) at random: every account must succeed,
+   every failed attempt must be in `steps`, no step may be recorded as succeeded twice.
+2. A refused API key (401): the run must stop within 2 s, with one sentence and one request.
+3. `kill -9` of a real `accountflow run` mid-way, then `resume`: same results as an
+   uninterrupted run, no finished step called again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from accountflow import Store, load_accounts, load_seller  # noqa: E402
+from accountflow.datasets import path as data_path  # noqa: E402
+from accountflow.lm import build_lm, fake_lm  # noqa: E402
+from accountflow.orchestrator import Orchestrator  # noqa: E402
+from accountflow.resilience import RetryPolicy  # noqa: E402
+from tests.resilience.stub_server import UNAUTHORIZED, StubServer  # noqa: E402
+
+
+def check_random_faults(tmp: Path, n: int, rate: float, attempts: int) -> None:
+    stub = StubServer().start()
+    stub.fail_randomly(rate, seed=7)
+    try:
+        lm = build_lm("openai/gpt-4o-mini", api_base=stub.url, timeout_s=5)
+        policy = RetryPolicy(max_attempts=attempts, base_delay_s=0.05, breaker_threshold=20)
+        orch = Orchestrator(Store(tmp / "faults.duckdb"), lm, load_seller(), retry=policy)
+        demo = load_accounts(data_path("accounts_demo.jsonl")).accounts
+        accounts = [  # distinct accounts: every prompt new, no cache hits between them
+            demo[i % len(demo)].model_copy(update={
+                "account_id": f"f{i}", "notes": f"fault-injection copy {i}"})
+            for i in range(n)
+        ]
+        t0 = time.perf_counter()
+        results = [orch.run(a) for a in accounts]
+        elapsed = time.perf_counter() - t0
+        steps = orch.store.query("SELECT run_id, step, status, error_class FROM steps")
+        failed = [s for s in steps if s["status"] == "failed"]
+        ok = [(s["run_id"], s["step"]) for s in steps if s["status"] == "succeeded"]
+        faults = sum(1 for code in stub.statuses if code != 200)
+        print(f"1. {rate:.0%} transient faults, {n} accounts, max {attempts} attempts: "
+              f"{sum(r.status.value == 'succeeded' for r in results)}/{n} succeeded in "
+              f"{elapsed:.1f}s; {len(stub.requests)} requests, {faults} faulted; "
+              f"{len(failed)} failed attempts recorded (all transient: "
+              f"{all(s['error_class'] == 'transient' for s in failed)}); "
+              f"steps succeeded twice: {len(ok) - len(set(ok))}")
+    finally:
+        stub.stop()
+
+
+def check_bad_key(tmp: Path) -> None:
+    stub = StubServer(lambda n, body: UNAUTHORIZED).start()
+    os.environ["OPENAI_API_KEY"] = "sk-bench-wrong-key-0000000000"
+    try:
+        lm = build_lm("openai/gpt-4o-mini", api_base=stub.url, timeout_s=5, cache=False)
+        orch = Orchestrator(Store(tmp / "key.duckdb"), lm, load_seller())
+        account = load_accounts(data_path("accounts_demo.jsonl")).accounts[0]
+        t0 = time.perf_counter()
+        result = orch.run(account)
+        elapsed = time.perf_counter() - t0
+        step = orch.store.get_steps(result.run_id)[0]
+        print(f"2. refused key: run {result.status.value} in {elapsed:.2f}s after "
+              f"{len(stub.requests)} request(s); {step.error_class}: {step.error_message}")
+    finally:
+        stub.stop()
+        del os.environ["OPENAI_API_KEY"]
+
+
+def _cached(cache: Path) -> int:
+    total = 0
+    for db in cache.glob("**/cache.db"):
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1) as con:
+                total += con.execute("SELECT count(*) FROM Cache").fetchone()[0]
+        except sqlite3.Error:
+            pass
+    return total
+
+
+def check_kill_9(tmp: Path) -> None:
+    home = tmp / "killed"
+    env = {**os.environ, "ACCOUNTFLOW_HOME": str(home)}
+    cmd = [sys.executable, "-m", "accountflow.cli", "run", str(data_path("accounts_demo.jsonl")),
+           "--account-id", "acc-002", "--lm", "fake?latency_ms=400", "--json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while _cached(home / "dspy_cache") < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    store = Store(home / "accountflow.duckdb")
+    (run,) = store.list_runs()
+    before = store.get_steps(run.run_id)
+    done = sorted({s.step for s in before if s.status.value == "succeeded"})
+    engine_lm = fake_lm("latency_ms=400")
+    t0 = time.perf_counter()
+    resumed = Orchestrator(store, engine_lm, load_seller()).resume(run.run_id)
+    after = store.get_steps(run.run_id)
+    new = [s for s in after if s.step_id not in {b.step_id for b in before}]
+    clean = Orchestrator(Store(tmp / "clean.duckdb"), fake_lm("clean", cache=False),
+                         load_seller()).run(next(a for a in load_accounts(
+                             data_path("accounts_demo.jsonl")).accounts
+                             if a.account_id == "acc-002"))
+    same = (resumed.analysis, resumed.outreach, resumed.colleague_messages) == (
+        clean.analysis, clean.outreach, clean.colleague_messages)
+    print(f"3. kill -9 after {done}: store showed run {run.status.value}; resume ran "
+          f"{sorted({s.step for s in new})} in {time.perf_counter() - t0:.1f}s with "
+          f"{sum(s.lm_calls for s in new)} LM calls; finished steps re-run: "
+          f"{len({s.step for s in new} & set(done))}; result equals an uninterrupted run: {same}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=20)
+    parser.add_argument("--fail-rate", type=float, default=0.3)
+    parser.add_argument("--max-attempts", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="accountflow-faults-") as tmp:
+        os.environ["ACCOUNTFLOW_HOME"] = tmp
+        import dspy
+
+        dspy.configure_cache(disk_cache_dir=str(Path(tmp) / "cache"))
+        check_random_faults(Path(tmp), args.accounts, args.fail_rate, args.max_attempts)
+        check_bad_key(Path(tmp))
+        check_kill_9(Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
