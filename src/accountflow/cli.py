@@ -16,6 +16,7 @@ from rich.console import Console
 from typer.exceptions import TyperException
 
 from accountflow.campaign.cli import campaign_app
+from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt
 from accountflow.evals.cli import eval_app
 from accountflow.optimizers.cli import register as register_optimizers
 
@@ -46,23 +47,6 @@ app.add_typer(campaign_app, name="campaign")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="State dir (env ACCOUNTFLOW_HOME, default ./.accountflow)."),
-]
-LmOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--lm",
-        help="Model: fake, local/qwen2.5-coder-0.5b (default), or a litellm string such as "
-        "openai/gpt-4o-mini (env ACCOUNTFLOW_LM).",
-    ),
-]
-ApiBaseOpt = Annotated[
-    str | None,
-    typer.Option("--api-base", help="OpenAI-compatible server URL (env ACCOUNTFLOW_API_BASE)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
 ReviewOpt = Annotated[

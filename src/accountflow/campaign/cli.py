@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt
+
 if TYPE_CHECKING:
     from accountflow.campaign.engine import CampaignEngine
     from accountflow.campaign.models import CampaignStatus, StepResult
@@ -32,20 +34,6 @@ campaign_app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="State dir (env ACCOUNTFLOW_HOME, default ./.accountflow)."),
-]
-LmOpt = Annotated[
-    str | None,
-    typer.Option("--lm", help="Model for research, messages and reply reading: fake, "
-                 "local/qwen2.5-coder-0.5b (default) or a litellm string (env ACCOUNTFLOW_LM)."),
-]
-ApiBaseOpt = Annotated[
-    str | None,
-    typer.Option("--api-base", help="OpenAI-compatible server URL (env ACCOUNTFLOW_API_BASE)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 IdArg = Annotated[str, typer.Argument(help="A campaign id or a unique prefix of one.")]
 NowOpt = Annotated[
     str | None,
