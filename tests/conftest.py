@@ -85,7 +85,9 @@ def isolated_env(
     monkeypatch.setenv("ACCOUNTFLOW_HOME", str(home))
     if not real_model:  # the real model keeps its assembled file in the user's model dir
         monkeypatch.setenv("ACCOUNTFLOW_MODEL_DIR", str(tmp_path / "models"))
-    dspy.configure_cache(disk_cache_dir=str(tmp_path / "dspy_cache"))
+    # a fresh in-memory cache per test (no cross-test hits, and no sqlite shards to create);
+    # tests about the disk cache point it at a dir of their own with use_cache_dir()
+    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
     with dspy.context(lm=None, adapter=None, callbacks=[]):
         yield home
 
