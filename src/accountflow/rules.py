@@ -56,6 +56,21 @@ def mentions_name(text: str, name: str) -> bool:
     return False
 
 
+def name_position(text: str, name: str) -> int | None:
+    """Where the first part of `name` appears in `text` (None if nowhere): who comes first in a
+    greeting is who it greets."""
+    folded = _fold(text)
+    found = []
+    for part in name_parts(name):
+        if _NO_SPACES.search(part):
+            at = folded.find(part)
+            if at >= 0:
+                found.append(at)
+        elif m := re.search(rf"(?<!\w){re.escape(part)}(?!\w)", folded):
+            found.append(m.start())
+    return min(found) if found else None
+
+
 def company_forms(company: str) -> list[str]:
     """The company's name, and the same without a trailing legal suffix (Inc., GmbH...)."""
     words = company.split()
@@ -69,6 +84,18 @@ def company_forms(company: str) -> list[str]:
 def mentions_company(text: str, company: str) -> bool:
     folded = _fold(text)
     return any(_fold(form) in folded for form in company_forms(company))
+
+
+def opening(text: str) -> str:
+    """The greeting: the first non-empty line, or the first sentence of a one-line message."""
+    line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")
+    return re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0][:160]
+
+
+def first_name(name: str) -> str:
+    parts = name_parts(name)
+    words = [w for w in name.split() if w.strip(".").lower() not in HONORIFICS]
+    return words[0] if words else (parts[0] if parts else name)
 
 
 def placeholders(text: str) -> list[str]:
@@ -87,6 +114,11 @@ def _message_rules(
         problems.append(f"{label}: unfilled placeholder {found!r}; write the real text instead")
     if contact_name and not mentions_name(body, contact_name):
         problems.append(f"{label}: does not address the contact by name ({contact_name})")
+    elif contact_name and not mentions_name(opening(body), contact_name):
+        problems.append(
+            f"{label}: the first line must greet the contact ({contact_name}), "
+            f"e.g. 'Hi {first_name(contact_name)},'"
+        )
     if not mentions_company(text, company):
         problems.append(f"{label}: does not name the company ({company})")
     if subject is not None and len(subject) > SUBJECT_LIMIT:
@@ -133,5 +165,14 @@ def check_colleague(message: ColleagueMessage, company: str) -> list[str]:
     if not mentions_name(message.body, message.referring_name):
         problems.append(
             f"colleague email: does not name the colleague who asked ({message.referring_name})"
+        )
+    greeting = opening(message.body)
+    target_at = name_position(greeting, message.target_name)
+    referrer_at = name_position(greeting, message.referring_name)
+    distinct = set(name_parts(message.referring_name)) - set(name_parts(message.target_name))
+    if distinct and referrer_at is not None and (target_at is None or referrer_at < target_at):
+        problems.append(
+            f"colleague email: it greets {message.referring_name}, who asked us; write to "
+            f"{message.target_name} and mention {message.referring_name} as their colleague"
         )
     return problems

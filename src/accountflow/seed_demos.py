@@ -24,10 +24,10 @@ _ACCOUNT = Account(
         "clinic servers to BigQuery in March."
     ),
     contacts=[
-        Contact(contact_id="d1", name="Priya Raman", title="Head of Analytics", is_primary=True,
-                email="priya@lakeshoredental.example"),
-        Contact(contact_id="d2", name="Marco Bell", title="IT Director",
-                email="marco@lakeshoredental.example"),
+        Contact(contact_id="d1", name="Ingrid Solberg", title="Head of Analytics", is_primary=True,
+                email="ingrid@lakeshoredental.example"),
+        Contact(contact_id="d2", name="Teodor Vance", title="IT Director",
+                email="teodor@lakeshoredental.example"),
     ],
 )
 _ANALYSIS = AccountAnalysis(
@@ -52,7 +52,7 @@ _ANALYSIS = AccountAnalysis(
 EMAIL = {
     "subject": "Lakeshore Dental Partners and the BigQuery move",
     "body": (
-        "Hi Priya,\n\nI saw that Lakeshore Dental Partners moved its scheduling and billing "
+        "Hi Ingrid,\n\nI saw that Lakeshore Dental Partners moved its scheduling and billing "
         "data to BigQuery in March. Right after a move like that, a late or broken load can "
         "reach a report before anyone notices. Beacon learns the normal freshness and volume of "
         "those tables and alerts your team in minutes, and setup takes under a day.\n\n"
@@ -61,27 +61,27 @@ EMAIL = {
 }
 MESSAGES = {
     Channel.linkedin: (
-        "Hi Priya, I saw Lakeshore Dental Partners moved its data to BigQuery this year. I "
+        "Hi Ingrid, I saw Lakeshore Dental Partners moved its data to BigQuery this year. I "
         "work with data teams on catching broken data early after a move like that. Happy to "
         "connect."
     ),
     Channel.sms: (
-        "Hi Priya, Maya from Northwind Data. Any stale reports at Lakeshore Dental Partners "
+        "Hi Ingrid, Maya from Northwind Data. Any stale reports at Lakeshore Dental Partners "
         "since the BigQuery move? Open to a quick call?"
     ),
     Channel.call: (
-        "Hi Priya, this is Maya Chen from Northwind Data, calling about Lakeshore Dental "
+        "Hi Ingrid, this is Maya Chen from Northwind Data, calling about Lakeshore Dental "
         "Partners' move to BigQuery. Do you have a minute to hear how teams catch broken data "
         "before it reaches a report?"
     ),
 }
 COLLEAGUE = {
-    "subject": "Marco asked us about BigQuery alerts",
+    "subject": "Teodor asked us about BigQuery alerts",
     "body": (
-        "Hi Priya,\n\nYour colleague Marco Bell, IT Director, asked us about alerts on late "
+        "Hi Ingrid,\n\nYour colleague Teodor Vance, IT Director, asked us about alerts on late "
         "data in BigQuery. Your team works with the same data at Lakeshore Dental Partners, so "
         "it may matter to you too: Beacon flags late or broken loads before they reach a "
-        "report.\n\nWould a short call with you and Marco help?\n\nMaya Chen"
+        "report.\n\nWould a short call with you and Teodor help?\n\nMaya Chen"
     ),
 }
 

@@ -221,3 +221,21 @@ def test_colleague_message_checks_target_and_company_too() -> None:
     assert any("by name" in p and "Tom Brannigan" in p for p in problems)
     assert any("[topic]" in p for p in problems)
     assert any("company" in p and "Globex" in p for p in problems)
+
+
+def test_greeting_must_address_the_contact_first() -> None:
+    from accountflow.models import ColleagueMessage, OutreachMessage
+
+    late = OutreachMessage(channel=Channel.linkedin,
+                           body=f"Loved the news at {COMPANY}.\nAnyway, {NAME.split()[0]}: hi!")
+    assert any("first line must greet" in p for p in rules.check_message(late, NAME, COMPANY))
+    swapped = ColleagueMessage(
+        target_name="Tom Brannigan", referring_name="Priya Natarajan", topic="alerts",
+        subject="s",
+        body=f"Hi Priya,\n\nYour colleague Tom Brannigan asked us about alerts at {COMPANY}.",
+    )
+    problems = rules.check_colleague(swapped, COMPANY)
+    assert any("greets Priya Natarajan, who asked us" in p for p in problems)
+    right = swapped.model_copy(update={
+        "body": f"Hi Tom, your colleague Priya Natarajan asked us about alerts at {COMPANY}."})
+    assert rules.check_colleague(right, COMPANY) == []
