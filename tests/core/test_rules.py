@@ -227,7 +227,7 @@ def test_greeting_must_address_the_contact_first() -> None:
     from accountflow.models import ColleagueMessage, OutreachMessage
 
     late = OutreachMessage(channel=Channel.linkedin,
-                           body=f"Loved the news at {COMPANY}.\nAnyway, {NAME.split()[0]}: hi!")
+                           body=f"Loved the news at {COMPANY}.\nAnyway, Emily: hi!")
     assert any("first line must greet" in p for p in rules.check_message(late, NAME, COMPANY))
     swapped = ColleagueMessage(
         target_name="Tom Brannigan", referring_name="Priya Natarajan", topic="alerts",
