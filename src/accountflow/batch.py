@@ -258,6 +258,14 @@ class BatchScorer:
 
     # ------------------------------------------------------------------ workers
     def _worker(self, work: queue.Queue[_Work | None], done: queue.Queue[_Done]) -> None:
+        import dspy
+
+        # DSPy keeps the last 10,000 calls per LM (and globally): a batch needs none of the
+        # per-LM copy. History stays on: TrackedLM's usage hook rides on it.
+        with dspy.context(max_history_size=0):
+            self._work_loop(work, done)
+
+    def _work_loop(self, work: queue.Queue[_Work | None], done: queue.Queue[_Done]) -> None:
         while True:
             job = work.get()
             if job is None:

@@ -113,13 +113,18 @@ def fake_lm(
     )
 
 
+MEMORY_CACHE_ENTRIES = 4096
+
+
 def use_cache_dir(path: Path) -> None:
-    """Keep DSPy's response cache in the state dir so re-runs are free and replayable."""
+    """Keep DSPy's response cache in the state dir so re-runs are free and replayable. The
+    in-memory layer is bounded (DSPy's default holds a million answers: memory would grow with
+    the size of a batch); the disk layer keeps everything."""
     path.mkdir(parents=True, exist_ok=True)
     current = getattr(dspy.cache, "disk_cache", None)
     if current is not None and Path(getattr(current, "directory", "")) == path:
         return
-    dspy.configure_cache(disk_cache_dir=str(path))
+    dspy.configure_cache(disk_cache_dir=str(path), memory_max_entries=MEMORY_CACHE_ENTRIES)
 
 
 def configure_lm(
