@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.cli.test_cli import run_cli
+from tests.cli_runner import run_cli
 
 HEADER = "account_id,company_name,domain,industry,employee_count,description\n"
 

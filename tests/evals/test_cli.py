@@ -4,7 +4,6 @@ regression gate that catches a degraded signature."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -12,20 +11,13 @@ from typing import Any
 import pytest
 
 import accountflow.lm
-from accountflow.cli import main
 from accountflow.lm import fake_lm
 from accountflow.modules import AccountPipeline
+from tests.cli_runner import run_cli
 
 INSTRUCTION = "Mention one specific fact about the company"
 
 
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str],
-            monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["accountflow", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    captured = capsys.readouterr()
-    return int(exit_info.value.code or 0), captured.out, captured.err
 
 
 def _instruction_following(request: Any, answer: dict[str, Any]) -> Any:

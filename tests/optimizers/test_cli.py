@@ -9,21 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from accountflow.cli import main
 from accountflow.config import Settings
 from accountflow.errors import ConfigError
 from accountflow.modules import AccountPipeline, program_version
 from accountflow.optimizers.cli import free_port, serve, ui_command, ui_env
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str],
-            monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["accountflow", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    captured = capsys.readouterr()
-    return int(exit_info.value.code or 0), captured.out, captured.err
-
+from tests.cli_runner import run_cli
 
 TINY_ARGS = ["--lm", "fake", "--train-limit", "4", "--dev-limit", "2", "--no-autolog"]
 

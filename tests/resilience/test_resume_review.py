@@ -18,7 +18,7 @@ from accountflow.datasets import path as data_path
 from accountflow.lm import fake_lm
 from accountflow.models import RunStatus, StepStatus
 from accountflow.orchestrator import Orchestrator, ReviewPolicy
-from tests.cli.test_cli import run_cli
+from tests.cli_runner import run_cli
 
 
 def _acc(account_id: str):
