@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from accountflow.lm import build_lm, fake_lm  # noqa: E402
 from accountflow.orchestrator import Orchestrator  # noqa: E402
 from accountflow.resilience import RetryPolicy  # noqa: E402
 from tests.resilience.stub_server import UNAUTHORIZED, StubServer  # noqa: E402
+from tests.resilience.test_resume_review import _cached_answers  # noqa: E402
 
 
 def check_random_faults(tmp: Path, n: int, rate: float, attempts: int) -> None:
@@ -81,24 +81,13 @@ def check_bad_key(tmp: Path) -> None:
         del os.environ["OPENAI_API_KEY"]
 
 
-def _cached(cache: Path) -> int:
-    total = 0
-    for db in cache.glob("**/cache.db"):
-        try:
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1) as con:
-                total += con.execute("SELECT count(*) FROM Cache").fetchone()[0]
-        except sqlite3.Error:
-            pass
-    return total
-
-
 def check_kill_9(tmp: Path) -> None:
     home = tmp / "killed"
     env = {**os.environ, "ACCOUNTFLOW_HOME": str(home)}
     cmd = [sys.executable, "-m", "accountflow.cli", "run", str(data_path("accounts_demo.jsonl")),
            "--account-id", "acc-002", "--lm", "fake?latency_ms=400", "--json"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while _cached(home / "dspy_cache") < 2:
+    while _cached_answers(home / "dspy_cache") < 2:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
