@@ -27,6 +27,8 @@ from dspy.lm15 import (
     response_to_events,
 )
 
+from accountflow.rules import first_name
+
 FAKE_MARK = "(fake)"
 _INPUT_RE = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond with|\Z)", re.S)
 _LINE_RE = r"(?im)^\s*{key}\s*:\s*(.+?)\s*$"
@@ -52,7 +54,7 @@ class _Context:
         self.company = _line(inputs.get("account", text), "company_name") or "your company"
         contact = inputs.get("contact") or inputs.get("target_contact") or ""
         self.name = _line(contact, "name") or "there"
-        self.first = self.name.split()[0] if self.name.split() else self.name
+        self.first = first_name(self.name) if self.name.split() else self.name
         self.referrer = _line(inputs.get("referrer", ""), "name") or ""
         self.topic = (inputs.get("topic") or "").strip()
         product = re.search(r"product: ([^\n]+)", inputs.get("seller", ""))
