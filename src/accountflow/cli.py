@@ -370,7 +370,7 @@ def score(
         err.print("note: the embedded model runs one call at a time; extra workers only queue.")
     with _open_store(settings) as store:
         orchestrator = _orchestrator(settings, store, source=str(input), program=program)
-        progress = None if quiet else _BatchProgress(input)
+        progress = None if quiet else _BatchProgress(input, limit)
         scorer = BatchScorer(
             orchestrator, input, out, contacts=contacts, batch=batch, concurrency=workers,
             limit=limit, budget_usd=budget_usd,
@@ -428,7 +428,7 @@ def _dry_run(settings: Settings, input: Path, contacts: Path | None, limit: int 
 class _BatchProgress:
     """A rich progress bar on stderr: accounts/s, ETA, failures, tokens and cost so far."""
 
-    def __init__(self, input: Path) -> None:
+    def __init__(self, input: Path, limit: int | None = None) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -440,6 +440,8 @@ class _BatchProgress:
         from accountflow.batch import count_rows
 
         self.total = count_rows(input)
+        if limit is not None and self.total is not None:
+            self.total = min(self.total, limit)
         self.bar = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]} acc/s"), TimeRemainingColumn(),
@@ -465,7 +467,7 @@ class _BatchProgress:
         done = s.succeeded + s.failed + s.awaiting_review + s.rejected
         elapsed = max(time.perf_counter() - self.started, 1e-6)
         self.bar.update(
-            self.task, completed=done, rate=f"{(done - s.rejected) / elapsed:.2f}",
+            self.task, completed=done, rate=f"{(done - s.rejected) / elapsed:.3g}",
             failed=s.failed, rejected=s.rejected, tokens=s.prompt_tokens + s.completion_tokens,
             cost=f"{s.cost_usd:.4f}",
         )
