@@ -11,23 +11,50 @@ print(result.version, result.dev_score_before, result.dev_score_after, result.ml
 ```
 """
 
-from accountflow.optimizers.recipes import (
-    FAMILIES,
-    RECIPES,
-    Estimate,
-    Recipe,
-    estimate,
-    get_recipe,
-    load_recipe,
-)
-from accountflow.optimizers.runner import (
-    OptimizeError,
-    OptimizeRequest,
-    OptimizeResult,
-    execute,
-    optimize,
-    prepare,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from accountflow.optimizers.recipes import (
+        FAMILIES,
+        RECIPES,
+        Estimate,
+        Recipe,
+        estimate,
+        get_recipe,
+        load_recipe,
+    )
+    from accountflow.optimizers.runner import (
+        OptimizeError,
+        OptimizeRequest,
+        OptimizeResult,
+        execute,
+        optimize,
+        prepare,
+    )
+
+# resolved on first use, so `accountflow --help` does not import DSPy or MLflow (PEP 562)
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        ["FAMILIES", "RECIPES", "Estimate", "Recipe", "estimate", "get_recipe", "load_recipe"],
+        "accountflow.optimizers.recipes",
+    ),
+    **dict.fromkeys(
+        ["OptimizeError", "OptimizeRequest", "OptimizeResult", "execute", "optimize", "prepare"],
+        "accountflow.optimizers.runner",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'accountflow.optimizers' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FAMILIES",

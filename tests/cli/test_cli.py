@@ -190,3 +190,14 @@ def test_run_and_score_use_the_promoted_program(
     assert code == 0, err
     row = json.loads((tmp_path / "o.jsonl").read_text().splitlines()[0])
     assert row["program_version"] == AccountPipeline().version() != saved.version
+
+
+def test_help_imports_no_heavy_libraries() -> None:
+    """`accountflow --help` stays fast: DSPy, DuckDB, MLflow and litellm load on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, accountflow, accountflow.cli; "
+            "print(sorted(m for m in ('dspy', 'duckdb', 'mlflow', 'litellm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
