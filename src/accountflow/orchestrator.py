@@ -109,6 +109,7 @@ class _RunState:
     usage: Usage = field(default_factory=Usage)
     rule_retries: int = 0
     note: str | None = None  # a reviewer's note, given to personalization as feedback
+    next_attempt: dict[str, int] = field(default_factory=dict)  # per step, across resumes
 
 
 @dataclass
@@ -170,7 +171,7 @@ class Orchestrator:
             run_id, account.account_id, account.company_name, self.model,
             self.program_version, self.source, data, self.batch, input_hash(data),
         )
-        return self._execute(run_id, _RunState(account=account), {})
+        return self._execute(run_id, _RunState(account=account), set())
 
     def run_many(self, accounts: Iterable[Account]) -> Iterator[AccountResult]:
         for account in accounts:
@@ -208,7 +209,7 @@ class Orchestrator:
 
     # ------------------------------------------------------------------ core
     def _execute(
-        self, run_id: str, state: _RunState, done: dict[str, int], approved: bool = False,
+        self, run_id: str, state: _RunState, done: set[str], approved: bool = False,
         force_review: str | None = None,
     ) -> AccountResult:
         started = time.perf_counter()
@@ -222,7 +223,7 @@ class Orchestrator:
                 if failed_step is not None:
                     self._record_not_run(run_id, state.account, name, failed_step)
                     continue
-                err = self._run_step(run_id, name, state, done.get(f"{name}#next", 1))
+                err = self._run_step(run_id, name, state, state.next_attempt.get(name, 1))
                 if err is not None:
                     failed_step, error = name, f"{name} failed: {err}"
                     continue
@@ -269,16 +270,17 @@ class Orchestrator:
             duration_ms=int((time.perf_counter() - started) * 1000),
         )
 
-    def _load_done(self, run_id: str, state: _RunState, redo: str | None) -> dict[str, int]:
-        """Put the stored outputs of finished steps into the state; note the next attempt
-        number of every step (`<step>#next`) so attempts keep counting across resumes."""
-        done: dict[str, int] = {}
+    def _load_done(self, run_id: str, state: _RunState, redo: str | None) -> set[str]:
+        """Put the stored outputs of finished steps into the state and return their names;
+        note each step's next attempt number so attempts keep counting across resumes."""
+        done: set[str] = set()
         for record in self.store.get_steps(run_id):
-            key = f"{record.step}#next"
-            done[key] = max(done.get(key, 1), record.attempt + 1)
+            state.next_attempt[record.step] = max(
+                state.next_attempt.get(record.step, 1), record.attempt + 1
+            )
             if record.status not in _DONE or record.step == redo:
                 continue
-            done[record.step] = record.attempt
+            done.add(record.step)
             if record.status == StepStatus.skipped:
                 continue
             out = record.output
