@@ -32,11 +32,39 @@ def _cell(column: str, value: Any) -> Any:
     return value.value if hasattr(value, "value") else value
 
 
+# Step records are upserted from an Arrow table in one statement: DuckDB's `executemany` runs
+# the upsert row by row (measured 6-60 ms per row against a growing table, 62% of a cached
+# replay's CPU), the Arrow insert about 0.04 ms per row.
 _UPSERT_STEPS = (
-    f"INSERT INTO steps ({', '.join(_STEP_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _STEP_COLUMNS)}) ON CONFLICT (step_id) DO UPDATE SET "
+    f"INSERT INTO steps ({', '.join(_STEP_COLUMNS)}) SELECT * FROM pending_steps "
+    "ON CONFLICT (step_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _STEP_COLUMNS if c != "step_id")
 )
+_ARROW_TYPES = {
+    "attempt": "int64", "duration_ms": "int64", "lm_calls": "int64", "cache_hits": "int64",
+    "prompt_tokens": "int64", "completion_tokens": "int64", "rule_retries": "int64",
+    "backoff_ms": "int64", "cost_usd": "float64", "cache_hit": "bool",
+    "started_at": "timestamp", "ended_at": "timestamp", "pid": "int64",
+}
+# A run's columns as `create_run` writes them; later changes merge into the pending row.
+_RUN_COLUMNS = ["run_id", "account_id", "company_name", "status", "started_at", "ended_at",
+                "error", "model", "program_version", "source", "input", "result", "pid", "batch",
+                "input_hash"]
+
+
+def _arrow_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Any:
+    """Rows as an Arrow table with fixed column types (an all-NULL column would otherwise be
+    typed `null`); a column not in `_ARROW_TYPES` is text."""
+    import pyarrow as pa
+
+    types = {"int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(),
+             "timestamp": pa.timestamp("us")}
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    return pa.table({
+        name: pa.array(col, type=types[_ARROW_TYPES[name]] if name in _ARROW_TYPES
+                       else pa.string())
+        for name, col in zip(columns, values, strict=True)
+    })
 
 
 def _step_row(record: StepRecord) -> list[Any]:
@@ -70,7 +98,8 @@ class Store:
             ) from None
         self._lock = threading.Lock()
         self._pending: dict[str, StepRecord] = {}
-        self._ops: list[tuple[str, list[Any]]] = []
+        # run writes in write-behind mode: run id -> (is a new run, the columns to write)
+        self._pending_runs: dict[str, tuple[bool, dict[str, Any]]] = {}
         self._pending_lock = threading.Lock()
         self._flusher: threading.Thread | None = None
         self._stop_flusher = threading.Event()
@@ -110,29 +139,70 @@ class Store:
         transaction."""
         with self._pending_lock:
             pending, self._pending = list(self._pending.values()), {}
-            ops, self._ops = self._ops, []
-        if not pending and not ops:
+            runs, self._pending_runs = self._pending_runs, {}
+        if not pending and not runs:
             return
         with self._lock:
             cur = self._con.cursor()
             cur.execute("BEGIN")
             try:
-                for sql, params in ops:
-                    cur.execute(sql, params)
+                if runs:
+                    self._write_runs(cur, runs)
                 if pending:
-                    cur.executemany(_UPSERT_STEPS, [_step_row(r) for r in pending])
+                    self._upsert_with(cur, pending)
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")
                 raise
 
-    def _defer(self, sql: str, params: list[Any]) -> None:
-        """A run write: queued in write-behind mode (in order), else executed now."""
+    def _write_run(self, run_id: str, values: dict[str, Any], new: bool = False) -> None:
+        """Insert a run (`new`) or change some of its columns: now, or in write-behind mode
+        merged into the run's pending row and written at the next flush."""
         if self._flusher is not None:
             with self._pending_lock:
-                self._ops.append((sql, params))
+                was_new, pending = self._pending_runs.get(run_id, (new, {}))
+                pending.update(values)
+                self._pending_runs[run_id] = (was_new, pending)
             return
-        self.execute(sql, params)
+        with self._lock:
+            cur = self._con.cursor()
+            cur.execute("BEGIN")
+            try:
+                self._write_runs(cur, {run_id: (new, dict(values))})
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _write_runs(
+        cur: duckdb.DuckDBPyConnection, runs: dict[str, tuple[bool, dict[str, Any]]]
+    ) -> None:
+        """New runs in one Arrow insert; changes to stored runs in one UPDATE per column set
+        (one statement instead of one per run: each cost ~3 ms in a batch)."""
+        inserts = [[run_id, *(values.get(c) for c in _RUN_COLUMNS[1:])]
+                   for run_id, (new, values) in runs.items() if new]
+        if inserts:
+            cur.register("pending_runs", _arrow_table(_RUN_COLUMNS, inserts))
+            try:
+                cur.execute(f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) "
+                            "SELECT * FROM pending_runs")
+            finally:
+                cur.unregister("pending_runs")
+        groups: dict[tuple[str, ...], list[list[Any]]] = {}
+        for run_id, (new, values) in runs.items():
+            if not new:
+                columns = tuple(sorted(values))
+                groups.setdefault(columns, []).append([run_id, *(values[c] for c in columns)])
+        for columns, rows in groups.items():
+            cur.register("pending_runs", _arrow_table(["run_id", *columns], rows))
+            try:
+                cur.execute(
+                    f"UPDATE runs SET {', '.join(f'{c} = u.{c}' for c in columns)} "
+                    "FROM pending_runs u WHERE runs.run_id = u.run_id"
+                )
+            finally:
+                cur.unregister("pending_runs")
 
     def __enter__(self) -> Store:
         return self
@@ -160,7 +230,7 @@ class Store:
                 raise
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        if self._pending or self._ops:
+        if self._pending or self._pending_runs:
             self.flush()
         cur = self._con.cursor()
         cur.execute(sql, list(params))
@@ -220,20 +290,18 @@ class Store:
         program_version: str, source: str | None, account_input: Any, batch: str | None = None,
         input_hash: str | None = None,
     ) -> None:
-        self._defer(
-            "INSERT INTO runs (run_id, account_id, company_name, status, started_at, model, "
-            "program_version, source, input, pid, batch, input_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, account_id, company_name, RunStatus.running.value, utcnow(), model,
-             program_version, source, _json(account_input), os.getpid(), batch, input_hash],
-        )
+        self._write_run(run_id, {
+            "account_id": account_id, "company_name": company_name,
+            "status": RunStatus.running.value, "started_at": utcnow(), "model": model,
+            "program_version": program_version, "source": source,
+            "input": _json(account_input), "pid": os.getpid(), "batch": batch,
+            "input_hash": input_hash,
+        }, new=True)
 
     def set_run_status(self, run_id: str, status: RunStatus) -> None:
         """Mark a stored run as taken up again by this process (resume, review decisions)."""
-        self._defer(
-            "UPDATE runs SET status = ?, ended_at = NULL, error = NULL, pid = ? WHERE run_id = ?",
-            [status.value, os.getpid(), run_id],
-        )
+        self._write_run(run_id, {"status": status.value, "ended_at": None, "error": None,
+                                 "pid": os.getpid()})
 
     def supersede_step(self, run_id: str, step: str) -> None:
         """A reviewer asked for a step to be redone: its succeeded output stops counting."""
@@ -246,10 +314,8 @@ class Store:
     def finish_run(
         self, run_id: str, status: RunStatus, error: str | None, result: Any
     ) -> None:
-        self._defer(
-            "UPDATE runs SET status = ?, ended_at = ?, error = ?, result = ? WHERE run_id = ?",
-            [status.value, utcnow(), error, _json(result), run_id],
-        )
+        self._write_run(run_id, {"status": status.value, "ended_at": utcnow(), "error": error,
+                                 "result": _json(result)})
 
     def list_runs(self, limit: int = 50, status: str | None = None) -> list[RunRecord]:
         where, params = ("WHERE r.status = ?", [status]) if status else ("", [])
@@ -314,7 +380,27 @@ class Store:
             )
 
     def _upsert_steps(self, records: Sequence[StepRecord]) -> None:
-        self.executemany(_UPSERT_STEPS, (_step_row(r) for r in records))
+        if not records:
+            return
+        with self._lock:
+            cur = self._con.cursor()
+            cur.execute("BEGIN")
+            try:
+                self._upsert_with(cur, records)
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _upsert_with(cur: duckdb.DuckDBPyConnection, records: Sequence[StepRecord]) -> None:
+        """Upsert inside the caller's transaction (one row per step id: the latest record)."""
+        latest = list({r.step_id: r for r in records}.values())
+        cur.register("pending_steps", _arrow_table(_STEP_COLUMNS, [_step_row(r) for r in latest]))
+        try:
+            cur.execute(_UPSERT_STEPS)
+        finally:
+            cur.unregister("pending_steps")
 
     def add_rejections(self, source: str, rejections: Iterable[Any]) -> None:
         now = utcnow()
