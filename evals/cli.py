@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
+
+from accountflow.cli_options import console
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from accountflow.evals.runner import EvalReport, ExampleResult
     from accountflow.evals.store import EvalRun
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = console()
+err = console(stderr=True)
 
 
 class _SuiteGroup(TyperGroup):

@@ -20,15 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+
+from accountflow.cli_options import console
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
     from accountflow.optimizers.runner import OptimizeResult
     from accountflow.programs import ProgramVersion
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = console()
+err = console(stderr=True)
 
 programs_app = typer.Typer(
     help="Versioned programs: list, show, promote (what every command loads) and diff.",

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from typer.exceptions import TyperException
 
 from accountflow.campaign.cli import campaign_app
-from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt
+from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console
 from accountflow.evals.cli import eval_app
 from accountflow.optimizers.cli import register as register_optimizers
 
@@ -44,8 +43,8 @@ app.add_typer(lm_app, name="lm")
 app.add_typer(eval_app, name="eval")
 app.add_typer(campaign_app, name="campaign")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = console()
+err = console(stderr=True)
 
 
 

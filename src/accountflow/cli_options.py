@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+
+# Tables printed into a pipe or a log would otherwise fold at rich's default 80 columns.
+_PIPE_WIDTH = 160
+
+
+def console(stderr: bool = False) -> Console:
+    """The console every command group prints through: the terminal's width on a terminal,
+    `COLUMNS` or 160 columns when the output goes to a pipe or a file."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None
+    if not stream.isatty() and "COLUMNS" not in os.environ:
+        width = _PIPE_WIDTH
+    return Console(stderr=stderr, soft_wrap=True, width=width)
+
 
 HomeOpt = Annotated[
     Path | None,

@@ -95,3 +95,40 @@ def test_concurrent_writers_share_one_connection_safely(tmp_path: Path) -> None:
             t.join()
         assert errors == []
         assert store.query("SELECT count(*) AS n FROM runs")[0]["n"] == 80
+
+
+def test_write_behind_keeps_the_latest_state_of_every_run_and_step(tmp_path: Path) -> None:
+    """Queued writes are merged per run and per step and written in bulk: what a reader sees
+    after the flush is what the same calls give when written one by one."""
+    hostile = "'; DROP TABLE steps; --"
+
+    def exercise(store: Store) -> tuple[list[dict], list[tuple]]:
+        store.create_run("r_old", "a0", "Old", "fake", "v1", None, {"account_id": "a0"})
+        store.flush()
+        store.create_run("r_new", "a1", hostile, "fake", "v1", "in.csv", {"k": "é"}, batch="b")
+        store.insert_steps([StepRecord(step_id="s1", run_id="r_new", step="research",
+                                       status=StepStatus.running, started_at=utcnow())])
+        store.update_step(StepRecord(step_id="s1", run_id="r_new", step="research",
+                                     status=StepStatus.succeeded, started_at=utcnow(),
+                                     output={"profile": {"summary": hostile}}, lm_calls=1,
+                                     cost_usd=None, cache_hit=True))
+        store.finish_run("r_new", RunStatus.succeeded, None, {"fit": 80})
+        store.finish_run("r_old", RunStatus.failed, "boom", None)
+        store.set_run_status("r_old", RunStatus.running)
+        runs = store.query("SELECT run_id, company_name, status, error, ended_at IS NULL AS "
+                           "open, result, input, batch FROM runs ORDER BY run_id")
+        steps = [(s.step_id, s.status, s.output, s.lm_calls, s.cache_hit, s.cost_usd)
+                 for s in store.get_steps("r_new")]
+        return runs, steps
+
+    with Store(tmp_path / "direct.duckdb") as direct:
+        expected = exercise(direct)
+    with Store(tmp_path / "behind.duckdb") as behind:
+        behind.write_behind(True, interval_s=60)  # only reads and close flush
+        assert exercise(behind) == expected
+    runs, steps = expected
+    assert [r["status"] for r in runs] == ["succeeded", "running"]
+    assert runs[0]["company_name"] == hostile and runs[0]["result"] == {"fit": 80}
+    assert runs[1]["open"] and runs[1]["error"] is None
+    assert steps == [("s1", StepStatus.succeeded, {"profile": {"summary": hostile}}, 1, True,
+                      None)]

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt
+from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console
 
 if TYPE_CHECKING:
     from accountflow.campaign.engine import CampaignEngine
@@ -31,8 +30,8 @@ campaign_app = typer.Typer(
     no_args_is_help=True,
 )
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = console()
+err = console(stderr=True)
 
 IdArg = Annotated[str, typer.Argument(help="A campaign id or a unique prefix of one.")]
 NowOpt = Annotated[
