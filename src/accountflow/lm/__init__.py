@@ -114,6 +114,8 @@ def fake_lm(
 
 
 MEMORY_CACHE_ENTRIES = 4096
+DISK_CACHE_SHARDS = 16  # DSPy's FanoutCache layout
+DISK_CACHE_PAGES = 256  # SQLite pages (1 MiB) cached per shard connection
 
 
 def use_cache_dir(path: Path) -> None:
@@ -124,7 +126,20 @@ def use_cache_dir(path: Path) -> None:
     current = getattr(dspy.cache, "disk_cache", None)
     if current is not None and Path(getattr(current, "directory", "")) == path:
         return
+    _bound_disk_cache_memory(path)
     dspy.configure_cache(disk_cache_dir=str(path), memory_max_entries=MEMORY_CACHE_ENTRIES)
+
+
+def _bound_disk_cache_memory(path: Path) -> None:
+    """Store small SQLite memory settings in the disk cache's shards, which DSPy's own open
+    then reads back. diskcache's defaults (a 32 MiB page cache and a 64 MiB memory map per
+    shard and per thread, 16 shards) let a batch's memory grow with the size of its cache."""
+    from diskcache import FanoutCache
+
+    FanoutCache(
+        str(path), shards=DISK_CACHE_SHARDS, timeout=10,
+        sqlite_cache_size=DISK_CACHE_PAGES, sqlite_mmap_size=0,
+    ).close()
 
 
 def configure_lm(

@@ -86,7 +86,11 @@ class TrackedLM(dspy.LM):
     """A `dspy.LM` that reports each finished call to the active usage collector."""
 
     def update_history(self, entry: dict[str, Any]) -> None:
-        super().update_history(entry)
+        # `max_history_size=0` (batch workers) also keeps the call out of DSPy's global history:
+        # its 10,000 entries hold whole prompts, about 100 MB of a batch's memory, and the store
+        # already records every step.
+        if dspy.settings.max_history_size != 0:
+            super().update_history(entry)
         usage = _collector.get()
         if usage is not None:
             usage.add(entry)
