@@ -132,3 +132,21 @@ def test_write_behind_keeps_the_latest_state_of_every_run_and_step(tmp_path: Pat
     assert runs[1]["open"] and runs[1]["error"] is None
     assert steps == [("s1", StepStatus.succeeded, {"profile": {"summary": hostile}}, 1, True,
                       None)]
+
+
+def test_duckdb_memory_limit_is_bounded_and_configurable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accountflow.errors import ConfigError
+
+    def limit(store: Store) -> str:
+        return str(store.query("SELECT current_setting('memory_limit') AS m")[0]["m"])
+
+    with Store(tmp_path / "a.duckdb") as store:
+        assert limit(store) == "61.0 MiB"  # 64 MB, as DuckDB prints it
+    monkeypatch.setenv("ACCOUNTFLOW_DUCKDB_MEMORY", "1GB")
+    with Store(tmp_path / "a.duckdb") as store:
+        assert limit(store) == "953.6 MiB"  # 1 GB
+    monkeypatch.setenv("ACCOUNTFLOW_DUCKDB_MEMORY", "lots")
+    with pytest.raises(ConfigError, match="ACCOUNTFLOW_DUCKDB_MEMORY='lots'"):
+        Store(tmp_path / "a.duckdb")

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from accountflow.errors import NotFoundError, StoreInUseError
+from accountflow.errors import ConfigError, NotFoundError, StoreInUseError
 from accountflow.models import RunStatus, StepStatus
 from accountflow.store.migrations import MIGRATIONS
 from accountflow.store.records import RunRecord, StepRecord
@@ -81,14 +81,27 @@ def _json(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+# DuckDB's buffer pool defaults to 80% of RAM and keeps the blocks a batch writes: a batch's
+# memory then grew with its length (and closing checkpointed at a peak). Our queries are small,
+# and DuckDB spills to disk when one needs more.
+DEFAULT_MEMORY_LIMIT = "64MB"
+MEMORY_LIMIT_ENV = "ACCOUNTFLOW_DUCKDB_MEMORY"
+
+
 class Store:
     """One DuckDB file in the state dir; open it once per process."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, memory_limit: str | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        limit = memory_limit or os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
         try:
-            self._con = duckdb.connect(str(self.path))
+            self._con = duckdb.connect(str(self.path), config={"memory_limit": limit})
+        except (duckdb.InvalidInputException, duckdb.ParserException) as exc:
+            raise ConfigError(
+                f"{MEMORY_LIMIT_ENV}={limit!r} is not a memory size DuckDB accepts ({exc}); "
+                "use a value such as 64MB or 1GB."
+            ) from None
         except duckdb.IOException as exc:
             pid = re.search(r"PID (\d+)", str(exc))
             who = f"PID {pid.group(1)}" if pid else "another process"
