@@ -10,7 +10,8 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -155,14 +156,20 @@ class Store:
             runs, self._pending_runs = self._pending_runs, {}
         if not pending and not runs:
             return
+        with self._transaction() as cur:
+            if runs:
+                self._write_runs(cur, runs)
+            if pending:
+                self._upsert_with(cur, pending)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor inside one transaction under the writer lock; rolled back on error."""
         with self._lock:
             cur = self._con.cursor()
             cur.execute("BEGIN")
             try:
-                if runs:
-                    self._write_runs(cur, runs)
-                if pending:
-                    self._upsert_with(cur, pending)
+                yield cur
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")
@@ -177,15 +184,8 @@ class Store:
                 pending.update(values)
                 self._pending_runs[run_id] = (was_new, pending)
             return
-        with self._lock:
-            cur = self._con.cursor()
-            cur.execute("BEGIN")
-            try:
-                self._write_runs(cur, {run_id: (new, dict(values))})
-                cur.execute("COMMIT")
-            except Exception:
-                cur.execute("ROLLBACK")
-                raise
+        with self._transaction() as cur:
+            self._write_runs(cur, {run_id: (new, dict(values))})
 
     @staticmethod
     def _write_runs(
@@ -232,15 +232,8 @@ class Store:
         rows = [list(r) for r in rows]
         if not rows:
             return
-        with self._lock:
-            cur = self._con.cursor()
-            cur.execute("BEGIN")
-            try:
-                cur.executemany(sql, rows)
-                cur.execute("COMMIT")
-            except Exception:
-                cur.execute("ROLLBACK")
-                raise
+        with self._transaction() as cur:
+            cur.executemany(sql, rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         if self._pending or self._pending_runs:
@@ -393,17 +386,9 @@ class Store:
             )
 
     def _upsert_steps(self, records: Sequence[StepRecord]) -> None:
-        if not records:
-            return
-        with self._lock:
-            cur = self._con.cursor()
-            cur.execute("BEGIN")
-            try:
+        if records:
+            with self._transaction() as cur:
                 self._upsert_with(cur, records)
-                cur.execute("COMMIT")
-            except Exception:
-                cur.execute("ROLLBACK")
-                raise
 
     @staticmethod
     def _upsert_with(cur: duckdb.DuckDBPyConnection, records: Sequence[StepRecord]) -> None:
