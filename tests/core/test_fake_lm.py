@@ -262,6 +262,23 @@ def test_collect_usage_counts_calls_and_tokens() -> None:
     assert not usage.cache_hit
 
 
+def test_batch_workers_keep_calls_out_of_dspy_history_but_usage_still_counts() -> None:
+    """`max_history_size=0` (what batch workers set) keeps whole prompts out of DSPy's global
+    and per-LM history, which would otherwise hold 10,000 of them; usage is still collected."""
+    from dspy.clients import base_lm
+
+    lm, account = build_lm("fake", cache=False), _demo()
+    with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
+        before = len(base_lm.GLOBAL_HISTORY)
+        with dspy.context(max_history_size=0), collect_usage() as usage:
+            Researcher()(account=account)
+        assert usage.lm_calls == 1 and usage.prompt_tokens > 0
+        assert len(base_lm.GLOBAL_HISTORY) == before and lm.history == []
+        Researcher()(account=account)  # interactive use keeps inspect_history()
+        assert len(lm.history) == 1
+        assert base_lm.GLOBAL_HISTORY[-1] is lm.history[-1]
+
+
 def test_cached_repeat_call_is_a_cache_hit_with_no_tokens() -> None:
     account = _demo()
     with dspy.context(lm=build_lm("fake", cache=True), adapter=dspy.JSONAdapter()):
