@@ -11,7 +11,9 @@ print(result.version, result.dev_score_before, result.dev_score_after, result.ml
 ```
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from accountflow._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from accountflow.optimizers.recipes import (
@@ -45,15 +47,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'accountflow.optimizers' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -4,9 +4,10 @@ The flat public API; `accountflow.signatures`, `.optimizers`, `.evals` and `.dat
 prompt contracts, optimizer recipes, evaluation suites and bundled data.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from accountflow import _env  # noqa: F401  (must precede dspy/litellm/mlflow imports)
+from accountflow._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from accountflow.config import Settings, load_seller
@@ -77,15 +78,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'accountflow' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __version__ = "0.1.0"
