@@ -65,10 +65,10 @@ def check_random_faults(tmp: Path, n: int, rate: float, attempts: int) -> None:
 
 def check_bad_key(tmp: Path) -> None:
     stub = StubServer(lambda n, body: UNAUTHORIZED).start()
-    saved = os.environ.get("OPENAI_API_KEY")  # a wrong key for this check only
-    os.environ["OPENAI_API_KEY"] = "sk-bench-wrong-key-0000000000"
     try:
-        lm = build_lm("openai/gpt-4o-mini", api_base=stub.url, timeout_s=5, cache=False)
+        # a wrong key passed explicitly: the environment (and any real key in it) is not read
+        lm = build_lm("openai/gpt-4o-mini", api_base=stub.url, timeout_s=5, cache=False,
+                      api_key="wrong-key-for-this-check")
         orch = Orchestrator(Store(tmp / "key.duckdb"), lm, load_seller())
         account = load_accounts(data_path("accounts_demo.jsonl")).accounts[0]
         t0 = time.perf_counter()
@@ -79,10 +79,6 @@ def check_bad_key(tmp: Path) -> None:
               f"{len(stub.requests)} request(s); {step.error_class}: {step.error_message}")
     finally:
         stub.stop()
-        if saved is None:
-            del os.environ["OPENAI_API_KEY"]
-        else:
-            os.environ["OPENAI_API_KEY"] = saved
 
 
 def check_kill_9(tmp: Path) -> None:

@@ -70,6 +70,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+# Variables litellm and the providers read credentials from: none reaches a test.
+_CREDENTIAL_SUFFIXES = ("_API_KEY", "_API_TOKEN", "_ACCESS_KEY_ID", "_SECRET_ACCESS_KEY",
+                        "_SESSION_TOKEN", "_APPLICATION_CREDENTIALS")
+_CREDENTIAL_NAMES = {"HF_TOKEN", "HUGGINGFACE_API_TOKEN", "AZURE_AD_TOKEN"}
+
+
+def _is_credential(name: str) -> bool:
+    return name.endswith(_CREDENTIAL_SUFFIXES) or name in _CREDENTIAL_NAMES
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
@@ -77,7 +87,7 @@ def isolated_env(
     """A temporary state dir and no provider keys; DSPy settings and cache reset per test."""
     real_model = "local_model" in request.node.keywords
     for name in list(os.environ):
-        if name.endswith("_API_KEY") or (
+        if _is_credential(name) or (
             name.startswith("ACCOUNTFLOW_") and not (real_model and "MODEL" in name)
         ):
             monkeypatch.delenv(name, raising=False)

@@ -146,7 +146,9 @@ def _auth_sentence(exc: BaseException) -> str:
     """Which key was refused and which variable sets it; never the key itself."""
     model = str(getattr(exc, "model", "") or "")
     provider = (getattr(exc, "provider", None) or model.split("/", 1)[0] or "provider").lower()
-    env_keys = getattr(exc, "env_keys", None) or [f"{provider.upper()}_API_KEY"]
+    from accountflow.lm import key_env  # an auth error means the LM layer is loaded already
+
+    env_keys = getattr(exc, "env_keys", None) or [key_env(provider)]
     names = " or ".join(env_keys)
     return (
         f"The {provider} API key was refused (HTTP {getattr(exc, 'status', None) or 401}); "

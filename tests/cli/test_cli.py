@@ -139,7 +139,9 @@ def test_lm_check_fake(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.M
 def test_missing_key_fails_fast_naming_the_env_var(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(key_var := "OPENAI_API_KEY", raising=False)
+    from accountflow.lm import key_env
+
+    monkeypatch.delenv(key_var := key_env("openai/gpt-4o-mini"), raising=False)
     code, _, err = run_cli(
         ["run", str(data_path("accounts_demo.jsonl")), "--lm", "openai/gpt-4o-mini"],
         capsys, monkeypatch,

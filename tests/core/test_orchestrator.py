@@ -10,7 +10,7 @@ import pytest
 
 from accountflow import Orchestrator, Store, load_accounts, load_seller
 from accountflow.datasets import path as data_path
-from accountflow.lm import build_lm, fake_lm
+from accountflow.lm import build_lm, fake_lm, key_env
 from accountflow.models import Account, RunStatus, StepStatus
 
 
@@ -138,7 +138,7 @@ def test_hostile_text_is_stored_verbatim(home: Path) -> None:
 
 def test_no_secret_reaches_the_store(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "sk-test-THIS-IS-A-SECRET-123456"
-    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv(key_env("openai/gpt-4o-mini"), secret)
 
     def leak(request: Any, answer: dict) -> Any:
         raise RuntimeError(f"provider said: bad key {secret}")

@@ -106,8 +106,11 @@ def test_a_call_budget_below_the_two_evaluations_is_refused(home: Path) -> None:
 def test_missing_credentials_fail_before_any_call(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # explicit: this test needs no key
+    from accountflow.lm import key_env
+
+    key_var = key_env("openai/gpt-4o-mini")
+    monkeypatch.delenv(key_var, raising=False)  # explicit: this test needs no key
     request = OptimizeRequest(target="analysis", recipe=get_recipe("bootstrap"),
                               lm="openai/gpt-4o-mini")
-    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+    with pytest.raises(ConfigError, match=key_var):
         prepare(Settings.load(lm="fake"), request)

@@ -60,6 +60,7 @@ class StubServer:
     def __init__(self, script: Script | None = None) -> None:
         self.script: Script = script or (lambda n, body: OK)
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str | None] = []  # the Authorization header of each request
         self.statuses: list[int] = []
         self._lock = threading.Lock()
         self._engine = FakeEngine()
@@ -123,6 +124,7 @@ class StubServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
+                stub.authorizations.append(self.headers.get("Authorization"))
                 fault, text = stub._reply(body)
                 if fault.delay_s:
                     time.sleep(fault.delay_s)

@@ -11,7 +11,7 @@ import pytest
 
 from accountflow import Store, load_accounts, load_seller
 from accountflow.datasets import path as data_path
-from accountflow.lm import build_lm
+from accountflow.lm import build_lm, key_env
 from accountflow.models import Account, RunStatus, StepStatus
 from accountflow.orchestrator import Orchestrator
 from accountflow.resilience import CircuitOpenError, RetryPolicy
@@ -77,7 +77,7 @@ def test_bad_key_fails_fast_with_one_sentence_and_no_retry(
     home: Path, stub: StubServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret = "sk-test-THIS-KEY-MUST-NEVER-BE-STORED-123456"
-    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv(key_env(MODEL), secret)
     stub.script = lambda n, body: UNAUTHORIZED
     orch = _orch(home, stub)
     started = time.perf_counter()
@@ -89,10 +89,19 @@ def test_bad_key_fails_fast_with_one_sentence_and_no_retry(
     assert [s.status for s in steps] == [StepStatus.failed] + [StepStatus.not_run] * 3
     assert steps[0].error_class == "permanent" and steps[0].error_type == "LMAuthError"
     message = steps[0].error_message or ""
-    assert "OPENAI_API_KEY" in message and "refused" in message and "\n" not in message
+    assert key_env(MODEL) in message and "refused" in message and "\n" not in message
     dump = str(orch.store.query("SELECT * FROM steps"))
     dump += str(orch.store.query("SELECT * FROM runs"))
     assert secret not in dump
+
+
+def test_an_explicit_key_is_sent_instead_of_the_environment_one(
+    stub: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(key_env(MODEL), "from-the-environment")
+    lm = build_lm(MODEL, api_base=stub.url, cache=False, api_key="given-by-the-caller")
+    lm(messages=[{"role": "user", "content": "hi"}])
+    assert stub.authorizations == ["Bearer given-by-the-caller"]
 
 
 def test_slow_reply_past_the_timeout_is_retried(home: Path, stub: StubServer) -> None:

@@ -43,6 +43,11 @@ def describe_backend(model: str) -> str:
     return f"litellm provider '{model.split('/')[0]}' model '{model.partition('/')[2]}'"
 
 
+def key_env(model: str) -> str:
+    """The environment variable that holds a provider's key (`openai/...` -> OPENAI_API_KEY)."""
+    return f"{model.split('/', 1)[0].upper()}_API_KEY"
+
+
 def check_credentials(model: str, api_base: str | None = None) -> None:
     """Fail fast, naming the env var, when a remote provider has no key (litellm would retry)."""
     if "/" not in model:
@@ -69,7 +74,8 @@ def check_credentials(model: str, api_base: str | None = None) -> None:
 
 
 def build_lm(
-    model: str, api_base: str | None = None, cache: bool = True, timeout_s: float | None = None
+    model: str, api_base: str | None = None, cache: bool = True, timeout_s: float | None = None,
+    api_key: str | None = None,
 ) -> dspy.LM:
     """Build the LM a model string names; raises ConfigError for anything unusable.
 
@@ -88,12 +94,14 @@ def build_lm(
         from accountflow.lm.local import local_lm
 
         return local_lm(model.removeprefix("local/"), cache=cache)
-    check_credentials(model, api_base)
+    if api_key is None:
+        check_credentials(model, api_base)
     kwargs: dict[str, object] = {}
+    if api_key is not None:  # given by the caller (never stored): the environment is not read
+        kwargs["api_key"] = api_key
     if api_base:
         kwargs["api_base"] = api_base
-        provider_key = f"{model.split('/', 1)[0].upper()}_API_KEY"
-        if not os.environ.get(provider_key):
+        if api_key is None and not os.environ.get(key_env(model)):
             kwargs["api_key"] = "unused"  # local OpenAI-compatible servers accept any key
     if timeout_s is not None:
         kwargs["timeout"] = timeout_s
