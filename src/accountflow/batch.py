@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from accountflow.errors import ConfigError
 from accountflow.io import Rejection, stream_accounts
@@ -52,6 +52,7 @@ class BatchSummary(BaseModel):
     elapsed_s: float = 0.0
     stop: StopReason = "completed"
     stop_detail: str | None = None
+    warnings: list[str] = Field(default_factory=list)  # e.g. unknown columns, ignored
 
     @property
     def accounts_per_s(self) -> float:
@@ -203,6 +204,7 @@ class BatchScorer:
             rejects.close()
             self.store.flush()
             self.summary.rejected_file = str(rejects.path) if rejects.count else None
+            self.summary.warnings = list(self.stream.warnings)
             self.summary.elapsed_s = time.perf_counter() - started
             self._record_batch(self.summary.stop)
         return self.summary
@@ -260,8 +262,9 @@ class BatchScorer:
     def _worker(self, work: queue.Queue[_Work | None], done: queue.Queue[_Done]) -> None:
         import dspy
 
-        # DSPy keeps the last 10,000 calls per LM (and globally): a batch needs none of the
-        # per-LM copy. History stays on: TrackedLM's usage hook rides on it.
+        # DSPy keeps the last 10,000 calls, whole prompts, per LM and globally: a batch needs
+        # neither (the store records every step), and TrackedLM honours `max_history_size=0`
+        # for both while its usage hook still counts every call.
         with dspy.context(max_history_size=0):
             self._work_loop(work, done)
 

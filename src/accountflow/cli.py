@@ -387,6 +387,8 @@ def score(
     if as_json:
         _print_json({**summary.model_dump(mode="json"), "exit_code": summary.exit_code})
     elif not quiet:
+        for warning in summary.warnings:
+            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
         _print_summary(summary, input, out, contacts)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)

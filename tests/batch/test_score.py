@@ -115,6 +115,22 @@ def test_score_a_file_with_bad_rows(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert second["prompt_tokens"] == 0
 
 
+def test_an_unknown_column_is_reported_not_silently_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = tmp_path / "typo.csv"
+    accounts.write_text("account_id,company_name,contact_emial\nacc-1,Acme,a@acme.com\n")
+    out = tmp_path / "out.csv"
+    code, stdout, _ = run_cli(["score", str(accounts), "--out", str(out), "--lm", "fake",
+                               "--json"], capsys, monkeypatch)
+    summary = json.loads(stdout)
+    assert code == 0 and summary["succeeded"] == 1
+    assert any("unknown column 'contact_emial'" in w for w in summary["warnings"])
+    code, _, err = run_cli(["score", str(accounts), "--out", str(out), "--lm", "fake",
+                            "--batch", "again"], capsys, monkeypatch)
+    assert code == 0 and "warning: typo.csv: ignoring unknown column 'contact_emial'" in err
+
+
 def test_outputs_are_safe_and_typed(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     hostile = tmp_path / "hostile.jsonl"
