@@ -515,8 +515,10 @@ def resume(
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Finish an interrupted or failed run (only steps that did not succeed run again), or a
-    whole batch with --batch."""
+    """Finish an interrupted or failed run, or a whole batch with --batch.
+
+    Only the steps that did not succeed run again.
+    """
     from accountflow.errors import ConfigError
     from accountflow.resilience import CircuitOpenError
 
