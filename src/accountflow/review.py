@@ -65,7 +65,24 @@ def decide(
     """Approve (the run goes on to its remaining steps), reject (the run ends `rejected`), or
     reject with regenerate (personalization runs again with the note as feedback, then the run
     returns to review). Returns the run's new result when steps ran."""
-    store = orchestrator.store
+    run_id = record_decision(orchestrator.store, run_id, decision, note, reviewer, regenerate)
+    if decision == "approve":
+        return orchestrator.continue_run(run_id, approved=True)
+    if regenerate:
+        return orchestrator.continue_run(run_id, note=note, redo="personalization")
+    return None
+
+
+def record_decision(
+    store: Store,
+    run_id: str,
+    decision: Decision,
+    note: str | None = None,
+    reviewer: str | None = None,
+    regenerate: bool = False,
+) -> str:
+    """Check and record a decision; returns the full run id. A plain rejection ends the run
+    here, so it needs no model (approve and regenerate go on through `decide`)."""
     run = store.get_run(run_id)
     run_id = str(run["run_id"])
     if run["status"] != RunStatus.awaiting_review.value:
@@ -82,12 +99,9 @@ def decide(
         ["rev_" + uuid.uuid4().hex[:12], run_id, decision, note,
          reviewer or default_reviewer(), regenerate, utcnow()],
     )
-    if decision == "approve":
-        return orchestrator.continue_run(run_id, approved=True)
-    if regenerate:
-        return orchestrator.continue_run(run_id, note=note, redo="personalization")
-    store.execute(
-        "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE run_id = ?",
-        [RunStatus.rejected.value, utcnow(), f"rejected in review: {note}", run_id],
-    )
-    return None
+    if decision == "reject" and not regenerate:
+        store.execute(
+            "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE run_id = ?",
+            [RunStatus.rejected.value, utcnow(), f"rejected in review: {note}", run_id],
+        )
+    return run_id
