@@ -15,7 +15,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from accountflow.cli_options import console
+from accountflow.cli_options import console, say
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
@@ -163,7 +163,7 @@ def _print_outcome(outcome: SuiteOutcome, settings: Settings) -> None:
     )
     _print_report(report, outcome.comparison)
     for warning in outcome.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        say(err, "warning", warning, "yellow")
     if outcome.mlflow_run_id:
         from accountflow.tracking import ui_command
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from accountflow.cli_options import console
+from accountflow.cli_options import console, say
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
@@ -181,7 +181,7 @@ def optimize(
     )
     err.print(prepared.estimate.line(), highlight=False)
     for note in prepared.notes:
-        err.print(f"[yellow]note:[/] {note}", highlight=False)
+        say(err, "note", note, "yellow")
     if dry_run:
         if as_json:
             _print_json({"recipe": recipe.model_dump(mode="json"),
@@ -228,7 +228,7 @@ def _print_optimize(result: OptimizeResult) -> None:
               highlight=False)
     out.print(f"program {result.program_path}", highlight=False)
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        say(err, "warning", warning, "yellow")
     if result.promoted:
         out.print(f"promoted {result.version}: commands now load it by default", highlight=False)
     else:
@@ -337,7 +337,7 @@ def programs_promote(
         out.print(f"Promoted {entry.version} ({entry.target}, {entry.optimizer or '-'}, dev "
                   f"{_fmt(entry.dev_score)}): commands load it by default.", highlight=False)
     if warning:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        say(err, "warning", warning, "yellow")
 
 
 @programs_app.command("diff")

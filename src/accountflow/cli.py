@@ -15,7 +15,7 @@ import typer
 from typer.exceptions import TyperException
 
 from accountflow.campaign.cli import campaign_app
-from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console
+from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console, say
 from accountflow.evals.cli import eval_app
 from accountflow.optimizers.cli import register as register_optimizers
 
@@ -144,9 +144,9 @@ def run(
     if limit is not None:
         accounts = accounts[:limit]
     for warning in loaded.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        say(err, "warning", warning, "yellow")
     for rejection in loaded.rejected:
-        err.print(f"[red]rejected:[/] {rejection}", highlight=False)
+        say(err, "rejected", rejection, "red")
 
     from accountflow.resilience import CircuitOpenError
 
@@ -388,7 +388,7 @@ def score(
         _print_json({**summary.model_dump(mode="json"), "exit_code": summary.exit_code})
     elif not quiet:
         for warning in summary.warnings:
-            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+            say(err, "warning", warning, "yellow")
         _print_summary(summary, input, out, contacts)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
@@ -541,8 +541,7 @@ def resume(
         try:
             result = orchestrator.resume(run_id)
         except CircuitOpenError as exc:
-            err.print(f"[red]stopped:[/] {exc} Run `accountflow resume {run_id}` again later.",
-                      highlight=False)
+            say(err, "stopped", f"{exc} Run `accountflow resume {run_id}` again later.", "red")
             raise typer.Exit(1) from None
     if as_json:
         _print_json(result.model_dump(mode="json"))
@@ -641,12 +640,16 @@ def review_reject(
 
 def _decide(run_id: str, decision: str, note: str | None, reviewer: str | None,
             regenerate: bool, lm: str | None, home: Path | None) -> None:
-    from accountflow.review import decide
+    from accountflow.review import decide, record_decision
 
     settings = _settings(home, lm)
     with _open_store(settings) as store:
-        orchestrator = _orchestrator(settings, store)
-        result = decide(orchestrator, run_id, decision, note, reviewer, regenerate)  # type: ignore[arg-type]
+        if decision == "reject" and not regenerate:  # ends the run: no model is loaded
+            result = None
+            run_id = record_decision(store, run_id, "reject", note, reviewer)
+        else:
+            orchestrator = _orchestrator(settings, store)
+            result = decide(orchestrator, run_id, decision, note, reviewer, regenerate)  # type: ignore[arg-type]
     if result is None:
         out.print(f"{run_id}: rejected.", highlight=False)
         return
@@ -744,7 +747,7 @@ def main() -> None:
         exc.show()  # type: ignore[attr-defined]
         sys.exit(getattr(exc, "exit_code", 2))
     except AccountflowError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        say(err, "error", exc, "red")
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -24,6 +24,14 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, soft_wrap=True, width=width)
 
 
+def say(to: Console, label: str, text: object, style: str = "yellow") -> None:
+    """One labelled line (`error: ...`, `warning: ...`); the text is escaped, so a message
+    such as "pip install 'accountflow[local]'" is printed as written, not read as markup."""
+    from rich.markup import escape
+
+    to.print(f"[{style}]{label}:[/] {escape(str(text))}", highlight=False)
+
+
 HomeOpt = Annotated[
     Path | None,
     typer.Option("--home", help="State dir (env ACCOUNTFLOW_HOME, default ./.accountflow)."),

@@ -203,3 +203,12 @@ def test_help_imports_no_heavy_libraries() -> None:
             "print(sorted(m for m in ('dspy', 'duckdb', 'mlflow', 'litellm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_error_text_is_printed_as_written_not_as_markup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "accounts[local].csv"  # brackets rich would read as a style tag
+    code, _, err = run_cli(["score", str(missing), "--out", str(tmp_path / "o.csv"),
+                            "--lm", "fake"], capsys, monkeypatch)
+    assert code == 2 and "accounts[local].csv" in err and err.count("\n") == 1

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console
+from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console, say
 
 if TYPE_CHECKING:
     from accountflow.campaign.engine import CampaignEngine
@@ -137,9 +137,9 @@ def start(
         if not accounts:
             raise InputError(f"No valid account with account_id {account_id!r} in {input}.")
     for warning in loaded.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        say(err, "warning", warning, "yellow")
     for rejection in loaded.rejected:
-        err.print(f"[red]rejected:[/] {rejection}", highlight=False)
+        say(err, "rejected", rejection, "red")
     results = []
     with _engine(home, lm, api_base, seller, uses_model=True) as engine:
         for account in accounts:
@@ -274,7 +274,7 @@ def respond(
     out.print(f"recorded {result.kind.value} from {result.contact}{read}{topic}",
               highlight=False)
     if result.error:
-        err.print(f"[yellow]warning:[/] {result.error}", highlight=False)
+        say(err, "warning", result.error, "yellow")
     if result.paused:
         out.print(f"[yellow]paused[/] {result.campaign_id}: {result.report.reason}",
                   highlight=False)
