@@ -28,16 +28,27 @@ def make_accounts(path: Path, n: int) -> None:
     """N distinct accounts (distinct prompts: no accidental cache hits)."""
     with path.open("w", encoding="utf-8") as fh:
         for i in range(n):
-            fh.write(json.dumps({
-                "account_id": f"bench-{i:06d}",
-                "company_name": f"Benchmark Freight {i}",
-                "industry": "Logistics",
-                "employee_count": 200 + i % 3000,
-                "description": f"Regional carrier number {i} that moved its data to Snowflake.",
-                "contacts": [{"contact_id": f"c{i}", "name": f"Alex Rivera{i}",
-                              "email": f"alex{i}@bench{i}.example", "title": "Head of Data",
-                              "is_primary": True}],
-            }) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "account_id": f"bench-{i:06d}",
+                        "company_name": f"Benchmark Freight {i}",
+                        "industry": "Logistics",
+                        "employee_count": 200 + i % 3000,
+                        "description": f"Regional carrier number {i} that moved its data to Snowflake.",
+                        "contacts": [
+                            {
+                                "contact_id": f"c{i}",
+                                "name": f"Alex Rivera{i}",
+                                "email": f"alex{i}@bench{i}.example",
+                                "title": "Head of Data",
+                                "is_primary": True,
+                            }
+                        ],
+                    }
+                )
+                + "\n"
+            )
 
 
 def score(input: Path, home: Path, lm: str, concurrency: int) -> dict:
@@ -91,10 +102,14 @@ def main() -> None:
         calls_per_account = s.lm_calls / max(s.succeeded, 1)
         measured = s.succeeded / live["elapsed"]
         ideal = args.concurrency / (calls_per_account * args.latency_ms / 1000)
-        print(f"throughput: N={args.n} C={args.concurrency} L={args.latency_ms:g}ms "
-              f"calls/account={calls_per_account:.2f}")
-        print(f"  measured {measured:.2f} accounts/s, ideal {ideal:.2f} accounts/s, "
-              f"ratio {measured / ideal:.3f} (target >= 0.9)")
+        print(
+            f"throughput: N={args.n} C={args.concurrency} L={args.latency_ms:g}ms "
+            f"calls/account={calls_per_account:.2f}"
+        )
+        print(
+            f"  measured {measured:.2f} accounts/s, ideal {ideal:.2f} accounts/s, "
+            f"ratio {measured / ideal:.3f} (target >= 0.9)"
+        )
         tokens = (s.prompt_tokens + s.completion_tokens) / max(s.succeeded, 1)
         print(f"  tokens/account {tokens:.0f}, failed {s.failed}")
 
@@ -110,17 +125,26 @@ def main() -> None:
         with Store(settings.db_path) as store:
             orch = Orchestrator(store, build_lm(lm), settings.seller())
             t0 = time.perf_counter()
-            replay = BatchScorer(orch, accounts, tmpdir / "replay.jsonl", batch="replay",
-                                 concurrency=args.concurrency).run()
+            replay = BatchScorer(
+                orch,
+                accounts,
+                tmpdir / "replay.jsonl",
+                batch="replay",
+                concurrency=args.concurrency,
+            ).run()
             elapsed = time.perf_counter() - t0
         steps = replay.succeeded * 3  # research, analysis, personalization (no inquiries)
-        print(f"cached replay: {steps / elapsed:.0f} steps/s ({replay.cache_hits} of "
-              f"{replay.lm_calls} calls from cache, {elapsed:.1f}s) (target >= 200)")
+        print(
+            f"cached replay: {steps / elapsed:.0f} steps/s ({replay.cache_hits} of "
+            f"{replay.lm_calls} calls from cache, {elapsed:.1f}s) (target >= 200)"
+        )
 
     if not args.skip_rss:
         small, large = child_rss(args.rss_small), child_rss(args.rss_large)
-        print(f"peak RSS: N={args.rss_small} {small / 1024:.0f} MiB, N={args.rss_large} "
-              f"{large / 1024:.0f} MiB, ratio {large / small:.2f} (target <= 1.2)")
+        print(
+            f"peak RSS: N={args.rss_small} {small / 1024:.0f} MiB, N={args.rss_large} "
+            f"{large / 1024:.0f} MiB, ratio {large / small:.2f} (target <= 1.2)"
+        )
     print(f"(self RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
 
 

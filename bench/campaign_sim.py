@@ -58,8 +58,9 @@ def _line(clock: SimClock, text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=14)
-    parser.add_argument("--reply-day", type=int, default=6,
-                        help="the day the primary contact replies (afternoon)")
+    parser.add_argument(
+        "--reply-day", type=int, default=6, help="the day the primary contact replies (afternoon)"
+    )
     parser.add_argument("--lm", default="fake")
     parser.add_argument("--home", type=Path, default=None)
     args = parser.parse_args()
@@ -67,33 +68,49 @@ def main() -> None:
     home = args.home or Path(tempfile.mkdtemp(prefix="campaign-sim-"))
     os.environ["ACCOUNTFLOW_HOME"] = str(home)
     fake = args.lm.split("?")[0] == "fake"
-    lm = fake_lm("campaign-sim", responder=_scripted_reader, cache=False) if fake \
+    lm = (
+        fake_lm("campaign-sim", responder=_scripted_reader, cache=False)
+        if fake
         else build_lm(args.lm)
-    account = next(a for a in load_accounts(data_path("accounts_demo.jsonl")).accounts
-                   if a.account_id == "acc-001")
+    )
+    account = next(
+        a
+        for a in load_accounts(data_path("accounts_demo.jsonl")).accounts
+        if a.account_id == "acc-001"
+    )
     clock = SimClock(START)
     t0 = time.perf_counter()
     print(f"state dir: {home}\nmodel: {lm.model}{' (scripted reply reading)' if fake else ''}")
-    print(f"account: {account.account_id} {account.company_name}, contacts: "
-          + "; ".join(f"{c.name} ({c.title})" for c in account.contacts) + "\n")
+    print(
+        f"account: {account.account_id} {account.company_name}, contacts: "
+        + "; ".join(f"{c.name} ({c.title})" for c in account.contacts)
+        + "\n"
+    )
 
     with CampaignEngine(home=home, lm=lm, clock=clock) as engine:
         started = engine.start(account)
         if not started.success or started.campaign_id is None:
             sys.exit(f"campaign not started: {started.error}")
         cid = started.campaign_id
-        _line(clock, f"started {cid}: {started.contacts_count} contacts, research and analysis "
-              f"done ({started.lm_calls} LM calls); default config")
+        _line(
+            clock,
+            f"started {cid}: {started.contacts_count} contacts, research and analysis "
+            f"done ({started.lm_calls} LM calls); default config",
+        )
         for day in range(args.days + 1):
             clock.now = START + timedelta(days=day)
             results = engine.tick()
             for r in results:
                 if r.success and r.message is not None:
                     what = r.message.subject or r.message.body.split("\n")[0][:70]
-                    _line(clock, f"touch {r.step} {r.channel.value if r.channel else ''} -> "
-                          f"{r.contact_name} <{r.contact}> ({r.kind.value if r.kind else ''}): "
-                          f"{what!r}; next due {r.next_touch_at:%a %m-%d}"
-                          if r.next_touch_at else "")
+                    _line(
+                        clock,
+                        f"touch {r.step} {r.channel.value if r.channel else ''} -> "
+                        f"{r.contact_name} <{r.contact}> ({r.kind.value if r.kind else ''}): "
+                        f"{what!r}; next due {r.next_touch_at:%a %m-%d}"
+                        if r.next_touch_at
+                        else "",
+                    )
                 else:
                     _line(clock, f"{r.action.value}: {r.error}")
             if not results:
@@ -117,12 +134,17 @@ def main() -> None:
         final = engine.status(cid)
     assert final is not None
     elapsed = time.perf_counter() - t0
-    print(f"\n{args.days} simulated days in {elapsed:.1f}s wall, {len(lm.history)} LM calls, "
-          f"{final.current_step} touches, status {final.status.value}\n")
+    print(
+        f"\n{args.days} simulated days in {elapsed:.1f}s wall, {len(lm.history)} LM calls, "
+        f"{final.current_step} touches, status {final.status.value}\n"
+    )
     print(f"$ accountflow campaign status {cid} --home {home}   (a new process)\n", flush=True)
     env = {**os.environ, "COLUMNS": "110"}
-    subprocess.run([sys.executable, "-m", "accountflow.cli", "campaign", "status", cid,
-                    "--home", str(home)], check=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "accountflow.cli", "campaign", "status", cid, "--home", str(home)],
+        check=True,
+        env=env,
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,9 @@ def check_random_faults(tmp: Path, n: int, rate: float, attempts: int) -> None:
         orch = Orchestrator(Store(tmp / "faults.duckdb"), lm, load_seller(), retry=policy)
         demo = load_accounts(data_path("accounts_demo.jsonl")).accounts
         accounts = [  # distinct accounts: every prompt new, no cache hits between them
-            demo[i % len(demo)].model_copy(update={
-                "account_id": f"f{i}", "notes": f"fault-injection copy {i}"})
+            demo[i % len(demo)].model_copy(
+                update={"account_id": f"f{i}", "notes": f"fault-injection copy {i}"}
+            )
             for i in range(n)
         ]
         t0 = time.perf_counter()
@@ -53,12 +54,14 @@ def check_random_faults(tmp: Path, n: int, rate: float, attempts: int) -> None:
         failed = [s for s in steps if s["status"] == "failed"]
         ok = [(s["run_id"], s["step"]) for s in steps if s["status"] == "succeeded"]
         faults = sum(1 for code in stub.statuses if code != 200)
-        print(f"1. {rate:.0%} transient faults, {n} accounts, max {attempts} attempts: "
-              f"{sum(r.status.value == 'succeeded' for r in results)}/{n} succeeded in "
-              f"{elapsed:.1f}s; {len(stub.requests)} requests, {faults} faulted; "
-              f"{len(failed)} failed attempts recorded (all transient: "
-              f"{all(s['error_class'] == 'transient' for s in failed)}); "
-              f"steps succeeded twice: {len(ok) - len(set(ok))}")
+        print(
+            f"1. {rate:.0%} transient faults, {n} accounts, max {attempts} attempts: "
+            f"{sum(r.status.value == 'succeeded' for r in results)}/{n} succeeded in "
+            f"{elapsed:.1f}s; {len(stub.requests)} requests, {faults} faulted; "
+            f"{len(failed)} failed attempts recorded (all transient: "
+            f"{all(s['error_class'] == 'transient' for s in failed)}); "
+            f"steps succeeded twice: {len(ok) - len(set(ok))}"
+        )
     finally:
         stub.stop()
 
@@ -67,16 +70,23 @@ def check_bad_key(tmp: Path) -> None:
     stub = StubServer(lambda n, body: UNAUTHORIZED).start()
     try:
         # a wrong key passed explicitly: the environment (and any real key in it) is not read
-        lm = build_lm("openai/gpt-4o-mini", api_base=stub.url, timeout_s=5, cache=False,
-                      api_key="wrong-key-for-this-check")
+        lm = build_lm(
+            "openai/gpt-4o-mini",
+            api_base=stub.url,
+            timeout_s=5,
+            cache=False,
+            api_key="wrong-key-for-this-check",
+        )
         orch = Orchestrator(Store(tmp / "key.duckdb"), lm, load_seller())
         account = load_accounts(data_path("accounts_demo.jsonl")).accounts[0]
         t0 = time.perf_counter()
         result = orch.run(account)
         elapsed = time.perf_counter() - t0
         step = orch.store.get_steps(result.run_id)[0]
-        print(f"2. refused key: run {result.status.value} in {elapsed:.2f}s after "
-              f"{len(stub.requests)} request(s); {step.error_class}: {step.error_message}")
+        print(
+            f"2. refused key: run {result.status.value} in {elapsed:.2f}s after "
+            f"{len(stub.requests)} request(s); {step.error_class}: {step.error_message}"
+        )
     finally:
         stub.stop()
 
@@ -84,8 +94,18 @@ def check_bad_key(tmp: Path) -> None:
 def check_kill_9(tmp: Path) -> None:
     home = tmp / "killed"
     env = {**os.environ, "ACCOUNTFLOW_HOME": str(home)}
-    cmd = [sys.executable, "-m", "accountflow.cli", "run", str(data_path("accounts_demo.jsonl")),
-           "--account-id", "acc-002", "--lm", "fake?latency_ms=400", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accountflow.cli",
+        "run",
+        str(data_path("accounts_demo.jsonl")),
+        "--account-id",
+        "acc-002",
+        "--lm",
+        "fake?latency_ms=400",
+        "--json",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while _cached_answers(home / "dspy_cache") < 2:
         time.sleep(0.05)
@@ -100,16 +120,26 @@ def check_kill_9(tmp: Path) -> None:
     resumed = Orchestrator(store, engine_lm, load_seller()).resume(run.run_id)
     after = store.get_steps(run.run_id)
     new = [s for s in after if s.step_id not in {b.step_id for b in before}]
-    clean = Orchestrator(Store(tmp / "clean.duckdb"), fake_lm("clean", cache=False),
-                         load_seller()).run(next(a for a in load_accounts(
-                             data_path("accounts_demo.jsonl")).accounts
-                             if a.account_id == "acc-002"))
+    clean = Orchestrator(
+        Store(tmp / "clean.duckdb"), fake_lm("clean", cache=False), load_seller()
+    ).run(
+        next(
+            a
+            for a in load_accounts(data_path("accounts_demo.jsonl")).accounts
+            if a.account_id == "acc-002"
+        )
+    )
     same = (resumed.analysis, resumed.outreach, resumed.colleague_messages) == (
-        clean.analysis, clean.outreach, clean.colleague_messages)
-    print(f"3. kill -9 after {done}: store showed run {run.status.value}; resume ran "
-          f"{sorted({s.step for s in new})} in {time.perf_counter() - t0:.1f}s with "
-          f"{sum(s.lm_calls for s in new)} LM calls; finished steps re-run: "
-          f"{len({s.step for s in new} & set(done))}; result equals an uninterrupted run: {same}")
+        clean.analysis,
+        clean.outreach,
+        clean.colleague_messages,
+    )
+    print(
+        f"3. kill -9 after {done}: store showed run {run.status.value}; resume ran "
+        f"{sorted({s.step for s in new})} in {time.perf_counter() - t0:.1f}s with "
+        f"{sum(s.lm_calls for s in new)} LM calls; finished steps re-run: "
+        f"{len({s.step for s in new} & set(done))}; result equals an uninterrupted run: {same}"
+    )
 
 
 def main() -> None:

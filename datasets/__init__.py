@@ -179,9 +179,7 @@ def load_split(split: str, limit: int | None = None) -> list[dspy.Example]:
     return [
         dspy.Example(
             account=row.account, seller=seller, labels=row.labels, gold=row.labels
-        ).with_inputs(
-            "account", "seller"
-        )
+        ).with_inputs("account", "seller")
         for row in rows
     ]
 

@@ -82,23 +82,36 @@ def eval_run(
     ] = None,
     judge_lm: Annotated[
         str | None,
-        typer.Option("--judge-lm", envvar="ACCOUNTFLOW_JUDGE_LM",
-                     help="Model for the LLM judge (env ACCOUNTFLOW_JUDGE_LM; default: --lm)."),
+        typer.Option(
+            "--judge-lm",
+            envvar="ACCOUNTFLOW_JUDGE_LM",
+            help="Model for the LLM judge (env ACCOUNTFLOW_JUDGE_LM; default: --lm).",
+        ),
     ] = None,
     program: Annotated[
         str | None,
-        typer.Option("--program", help="Program version, prefix or program JSON path "
-                     "(default: the promoted program, else the built-in one)."),
+        typer.Option(
+            "--program",
+            help="Program version, prefix or program JSON path "
+            "(default: the promoted program, else the built-in one).",
+        ),
     ] = None,
     baseline: Annotated[
         str | None,
-        typer.Option("--baseline", help="Eval id (or prefix) to compare with, or `last` for the "
-                     "newest finished eval of this suite."),
+        typer.Option(
+            "--baseline",
+            help="Eval id (or prefix) to compare with, or `last` for the "
+            "newest finished eval of this suite.",
+        ),
     ] = None,
     fail_under: Annotated[
         float | None,
-        typer.Option("--fail-under", min=0.0, max=1.0,
-                     help="Exit 1 when the aggregate is below this (overrides the suite)."),
+        typer.Option(
+            "--fail-under",
+            min=0.0,
+            max=1.0,
+            help="Exit 1 when the aggregate is below this (overrides the suite).",
+        ),
     ] = None,
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Only the first N examples.")
@@ -133,15 +146,27 @@ def eval_run(
         done += 1
         if not as_json:
             mark = "[red]error[/]" if row.status == "error" else f"{row.score:.3f}"
-            err.print(f"  [{done}] {row.example_id} {mark} ({row.duration_ms / 1000:.1f}s)",
-                      highlight=False)
+            err.print(
+                f"  [{done}] {row.example_id} {mark} ({row.duration_ms / 1000:.1f}s)",
+                highlight=False,
+            )
 
     if not as_json:
-        err.print(f"Running suite {suite_obj.name} ({suite_obj.target} on {suite_obj.dataset}) "
-                  f"with {settings.lm}; state in {settings.home}", highlight=False)
+        err.print(
+            f"Running suite {suite_obj.name} ({suite_obj.target} on {suite_obj.dataset}) "
+            f"with {settings.lm}; state in {settings.home}",
+            highlight=False,
+        )
     outcome = run_suite(
-        settings, suite_obj, judge_lm=judge_lm, program=program, baseline=baseline,
-        fail_under=fail_under, limit=limit, threads=threads, track=not no_mlflow,
+        settings,
+        suite_obj,
+        judge_lm=judge_lm,
+        program=program,
+        baseline=baseline,
+        fail_under=fail_under,
+        limit=limit,
+        threads=threads,
+        track=not no_mlflow,
         progress=progress,
     )
     if as_json:
@@ -185,8 +210,12 @@ def _print_report(report: EvalReport, comparison: Comparison | None) -> None:
         table.add_column("baseline", justify="right")
         table.add_column("delta", justify="right")
     for name, weight in report.weights.items():
-        row = [name, f"{weight:g}", str(report.metric_counts.get(name, 0)),
-               _fmt(report.metric_means.get(name))]
+        row = [
+            name,
+            f"{weight:g}",
+            str(report.metric_counts.get(name, 0)),
+            _fmt(report.metric_means.get(name)),
+        ]
         if comparison:
             m = base.get(name)
             row += [_fmt(m.baseline if m else None), _delta(m.delta if m else None)]
@@ -199,12 +228,16 @@ def _print_report(report: EvalReport, comparison: Comparison | None) -> None:
     table.add_row(*agg)
     out.print(table)
     if report.judge_criteria:
-        out.print("judge: " + ", ".join(f"{k} {v:.2f}" for k, v in report.judge_criteria.items()),
-                  highlight=False)
+        out.print(
+            "judge: " + ", ".join(f"{k} {v:.2f}" for k, v in report.judge_criteria.items()),
+            highlight=False,
+        )
         for a in report.judge_agreement:
-            out.print(f"  judge {a.criterion} vs {a.metric}: agreement {_fmt(a.agreement, 2)}, "
-                      f"correlation {_fmt(a.correlation, 2)} over {a.n} examples",
-                      highlight=False)
+            out.print(
+                f"  judge {a.criterion} vs {a.metric}: agreement {_fmt(a.agreement, 2)}, "
+                f"correlation {_fmt(a.correlation, 2)} over {a.n} examples",
+                highlight=False,
+            )
     failed = [r for r in report.rows if r.status == "error"]
     if failed:
         out.print(f"[red]{len(failed)} example(s) failed[/] (scored 0):")
@@ -230,15 +263,17 @@ def _print_worse(comparison: Comparison) -> None:
     )
     if not comparison.worse:
         return
-    table = Table(box=None, header_style="bold", title="examples that got worse",
-                  title_justify="left")
+    table = Table(
+        box=None, header_style="bold", title="examples that got worse", title_justify="left"
+    )
     table.add_column("example", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
     table.add_column("metrics that dropped (reason now)", overflow="fold")
     for w in comparison.worse:
         detail = "; ".join(f"{m} -{d:.2f} ({w.reasons.get(m, '')})" for m, d in w.metrics.items())
-        table.add_row(w.example_id, f"{w.baseline:.3f} -> {w.current:.3f}",
-                      detail or (w.error or ""))
+        table.add_row(
+            w.example_id, f"{w.baseline:.3f} -> {w.current:.3f}", detail or (w.error or "")
+        )
     out.print(table)
 
 
@@ -262,14 +297,33 @@ def eval_list(
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
-    for name in ("eval id", "suite", "target", "status", "started (UTC)", "n", "failed",
-                 "aggregate", "program", "model"):
+    for name in (
+        "eval id",
+        "suite",
+        "target",
+        "status",
+        "started (UTC)",
+        "n",
+        "failed",
+        "aggregate",
+        "program",
+        "model",
+    ):
         table.add_column(name, no_wrap=name != "model", overflow="fold")
     for r in rows:
         color = {"passed": "green", "failed": "red"}.get(r.status, "yellow")
-        table.add_row(r.eval_id, r.suite, r.target, f"[{color}]{r.status}[/]",
-                      f"{r.started_at:%m-%d %H:%M:%S}", str(r.n_examples), str(r.n_failed),
-                      _fmt(r.aggregate), r.program_version or "", r.model or "")
+        table.add_row(
+            r.eval_id,
+            r.suite,
+            r.target,
+            f"[{color}]{r.status}[/]",
+            f"{r.started_at:%m-%d %H:%M:%S}",
+            str(r.n_examples),
+            str(r.n_failed),
+            _fmt(r.aggregate),
+            r.program_version or "",
+            r.model or "",
+        )
     out.print(table if rows else "No evals yet: `accountflow eval smoke --lm fake` records one.")
 
 
@@ -296,13 +350,18 @@ def eval_show(
 
     run, rows = _load(home, eval_id)
     if as_json:
-        _print_json({"eval": run.model_dump(mode="json"),
-                     "results": [r.model_dump(mode="json") for r in rows]})
+        _print_json(
+            {
+                "eval": run.model_dump(mode="json"),
+                "results": [r.model_dump(mode="json") for r in rows],
+            }
+        )
         return
     out.print(
         f"[bold]{run.eval_id}[/] suite {run.suite} · {run.status} · target {run.target} · "
         f"dataset {run.dataset} ({run.dataset_hash}) · model {run.model} · program "
-        f"{run.program_version}" + (f" · judge {run.judge_model}" if run.judge_model else "")
+        f"{run.program_version}"
+        + (f" · judge {run.judge_model}" if run.judge_model else "")
         + (f" · baseline {run.baseline_id}" if run.baseline_id else "")
         + (f"\n[red]{run.error}[/]" if run.error else ""),
         highlight=False,
@@ -352,25 +411,47 @@ def eval_compare(
     base_run, base_rows = _load(home, baseline)
     cand_run, cand_rows = _load(home, candidate)
     t = Thresholds()
-    comparison = compare(cand_rows, base_rows, cand_run.weights, base_run.eval_id,
-                         tolerance=t.tolerance, metric_tolerance=t.metric_tolerance,
-                         target=cand_run.target)
+    comparison = compare(
+        cand_rows,
+        base_rows,
+        cand_run.weights,
+        base_run.eval_id,
+        tolerance=t.tolerance,
+        metric_tolerance=t.metric_tolerance,
+        target=cand_run.target,
+    )
     if as_json:
-        _print_json({"baseline": base_run.eval_id, "candidate": cand_run.eval_id,
-                     **comparison.model_dump(mode="json")})
+        _print_json(
+            {
+                "baseline": base_run.eval_id,
+                "candidate": cand_run.eval_id,
+                **comparison.model_dump(mode="json"),
+            }
+        )
         return
-    out.print(f"[bold]{base_run.eval_id}[/] ({base_run.suite}, program "
-              f"{base_run.program_version}) -> [bold]{cand_run.eval_id}[/] ({cand_run.suite}, "
-              f"program {cand_run.program_version})", highlight=False)
+    out.print(
+        f"[bold]{base_run.eval_id}[/] ({base_run.suite}, program "
+        f"{base_run.program_version}) -> [bold]{cand_run.eval_id}[/] ({cand_run.suite}, "
+        f"program {cand_run.program_version})",
+        highlight=False,
+    )
     if base_run.target != cand_run.target:
-        err.print(f"[yellow]warning:[/] different targets ({base_run.target} vs "
-                  f"{cand_run.target}); only the shared metrics compare", highlight=False)
+        err.print(
+            f"[yellow]warning:[/] different targets ({base_run.target} vs "
+            f"{cand_run.target}); only the shared metrics compare",
+            highlight=False,
+        )
     if comparison.only_current or comparison.only_baseline:
-        err.print(f"[yellow]warning:[/] {len(comparison.only_baseline)} example(s) only in the "
-                  f"baseline, {len(comparison.only_current)} only in the candidate",
-                  highlight=False)
-    report = summarise(cand_run.target, cand_run.weights,
-                       [r for r in cand_rows if r.example_id in {b.example_id for b in base_rows}])
+        err.print(
+            f"[yellow]warning:[/] {len(comparison.only_baseline)} example(s) only in the "
+            f"baseline, {len(comparison.only_current)} only in the candidate",
+            highlight=False,
+        )
+    report = summarise(
+        cand_run.target,
+        cand_run.weights,
+        [r for r in cand_rows if r.example_id in {b.example_id for b in base_rows}],
+    )
     _print_report(report, comparison)
 
 
@@ -386,10 +467,13 @@ def eval_suites(as_json: JsonOpt = False) -> None:
         return
     for s in suites:
         size = f"first {s.limit}" if s.limit else "all"
-        out.print(f"[bold]{s.name}[/]: {s.description}\n  target {s.target}, dataset {s.dataset} "
-                  f"({size}), threads {s.threads}, fail under "
-                  f"{_fmt(s.thresholds.fail_under)}; metrics "
-                  + ", ".join(f"{k} x{v:g}" for k, v in s.metrics.items()), highlight=False)
+        out.print(
+            f"[bold]{s.name}[/]: {s.description}\n  target {s.target}, dataset {s.dataset} "
+            f"({size}), threads {s.threads}, fail under "
+            f"{_fmt(s.thresholds.fail_under)}; metrics "
+            + ", ".join(f"{k} x{v:g}" for k, v in s.metrics.items()),
+            highlight=False,
+        )
 
 
 @eval_app.command("metrics")
@@ -398,8 +482,17 @@ def eval_metrics(as_json: JsonOpt = False) -> None:
     from accountflow.evals.metrics import METRICS
 
     if as_json:
-        _print_json([{"name": m.name, "needs": m.needs, "uses_lm": m.uses_lm,
-                      "description": m.description} for m in METRICS.values()])
+        _print_json(
+            [
+                {
+                    "name": m.name,
+                    "needs": m.needs,
+                    "uses_lm": m.uses_lm,
+                    "description": m.description,
+                }
+                for m in METRICS.values()
+            ]
+        )
         return
     for m in METRICS.values():
         out.print(f"[bold]{m.name}[/] ({', '.join(m.needs)}): {m.description}", highlight=False)

@@ -77,8 +77,9 @@ def compare(
         regressed = (
             delta is not None and metric_tolerance is not None and delta < -metric_tolerance - EPS
         )
-        deltas.append(MetricDelta(metric=name, current=a, baseline=b, delta=delta,
-                                  regressed=regressed))
+        deltas.append(
+            MetricDelta(metric=name, current=a, baseline=b, delta=delta, regressed=regressed)
+        )
     worse: list[ExampleDelta] = []
     better: list[str] = []
     for i in common:
@@ -94,9 +95,17 @@ def compare(
                 if sc.score < sb.score - EPS:
                     metrics[name] = sb.score - sc.score
                     reasons[name] = sc.reason
-            worse.append(ExampleDelta(example_id=i, current=c.score, baseline=b.score,
-                                      delta=drop, metrics=metrics, reasons=reasons,
-                                      error=c.error))
+            worse.append(
+                ExampleDelta(
+                    example_id=i,
+                    current=c.score,
+                    baseline=b.score,
+                    delta=drop,
+                    metrics=metrics,
+                    reasons=reasons,
+                    error=c.error,
+                )
+            )
         elif drop > example_tolerance + EPS:
             better.append(i)
     worse.sort(key=lambda d: d.delta)

@@ -82,13 +82,16 @@ def _load_program_file(settings: Settings, ref: str | None) -> AccountPipeline:
         return program
     path = Path(ref).expanduser()
     if not path.is_file():
-        raise ConfigError(f"Program {ref!r} is not a program JSON file; pass a path saved with "
-                          "program.save(path).")
+        raise ConfigError(
+            f"Program {ref!r} is not a program JSON file; pass a path saved with "
+            "program.save(path)."
+        )
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
-        raise ConfigError(f"Program file {path} is not valid JSON; save it with "
-                          "program.save(path).") from None
+        raise ConfigError(
+            f"Program file {path} is not valid JSON; save it with program.save(path)."
+        ) from None
     for name, predictor in program.named_predictors():
         if name in state:
             predictor.load_state(state[name])
@@ -131,18 +134,34 @@ def run_suite(
     store = store if store is not None else Store(settings.db_path)
     try:
         recover_interrupted(store)
-        pipeline = (program if isinstance(program, AccountPipeline)
-                    else load_program_ref(settings, program, store))
+        pipeline = (
+            program
+            if isinstance(program, AccountPipeline)
+            else load_program_ref(settings, program, store)
+        )
         version = program_version(pipeline)
-        baseline_id = (resolve_eval_id(store, baseline, suite=suite.name)
-                       if baseline is not None else None)
+        baseline_id = (
+            resolve_eval_id(store, baseline, suite=suite.name) if baseline is not None else None
+        )
         eval_id = "eval_" + uuid.uuid4().hex[:10]
-        create_eval_run(store, EvalRun(
-            eval_id=eval_id, suite=suite.name, target=suite.target, dataset=suite.dataset,
-            dataset_hash=data_hash, model=redact(str(lm_obj.model)), judge_model=judge_name,
-            program_version=version, status="running", started_at=utcnow(),
-            n_examples=len(examples), baseline_id=baseline_id, weights=suite.metrics,
-        ))
+        create_eval_run(
+            store,
+            EvalRun(
+                eval_id=eval_id,
+                suite=suite.name,
+                target=suite.target,
+                dataset=suite.dataset,
+                dataset_hash=data_hash,
+                model=redact(str(lm_obj.model)),
+                judge_model=judge_name,
+                program_version=version,
+                status="running",
+                started_at=utcnow(),
+                n_examples=len(examples),
+                baseline_id=baseline_id,
+                weights=suite.metrics,
+            ),
+        )
 
         def on_result(row: ExampleResult) -> None:
             add_results(store, eval_id, [row])
@@ -150,9 +169,16 @@ def run_suite(
                 progress(row)
 
         try:
-            report = evaluate(pipeline, suite.target, examples, suite.metrics,
-                              threads or suite.threads, lm=lm_obj, judge_lm=judge_obj,
-                              progress=on_result)
+            report = evaluate(
+                pipeline,
+                suite.target,
+                examples,
+                suite.metrics,
+                threads or suite.threads,
+                lm=lm_obj,
+                judge_lm=judge_obj,
+                progress=on_result,
+            )
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
             finish_eval_run(store, eval_id, status=status, error=one_line(exc))
@@ -162,22 +188,38 @@ def run_suite(
             base_run = get_eval_run(store, baseline_id)
             t = suite.thresholds
             comparison = compare(
-                report.rows, get_results(store, baseline_id), report.weights, baseline_id,
-                tolerance=t.tolerance, metric_tolerance=t.metric_tolerance,
-                example_tolerance=t.example_tolerance, target=suite.target,
+                report.rows,
+                get_results(store, baseline_id),
+                report.weights,
+                baseline_id,
+                tolerance=t.tolerance,
+                metric_tolerance=t.metric_tolerance,
+                example_tolerance=t.example_tolerance,
+                target=suite.target,
             )
             if base_run.dataset_hash != data_hash:
-                comparison_note = (f"the baseline {baseline_id} used dataset "
-                                   f"{base_run.dataset_hash}, this eval {data_hash}")
+                comparison_note = (
+                    f"the baseline {baseline_id} used dataset "
+                    f"{base_run.dataset_hash}, this eval {data_hash}"
+                )
             else:
                 comparison_note = None
         threshold = fail_under if fail_under is not None else suite.thresholds.fail_under
-        result = verdict(report.aggregate, report.metric_means, threshold,
-                         suite.thresholds.metrics, comparison)
+        result = verdict(
+            report.aggregate, report.metric_means, threshold, suite.thresholds.metrics, comparison
+        )
         outcome = SuiteOutcome(
-            eval_id=eval_id, suite=suite.name, target=suite.target, dataset=suite.dataset,
-            dataset_hash=data_hash, model=redact(str(lm_obj.model)), judge_model=judge_name,
-            program_version=version, report=report, comparison=comparison, verdict=result,
+            eval_id=eval_id,
+            suite=suite.name,
+            target=suite.target,
+            dataset=suite.dataset,
+            dataset_hash=data_hash,
+            model=redact(str(lm_obj.model)),
+            judge_model=judge_name,
+            program_version=version,
+            report=report,
+            comparison=comparison,
+            verdict=result,
         )
         if comparison is not None and comparison_note:
             outcome.warnings.append(comparison_note)
@@ -187,12 +229,20 @@ def run_suite(
             except Exception as exc:  # tracking must not lose the eval itself
                 outcome.warnings.append(f"MLflow logging failed: {one_line(exc)}")
         finish_eval_run(
-            store, eval_id, status="passed" if result.passed else "failed",
-            aggregate=report.aggregate, passed=result.passed, n_examples=report.n_examples,
-            n_failed=report.n_failed, metric_means=report.metric_means,
-            summary=summary(outcome, threshold), mlflow_run_id=outcome.mlflow_run_id,
-            duration_ms=report.duration_ms, lm_calls=report.lm_calls,
-            prompt_tokens=report.prompt_tokens, completion_tokens=report.completion_tokens,
+            store,
+            eval_id,
+            status="passed" if result.passed else "failed",
+            aggregate=report.aggregate,
+            passed=result.passed,
+            n_examples=report.n_examples,
+            n_failed=report.n_failed,
+            metric_means=report.metric_means,
+            summary=summary(outcome, threshold),
+            mlflow_run_id=outcome.mlflow_run_id,
+            duration_ms=report.duration_ms,
+            lm_calls=report.lm_calls,
+            prompt_tokens=report.prompt_tokens,
+            completion_tokens=report.completion_tokens,
             cost_usd=report.cost_usd,
         )
         return outcome
@@ -210,10 +260,10 @@ def summary(outcome: SuiteOutcome, threshold: float | None) -> dict[str, Any]:
         "judge_criteria": report.judge_criteria,
         "judge_agreement": [a.model_dump() for a in report.judge_agreement],
         "metric_counts": report.metric_counts,
-        "comparison": (outcome.comparison.model_dump(exclude={"worse"})
-                       if outcome.comparison else None),
-        "worse": ([w.example_id for w in outcome.comparison.worse]
-                  if outcome.comparison else []),
+        "comparison": (
+            outcome.comparison.model_dump(exclude={"worse"}) if outcome.comparison else None
+        ),
+        "worse": ([w.example_id for w in outcome.comparison.worse] if outcome.comparison else []),
         "warnings": outcome.warnings,
     }
 
@@ -236,8 +286,9 @@ def results_table(rows: list[ExampleResult], weights: dict[str, float]) -> dict[
     return table
 
 
-def log_to_mlflow(settings: Settings, suite: Suite, outcome: SuiteOutcome,
-                  threshold: float | None) -> str:
+def log_to_mlflow(
+    settings: Settings, suite: Suite, outcome: SuiteOutcome, threshold: float | None
+) -> str:
     """One MLflow run per eval: params (suite, models, program, data), every metric, the
     aggregate, and the results table plus the full report as artifacts."""
     import mlflow
@@ -245,26 +296,39 @@ def log_to_mlflow(settings: Settings, suite: Suite, outcome: SuiteOutcome,
     from accountflow.tracking import log_metrics, log_params, start_run
 
     report = outcome.report
-    with start_run(settings, EXPERIMENT, f"{suite.name} {outcome.eval_id}",
-                   tags={"eval_id": outcome.eval_id, "suite": suite.name,
-                         "target": suite.target}) as run:
-        log_params({
-            "suite": suite.name, "target": suite.target, "dataset": suite.dataset,
-            "dataset_hash": outcome.dataset_hash, "model": outcome.model,
-            "judge_model": outcome.judge_model, "program_version": outcome.program_version,
-            "n_examples": report.n_examples, "threshold": threshold,
-            "baseline": outcome.comparison.baseline_id if outcome.comparison else None,
-            "weights": json.dumps(report.weights, sort_keys=True),
-        })
-        metrics: dict[str, float | None] = {"aggregate": report.aggregate,
-                                             "n_failed": float(report.n_failed),
-                                             "passed": float(outcome.verdict.passed),
-                                             "duration_s": report.duration_ms / 1000,
-                                             "lm_calls": float(report.lm_calls)}
+    with start_run(
+        settings,
+        EXPERIMENT,
+        f"{suite.name} {outcome.eval_id}",
+        tags={"eval_id": outcome.eval_id, "suite": suite.name, "target": suite.target},
+    ) as run:
+        log_params(
+            {
+                "suite": suite.name,
+                "target": suite.target,
+                "dataset": suite.dataset,
+                "dataset_hash": outcome.dataset_hash,
+                "model": outcome.model,
+                "judge_model": outcome.judge_model,
+                "program_version": outcome.program_version,
+                "n_examples": report.n_examples,
+                "threshold": threshold,
+                "baseline": outcome.comparison.baseline_id if outcome.comparison else None,
+                "weights": json.dumps(report.weights, sort_keys=True),
+            }
+        )
+        metrics: dict[str, float | None] = {
+            "aggregate": report.aggregate,
+            "n_failed": float(report.n_failed),
+            "passed": float(outcome.verdict.passed),
+            "duration_s": report.duration_ms / 1000,
+            "lm_calls": float(report.lm_calls),
+        }
         metrics.update(report.metric_means)
         metrics.update({f"judge.{k}": v for k, v in report.judge_criteria.items()})
-        metrics.update({f"agreement.{a.criterion}_vs_{a.metric}": a.agreement
-                        for a in report.judge_agreement})
+        metrics.update(
+            {f"agreement.{a.criterion}_vs_{a.metric}": a.agreement for a in report.judge_agreement}
+        )
         if outcome.comparison is not None:
             metrics["delta.aggregate"] = outcome.comparison.delta
             metrics.update({f"delta.{m.metric}": m.delta for m in outcome.comparison.metrics})

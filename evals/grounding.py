@@ -32,7 +32,7 @@ _TIME_UNIT_RE = re.compile(
     r"\s*(?:-|\s)?\s*(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?)\b", re.I
 )
 _CAP_RE = re.compile(r"(?<![\w'’@./-])([^\W\d_][\w'’&-]*)", re.UNICODE)
-_SENTENCE_END = ".!?:;\n\"“(—–-•*"
+_SENTENCE_END = '.!?:;\n"“(—–-•*'
 ALWAYS_OK = frozenset(
     """i hi hello hey dear thanks thank best regards cheers p.s ps ok okay monday tuesday
     wednesday thursday friday saturday sunday january february march april may june july

@@ -55,8 +55,9 @@ class Judge(dspy.Module):
         super().__init__()
         self.rate = dspy.Predict(JudgeOutreach)
 
-    def forward(self, account: str, contact: str, seller: str, channel: str,
-                message: str) -> dspy.Prediction:
+    def forward(
+        self, account: str, contact: str, seller: str, channel: str, message: str
+    ) -> dspy.Prediction:
         verdict: JudgeVerdict = self.rate(
             account=account, contact=contact, seller=seller, channel=channel, message=message
         ).verdict
@@ -104,14 +105,16 @@ def judge_prediction(example: dspy.Example, prediction: dspy.Prediction) -> Metr
     details = normalise(verdict)
     score = sum(details.values()) / len(details)
     marks = ", ".join(f"{c} {getattr(verdict, c)}/5" for c in CRITERIA)
-    return MetricScore(score=score, reason=f"{marks}. {verdict.rationale.strip()[:300]}",
-                       details=details)
+    return MetricScore(
+        score=score, reason=f"{marks}. {verdict.rationale.strip()[:300]}", details=details
+    )
 
 
 def criteria_means(rows: Sequence[ExampleResult]) -> dict[str, float]:
     """Mean 0-1 score per rubric criterion over the judged examples."""
-    judged = [r.scores["judge"].details for r in rows
-              if "judge" in r.scores and r.scores["judge"].details]
+    judged = [
+        r.scores["judge"].details for r in rows if "judge" in r.scores and r.scores["judge"].details
+    ]
     if not judged:
         return {}
     return {c: sum(d[c] for d in judged) / len(judged) for c in CRITERIA}
@@ -134,9 +137,13 @@ def agreement(rows: Sequence[ExampleResult]) -> list[Agreement]:
         if not any(r.scores.get("judge") for r in rows) or metric not in rows[0].scores:
             continue
         agree = [(a >= 0.5) == (b >= 0.5) for a, b in pairs]
-        out.append(Agreement(
-            criterion=criterion, metric=metric, n=len(pairs),
-            agreement=sum(agree) / len(agree) if agree else None,
-            correlation=pearson([a for a, _ in pairs], [b for _, b in pairs]),
-        ))
+        out.append(
+            Agreement(
+                criterion=criterion,
+                metric=metric,
+                n=len(pairs),
+                agreement=sum(agree) / len(agree) if agree else None,
+                correlation=pearson([a for a, _ in pairs], [b for _, b in pairs]),
+            )
+        )
     return out

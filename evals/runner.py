@@ -89,15 +89,15 @@ def dump_prediction(prediction: dspy.Prediction, target: str) -> dict[str, Any]:
         if isinstance(value, BaseModel):
             out[key] = value.model_dump(mode="json")
         elif isinstance(value, list):
-            out[key] = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v
-                        for v in value]
+            out[key] = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
         else:
             out[key] = value
     return out
 
 
-def _failure_scores(error: str, weights: Mapping[str, float], example: dspy.Example,
-                    target: str) -> dict[str, MetricScore]:
+def _failure_scores(
+    error: str, weights: Mapping[str, float], example: dspy.Example, target: str
+) -> dict[str, MetricScore]:
     """A failed example scores 0 on every metric that would have applied to it."""
     empty = dspy.Prediction(**{k: None for k in FIELDS[target]})
     out: dict[str, MetricScore] = {}
@@ -106,8 +106,9 @@ def _failure_scores(error: str, weights: Mapping[str, float], example: dspy.Exam
             applicable = METRICS[name](example, empty).applicable
         except Exception:
             applicable = True
-        out[name] = MetricScore(score=0.0, reason=f"the program failed: {error}",
-                                applicable=applicable)
+        out[name] = MetricScore(
+            score=0.0, reason=f"the program failed: {error}", applicable=applicable
+        )
     return out
 
 
@@ -218,8 +219,9 @@ def summarise(
     means: dict[str, float | None] = {}
     counts: dict[str, int] = {}
     for name in weights:
-        values = [r.scores[name].score for r in rows
-                  if name in r.scores and r.scores[name].applicable]
+        values = [
+            r.scores[name].score for r in rows if name in r.scores and r.scores[name].applicable
+        ]
         counts[name] = len(values)
         means[name] = sum(values) / len(values) if values else None
     num = sum(weights[n] * m for n, m in means.items() if m is not None)

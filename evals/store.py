@@ -102,16 +102,28 @@ def add_results(store: Store, eval_id: str, rows: list[ExampleResult]) -> None:
         "prediction, duration_ms, lm_calls, prompt_tokens, completion_tokens) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (
-            [eval_id, r.index, r.example_id, r.status, r.error, r.score,
-             _json({k: v.model_dump() for k, v in r.scores.items()}), _json(r.prediction),
-             r.duration_ms, r.lm_calls, r.prompt_tokens, r.completion_tokens]
+            [
+                eval_id,
+                r.index,
+                r.example_id,
+                r.status,
+                r.error,
+                r.score,
+                _json({k: v.model_dump() for k, v in r.scores.items()}),
+                _json(r.prediction),
+                r.duration_ms,
+                r.lm_calls,
+                r.prompt_tokens,
+                r.completion_tokens,
+            ]
             for r in rows
         ),
     )
 
 
-def resolve_eval_id(store: Store, ref: str, suite: str | None = None,
-                    exclude: str | None = None) -> str:
+def resolve_eval_id(
+    store: Store, ref: str, suite: str | None = None, exclude: str | None = None
+) -> str:
     """An eval id, a unique prefix of one, or `last` (the newest finished eval, of `suite`
     when given, other than `exclude`)."""
     if ref == "last":
@@ -125,7 +137,8 @@ def resolve_eval_id(store: Store, ref: str, suite: str | None = None,
             params.append(exclude)
         rows = store.query(
             f"SELECT eval_id FROM eval_runs WHERE {' AND '.join(where)} "
-            "ORDER BY started_at DESC LIMIT 1", params,
+            "ORDER BY started_at DESC LIMIT 1",
+            params,
         )
         if not rows:
             scope = f" of suite {suite!r}" if suite else ""
@@ -153,19 +166,19 @@ def get_eval_run(store: Store, ref: str) -> EvalRun:
 
 
 def get_results(store: Store, eval_id: str) -> list[ExampleResult]:
-    rows = store.query(
-        "SELECT * FROM eval_results WHERE eval_id = ? ORDER BY idx", [eval_id]
-    )
+    rows = store.query("SELECT * FROM eval_results WHERE eval_id = ? ORDER BY idx", [eval_id])
     out = []
     for row in rows:
         row = _decode(row)
         scores: Mapping[str, Any] = row.pop("scores") or {}
         row.pop("eval_id")
-        out.append(ExampleResult(
-            index=row.pop("idx"),
-            scores={k: MetricScore(**v) for k, v in scores.items()},
-            **row,
-        ))
+        out.append(
+            ExampleResult(
+                index=row.pop("idx"),
+                scores={k: MetricScore(**v) for k, v in scores.items()},
+                **row,
+            )
+        )
     return out
 
 

@@ -80,9 +80,13 @@ class TargetModule(dspy.Module):
             ).analysis
         if "outreach" in fields:
             contact = account.primary_contact
-            out["outreach"] = None if contact is None else self._step("personalizer")(
-                account=account, contact=contact, analysis=out["analysis"], seller=seller
-            ).plan
+            out["outreach"] = (
+                None
+                if contact is None
+                else self._step("personalizer")(
+                    account=account, contact=contact, analysis=out["analysis"], seller=seller
+                ).plan
+            )
         if "colleague_messages" in fields:
             out["colleague_messages"] = self._step("referrer")(
                 account=account, seller=seller

@@ -68,13 +68,19 @@ def optimize(
     optimizer: Annotated[str | None, typer.Option("--optimizer", "-o", help=OPTIMIZER_HELP)] = None,
     recipe_file: Annotated[
         Path | None,
-        typer.Option("--recipe", help="Replay a recipe file (recipe.json from a run's MLflow "
-                     "artifacts, or YAML) instead of --optimizer."),
+        typer.Option(
+            "--recipe",
+            help="Replay a recipe file (recipe.json from a run's MLflow "
+            "artifacts, or YAML) instead of --optimizer.",
+        ),
     ] = None,
     suite: Annotated[
         str | None,
-        typer.Option("--suite", help="Eval suite (smoke, full... or a YAML path) giving the dev "
-                     "set, its limit and the metric weights."),
+        typer.Option(
+            "--suite",
+            help="Eval suite (smoke, full... or a YAML path) giving the dev "
+            "set, its limit and the metric weights.",
+        ),
     ] = None,
     trainset: Annotated[
         str | None, typer.Option("--trainset", help="Train split or .jsonl (default train).")
@@ -94,21 +100,27 @@ def optimize(
     ] = None,
     lm: Annotated[
         str | None,
-        typer.Option("--lm", help="Task model: fake, local/qwen2.5-coder-0.5b (default) or a "
-                     "litellm string (env ACCOUNTFLOW_LM)."),
+        typer.Option(
+            "--lm",
+            help="Task model: fake, local/qwen2.5-coder-0.5b (default) or a "
+            "litellm string (env ACCOUNTFLOW_LM).",
+        ),
     ] = None,
     api_base: Annotated[
         str | None, typer.Option("--api-base", help="OpenAI-compatible server URL.")
     ] = None,
     teacher_lm: Annotated[
         str | None,
-        typer.Option("--teacher-lm", help="Model that bootstraps demos and proposes prompts "
-                     "(default: the task model)."),
+        typer.Option(
+            "--teacher-lm",
+            help="Model that bootstraps demos and proposes prompts (default: the task model).",
+        ),
     ] = None,
     reflection_lm: Annotated[
         str | None,
-        typer.Option("--reflection-lm", help="GEPA's reflection model (default: teacher, "
-                     "else task model)."),
+        typer.Option(
+            "--reflection-lm", help="GEPA's reflection model (default: teacher, else task model)."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for sampling and search.")] = 0,
     max_calls: Annotated[
@@ -120,13 +132,19 @@ def optimize(
     threads: Annotated[int, typer.Option("--threads", min=1, max=64, help="Parallel calls.")] = 1,
     sets: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Optimizer option KEY=VALUE (repeatable), e.g. "
-                     "--set max_bootstrapped_demos=3 --set num_candidate_programs=8."),
+        typer.Option(
+            "--set",
+            help="Optimizer option KEY=VALUE (repeatable), e.g. "
+            "--set max_bootstrapped_demos=3 --set num_candidate_programs=8.",
+        ),
     ] = None,
     start: Annotated[
         str | None,
-        typer.Option("--from", help="Program to start from: a version, a program JSON or "
-                     "'default' (default: the promoted program)."),
+        typer.Option(
+            "--from",
+            help="Program to start from: a version, a program JSON or "
+            "'default' (default: the promoted program).",
+        ),
     ] = None,
     promote_after: Annotated[
         bool, typer.Option("--promote", help="Promote the result when the run finishes.")
@@ -160,34 +178,55 @@ def optimize(
         s = load_suite(suite)
         if s.target != target:
             raise ConfigError(f"Suite {s.name!r} is for the {s.target} target, not {target}.")
-        changes.update(devset=s.dataset, dev_limit=s.limit, weights=dict(s.metrics),
-                       metrics=list(s.metrics))
-    flags = {"trainset": trainset, "devset": devset, "train_limit": train_limit,
-             "dev_limit": dev_limit, "metrics": metric or None}
+        changes.update(
+            devset=s.dataset, dev_limit=s.limit, weights=dict(s.metrics), metrics=list(s.metrics)
+        )
+    flags = {
+        "trainset": trainset,
+        "devset": devset,
+        "train_limit": train_limit,
+        "dev_limit": dev_limit,
+        "metrics": metric or None,
+    }
     changes.update({k: v for k, v in flags.items() if v is not None})  # flags beat the suite
     recipe = recipe.with_overrides(**changes)
     settings = _settings(home, lm, api_base)
     request = OptimizeRequest(
-        target=target, recipe=recipe, lm=settings.lm, api_base=settings.api_base,
-        teacher_lm=teacher_lm, reflection_lm=reflection_lm, seed=seed, max_calls=max_calls,
-        budget_usd=budget_usd, threads=threads, start=start, autolog=autolog,
+        target=target,
+        recipe=recipe,
+        lm=settings.lm,
+        api_base=settings.api_base,
+        teacher_lm=teacher_lm,
+        reflection_lm=reflection_lm,
+        seed=seed,
+        max_calls=max_calls,
+        budget_usd=budget_usd,
+        threads=threads,
+        start=start,
+        autolog=autolog,
         promote=promote_after,
     )
     prepared = prepare(settings, request)
     err.print(
         f"optimize {target} with {recipe.name} on {settings.lm}: {len(prepared.train)} train, "
         f"{len(prepared.val)} val (held out of {recipe.trainset}), {len(prepared.dev)} dev; "
-        f"from program {prepared.start.version} ({prepared.start.source})", highlight=False,
+        f"from program {prepared.start.version} ({prepared.start.source})",
+        highlight=False,
     )
     err.print(prepared.estimate.line(), highlight=False)
     for note in prepared.notes:
         say(err, "note", note, "yellow")
     if dry_run:
         if as_json:
-            _print_json({"recipe": recipe.model_dump(mode="json"),
-                         "estimate": prepared.estimate.model_dump(),
-                         "data": prepared.data_params, "start": prepared.start.version,
-                         "notes": prepared.notes})
+            _print_json(
+                {
+                    "recipe": recipe.model_dump(mode="json"),
+                    "estimate": prepared.estimate.model_dump(),
+                    "data": prepared.data_params,
+                    "start": prepared.start.version,
+                    "notes": prepared.notes,
+                }
+            )
         return
     # DSPy's optimizers print progress bars and proposals on stdout: keep stdout for results.
     with contextlib.redirect_stdout(sys.stderr):
@@ -204,36 +243,45 @@ def _print_optimize(result: OptimizeResult) -> None:
     color = "green" if result.status == "completed" else "yellow"
     out.print(
         f"[bold]{result.version}[/] {result.target} · {result.recipe} · [{color}]{result.status}"
-        f"[/]" + (f" ({result.stop_reason})" if result.stop_reason else ""), highlight=False,
+        f"[/]" + (f" ({result.stop_reason})" if result.stop_reason else ""),
+        highlight=False,
     )
     table = Table("metric", "before", "after", box=None, header_style="bold")
-    table.add_row("[bold]dev score[/]", _fmt(result.dev_score_before),
-                  _fmt(result.dev_score_after))
+    table.add_row("[bold]dev score[/]", _fmt(result.dev_score_before), _fmt(result.dev_score_after))
     for name in dict.fromkeys([*result.metrics_before, *result.metrics_after]):
-        table.add_row(name, _fmt(result.metrics_before.get(name)),
-                      _fmt(result.metrics_after.get(name)))
+        table.add_row(
+            name, _fmt(result.metrics_before.get(name)), _fmt(result.metrics_after.get(name))
+        )
     out.print(table)
     u = result.usage
     cost = f", ${u['cost_usd']:.4f}" if "cost_usd" in u else ""
     out.print(
         f"{int(u.get('lm_calls', 0))} LM calls ({int(u.get('cache_hits', 0))} cache hits), "
         f"{int(u.get('prompt_tokens', 0) + u.get('completion_tokens', 0))} tokens{cost}, "
-        f"{result.wall_time_s:.1f}s (compile {result.compile_time_s:.1f}s)", highlight=False,
+        f"{result.wall_time_s:.1f}s (compile {result.compile_time_s:.1f}s)",
+        highlight=False,
     )
     changed = ", ".join(result.changed_predictors) or "nothing (same program as the start)"
     out.print(f"changed: {changed}", highlight=False)
-    registered = (f"; registered {result.registered_model} v{result.registered_version}"
-                  if result.registered_model else "")
-    out.print(f"MLflow run {result.mlflow_run_id} in {result.mlflow_experiment}{registered}",
-              highlight=False)
+    registered = (
+        f"; registered {result.registered_model} v{result.registered_version}"
+        if result.registered_model
+        else ""
+    )
+    out.print(
+        f"MLflow run {result.mlflow_run_id} in {result.mlflow_experiment}{registered}",
+        highlight=False,
+    )
     out.print(f"program {result.program_path}", highlight=False)
     for warning in result.warnings:
         say(err, "warning", warning, "yellow")
     if result.promoted:
         out.print(f"promoted {result.version}: commands now load it by default", highlight=False)
     else:
-        out.print(f"`accountflow programs promote {result.version}` makes it the default.",
-                  highlight=False)
+        out.print(
+            f"`accountflow programs promote {result.version}` makes it the default.",
+            highlight=False,
+        )
 
 
 # ---------------------------------------------------------------------------- programs
@@ -265,9 +313,13 @@ def programs_list(
         table.add_column(name, no_wrap=name not in ("target", "optimizer"), overflow="fold")
     for r in rows:
         table.add_row(
-            r.version, r.target, r.optimizer or "-",
-            f"{_fmt(r.dev_score_before)}->{_fmt(r.dev_score)}", (r.mlflow_run_id or "-")[:8],
-            f"{r.created_at:%m-%d %H:%M}", "[green]yes[/]" if r.promoted else "",
+            r.version,
+            r.target,
+            r.optimizer or "-",
+            f"{_fmt(r.dev_score_before)}->{_fmt(r.dev_score)}",
+            (r.mlflow_run_id or "-")[:8],
+            f"{r.created_at:%m-%d %H:%M}",
+            "[green]yes[/]" if r.promoted else "",
         )
     if rows:
         out.print(table)
@@ -294,17 +346,23 @@ def programs_show(
             entry = get_program(settings, version)
     views = describe_program(state)
     if as_json:
-        _print_json({"version": version, "entry": _entry_json(entry) if entry else None,
-                     "predictors": [v.model_dump(mode="json") for v in views]})
+        _print_json(
+            {
+                "version": version,
+                "entry": _entry_json(entry) if entry else None,
+                "predictors": [v.model_dump(mode="json") for v in views],
+            }
+        )
         return
     from accountflow.programs import demo_summary
 
     head = f"[bold]{version}[/]"
     if entry:
-        head += (f" {entry.target} · {entry.optimizer or '-'} · dev {_fmt(entry.dev_score_before)}"
-                 f" -> {_fmt(entry.dev_score)} · from {entry.parent_version or '-'} · MLflow run "
-                 f"{entry.mlflow_run_id or '-'}" + (" · [green]promoted[/]" if entry.promoted
-                                                     else ""))
+        head += (
+            f" {entry.target} · {entry.optimizer or '-'} · dev {_fmt(entry.dev_score_before)}"
+            f" -> {_fmt(entry.dev_score)} · from {entry.parent_version or '-'} · MLflow run "
+            f"{entry.mlflow_run_id or '-'}" + (" · [green]promoted[/]" if entry.promoted else "")
+        )
         if entry.stop_reason:
             head += f"\nstopped: {entry.stop_reason}"
     out.print(head, highlight=False)
@@ -334,8 +392,11 @@ def programs_promote(
     if entry is None:
         out.print("Promoted the built-in program: commands load it by default.")
     else:
-        out.print(f"Promoted {entry.version} ({entry.target}, {entry.optimizer or '-'}, dev "
-                  f"{_fmt(entry.dev_score)}): commands load it by default.", highlight=False)
+        out.print(
+            f"Promoted {entry.version} ({entry.target}, {entry.optimizer or '-'}, dev "
+            f"{_fmt(entry.dev_score)}): commands load it by default.",
+            highlight=False,
+        )
     if warning:
         say(err, "warning", warning, "yellow")
 
@@ -368,11 +429,20 @@ def ui_command(settings: Settings, host: str, port: int) -> list[str]:
     from accountflow.tracking import artifact_root, mlflow_uri
 
     return [
-        sys.executable, "-m", "mlflow", "ui",
-        "--backend-store-uri", mlflow_uri(settings),
-        "--default-artifact-root", str(artifact_root(settings).absolute()),
-        "--host", host, "--port", str(port),
-        "--workers", "1",  # one local user; uvicorn's default 4 workers crowd a small machine
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        mlflow_uri(settings),
+        "--default-artifact-root",
+        str(artifact_root(settings).absolute()),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",  # one local user; uvicorn's default 4 workers crowd a small machine
     ]
 
 
@@ -403,8 +473,14 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve(command: list[str], env: dict[str, str], host: str, port: int,
-          say: Callable[[str], None], ready_timeout: float = 180.0) -> int:
+def serve(
+    command: list[str],
+    env: dict[str, str],
+    host: str,
+    port: int,
+    say: Callable[[str], None],
+    ready_timeout: float = 180.0,
+) -> int:
     """Run the server in the foreground until it exits, Ctrl-C or SIGTERM; report when it
     answers. The server gets its own process group, and the whole group is stopped on the
     way out: `mlflow ui` runs its web server as a child process that would outlive it."""
@@ -458,8 +534,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 def ui(
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0: any free port.")]
-    = 5000,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0: any free port.")] = 5000,
     home: HomeOpt = None,
     print_command: Annotated[
         bool, typer.Option("--print-command", help="Print the command instead of running it.")
@@ -475,8 +550,11 @@ def ui(
     port = free_port(host, port)
     command = ui_command(settings, host, port)
     settings.home.mkdir(parents=True, exist_ok=True)
-    out.print(f"MLflow UI: http://{host}:{port} (state dir {settings.home}); it takes up to a "
-              "minute to start, Ctrl-C stops it.", highlight=False)
+    out.print(
+        f"MLflow UI: http://{host}:{port} (state dir {settings.home}); it takes up to a "
+        "minute to start, Ctrl-C stops it.",
+        highlight=False,
+    )
     code = serve(command, ui_env(), host, port, lambda msg: err.print(msg, highlight=False))
     if code not in (0, -15):
         raise typer.Exit(1)

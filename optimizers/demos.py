@@ -32,8 +32,11 @@ def _gold(example: dspy.Example) -> Any:
 def _evidence(account: Account, pain_point: str) -> str:
     """The account line sharing the most words with the pain point (the account is the only
     ground truth a demo may quote)."""
-    lines = [line.split(":", 1)[1].strip() for line in account.facts_for_prompt().splitlines()
-             if ":" in line and not line.startswith("company_name")]
+    lines = [
+        line.split(":", 1)[1].strip()
+        for line in account.facts_for_prompt().splitlines()
+        if ":" in line and not line.startswith("company_name")
+    ]
     words = {w for w in pain_point.lower().split() if len(w) > 3}
     best = max(lines, key=lambda line: len(words & set(line.lower().split())), default="")
     sentence = best.split(". ")[0].strip()
@@ -45,15 +48,21 @@ def gold_analysis(example: dspy.Example) -> AccountAnalysis:
     account: Account = example["account"]
     gold = _gold(example)
     lo, hi = gold.fit_range
-    facts = [f"industry {account.industry}" if account.industry else "",
-             f"{account.employee_count} employees" if account.employee_count else ""]
+    facts = [
+        f"industry {account.industry}" if account.industry else "",
+        f"{account.employee_count} employees" if account.employee_count else "",
+    ]
     rationale = f"{gold.fit_band.capitalize()} fit for the ideal customer profile"
     known = [f for f in facts if f]
     rationale += f" ({', '.join(known)})." if known else "."
     return AccountAnalysis(
         pain_points=[
-            PainPoint(title=p, description=f"{account.company_name} likely struggles with {p}.",
-                      evidence=_evidence(account, p), severity=3)
+            PainPoint(
+                title=p,
+                description=f"{account.company_name} likely struggles with {p}.",
+                evidence=_evidence(account, p),
+                severity=3,
+            )
             for p in gold.pain_points
         ],
         opportunities=[],
@@ -68,7 +77,8 @@ def analysis_demo(example: dspy.Example) -> dspy.Example:
     account: Account = example["account"]
     seller: SellerProfile = example["seller"]
     return dspy.Example(
-        account=account.facts_for_prompt(), seller=seller.for_prompt(),
+        account=account.facts_for_prompt(),
+        seller=seller.for_prompt(),
         analysis=gold_analysis(example),
     ).with_inputs("account", "seller")
 

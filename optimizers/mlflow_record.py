@@ -72,8 +72,9 @@ def log_files(program_file: Path, texts: dict[str, str]) -> str:
     return f"{mlflow.get_artifact_uri('program')}"
 
 
-def register(target: str, run_id: str, source: str, version: str,
-             tags: dict[str, str]) -> tuple[str, int]:
+def register(
+    target: str, run_id: str, source: str, version: str, tags: dict[str, str]
+) -> tuple[str, int]:
     """A new version of the target's registered model pointing at the program artifacts."""
     import mlflow
     from mlflow.exceptions import MlflowException
@@ -82,14 +83,17 @@ def register(target: str, run_id: str, source: str, version: str,
     name = registered_model_name(target)
     try:
         client.create_registered_model(
-            name, description=f"accountflow programs optimized on the {target} target "
+            name,
+            description=f"accountflow programs optimized on the {target} target "
             "(DSPy JSON state of AccountPipeline; `accountflow programs` loads them).",
         )
     except MlflowException as exc:
         if "already exists" not in str(exc).lower() and "RESOURCE_ALREADY_EXISTS" not in str(exc):
             raise
     mv = client.create_model_version(
-        name=name, source=source, run_id=run_id,
+        name=name,
+        source=source,
+        run_id=run_id,
         tags={"program_version": version, **tags},
         description=f"program {version}",
     )
@@ -138,8 +142,9 @@ def dspy_autolog(enabled: bool) -> Iterator[list[Any]]:
 
     track_usage = dspy.settings.track_usage  # autolog turns it on process-wide
     try:
-        mlflow.dspy.autolog(log_compiles=True, log_evals=True, log_traces_from_compile=False,
-                            silent=True)
+        mlflow.dspy.autolog(
+            log_compiles=True, log_evals=True, log_traces_from_compile=False, silent=True
+        )
     except Exception as exc:  # e.g. dspy.configure from a non-main thread
         log.warning("mlflow.dspy.autolog unavailable: %s", exc)
         yield []

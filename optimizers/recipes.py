@@ -23,11 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accountflow.errors import ConfigError
 
-Family = Literal[
-    "labeled-fewshot", "bootstrap", "random-search", "mipro", "gepa", "copro", "simba"
-]
+Family = Literal["labeled-fewshot", "bootstrap", "random-search", "mipro", "gepa", "copro", "simba"]
 FAMILIES: tuple[str, ...] = (
-    "labeled-fewshot", "bootstrap", "random-search", "mipro", "gepa", "copro", "simba"
+    "labeled-fewshot",
+    "bootstrap",
+    "random-search",
+    "mipro",
+    "gepa",
+    "copro",
+    "simba",
 )
 
 # The parameters each family accepts (DSPy constructor or compile argument names, plus
@@ -37,24 +41,56 @@ FAMILIES: tuple[str, ...] = (
 # need; with it, such a predictor keeps the demos it started with).
 PARAMS: dict[str, frozenset[str]] = {
     "labeled-fewshot": frozenset({"k"}),
-    "bootstrap": frozenset({
-        "max_bootstrapped_demos", "max_labeled_demos", "max_rounds", "metric_threshold",
-        "max_errors", "keep_start_demos",
-    }),
-    "random-search": frozenset({
-        "max_bootstrapped_demos", "max_labeled_demos", "max_rounds", "num_candidate_programs",
-        "metric_threshold", "stop_at_score", "max_errors", "val_fraction",
-    }),
-    "mipro": frozenset({
-        "auto", "max_bootstrapped_demos", "max_labeled_demos", "num_candidates", "num_trials",
-        "minibatch", "minibatch_size", "init_temperature", "metric_threshold", "max_errors",
-        "val_fraction",
-    }),
-    "gepa": frozenset({
-        "auto", "max_metric_calls", "max_full_evals", "reflection_minibatch_size",
-        "candidate_selection_strategy", "use_merge", "max_merge_invocations", "skip_perfect_score",
-        "val_fraction",
-    }),
+    "bootstrap": frozenset(
+        {
+            "max_bootstrapped_demos",
+            "max_labeled_demos",
+            "max_rounds",
+            "metric_threshold",
+            "max_errors",
+            "keep_start_demos",
+        }
+    ),
+    "random-search": frozenset(
+        {
+            "max_bootstrapped_demos",
+            "max_labeled_demos",
+            "max_rounds",
+            "num_candidate_programs",
+            "metric_threshold",
+            "stop_at_score",
+            "max_errors",
+            "val_fraction",
+        }
+    ),
+    "mipro": frozenset(
+        {
+            "auto",
+            "max_bootstrapped_demos",
+            "max_labeled_demos",
+            "num_candidates",
+            "num_trials",
+            "minibatch",
+            "minibatch_size",
+            "init_temperature",
+            "metric_threshold",
+            "max_errors",
+            "val_fraction",
+        }
+    ),
+    "gepa": frozenset(
+        {
+            "auto",
+            "max_metric_calls",
+            "max_full_evals",
+            "reflection_minibatch_size",
+            "candidate_selection_strategy",
+            "use_merge",
+            "max_merge_invocations",
+            "skip_perfect_score",
+            "val_fraction",
+        }
+    ),
     "copro": frozenset({"breadth", "depth", "init_temperature"}),
     "simba": frozenset({"bsize", "num_candidates", "max_steps", "max_demos"}),
 }
@@ -64,10 +100,18 @@ PARAMS: dict[str, frozenset[str]] = {
 # reference emails, pipeline all of them. Upstream steps hit DSPy's cache on repeats, so this
 # is an upper bound for all but the first pass.
 CALLS_PER_EXAMPLE: dict[str, int] = {
-    "research": 1, "analysis": 2, "personalization": 6, "colleague": 2, "pipeline": 8,
+    "research": 1,
+    "analysis": 2,
+    "personalization": 6,
+    "colleague": 2,
+    "pipeline": 8,
 }
 PREDICTORS: dict[str, int] = {
-    "research": 1, "analysis": 1, "personalization": 4, "colleague": 1, "pipeline": 7,
+    "research": 1,
+    "analysis": 1,
+    "personalization": 4,
+    "colleague": 1,
+    "pipeline": 7,
 }
 # Per-call token sizes of our prompts (instructions, seed demos, inputs) and answers, measured:
 # a bootstrap run on personalization with the embedded model averaged 2,079 prompt and 123
@@ -120,33 +164,79 @@ def _r(name: str, family: Family, description: str, **params: Any) -> Recipe:
     return Recipe(name=name, family=family, description=description, params=params)
 
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in [
-    _r("labeled-fewshot", "labeled-fewshot",
-       "k gold demos built from the labeled train split (analysis step only; no LM calls)",
-       k=4),
-    _r("bootstrap", "bootstrap",
-       "BootstrapFewShot: run the program on train, keep traces scoring >= metric_threshold "
-       "as demos (a predictor that got none keeps the demos it started with)",
-       max_bootstrapped_demos=2, max_labeled_demos=0, max_rounds=1, metric_threshold=0.6,
-       keep_start_demos=True),
-    _r("random-search", "random-search",
-       "BootstrapFewShotWithRandomSearch: several bootstrapped demo sets, the best on a "
-       "held-out slice of train wins", max_bootstrapped_demos=2, max_labeled_demos=0,
-       max_rounds=1, num_candidate_programs=4, metric_threshold=0.6, val_fraction=0.3),
-    *[_r(f"mipro-{mode}", "mipro",
-         f"MIPROv2 auto={mode}: proposed instructions x bootstrapped demos, searched with optuna",
-         auto=mode, max_bootstrapped_demos=2, max_labeled_demos=0, val_fraction=0.3)
-      for mode in ("light", "medium", "heavy")],
-    _r("gepa", "gepa",
-       "GEPA: reflective instruction evolution from metric feedback (needs a reflection LM)",
-       auto="light", reflection_minibatch_size=3, candidate_selection_strategy="pareto",
-       use_merge=False, val_fraction=0.3),
-    _r("copro", "copro", "COPRO: coordinate ascent over proposed instructions", breadth=3,
-       depth=2, init_temperature=1.4),
-    _r("simba", "simba",
-       "SIMBA: stochastic mini-batch ascent with self-reflective rules and demos", bsize=4,
-       num_candidates=3, max_steps=3, max_demos=2),
-]}
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in [
+        _r(
+            "labeled-fewshot",
+            "labeled-fewshot",
+            "k gold demos built from the labeled train split (analysis step only; no LM calls)",
+            k=4,
+        ),
+        _r(
+            "bootstrap",
+            "bootstrap",
+            "BootstrapFewShot: run the program on train, keep traces scoring >= metric_threshold "
+            "as demos (a predictor that got none keeps the demos it started with)",
+            max_bootstrapped_demos=2,
+            max_labeled_demos=0,
+            max_rounds=1,
+            metric_threshold=0.6,
+            keep_start_demos=True,
+        ),
+        _r(
+            "random-search",
+            "random-search",
+            "BootstrapFewShotWithRandomSearch: several bootstrapped demo sets, the best on a "
+            "held-out slice of train wins",
+            max_bootstrapped_demos=2,
+            max_labeled_demos=0,
+            max_rounds=1,
+            num_candidate_programs=4,
+            metric_threshold=0.6,
+            val_fraction=0.3,
+        ),
+        *[
+            _r(
+                f"mipro-{mode}",
+                "mipro",
+                f"MIPROv2 auto={mode}: proposed instructions x bootstrapped demos, searched with optuna",
+                auto=mode,
+                max_bootstrapped_demos=2,
+                max_labeled_demos=0,
+                val_fraction=0.3,
+            )
+            for mode in ("light", "medium", "heavy")
+        ],
+        _r(
+            "gepa",
+            "gepa",
+            "GEPA: reflective instruction evolution from metric feedback (needs a reflection LM)",
+            auto="light",
+            reflection_minibatch_size=3,
+            candidate_selection_strategy="pareto",
+            use_merge=False,
+            val_fraction=0.3,
+        ),
+        _r(
+            "copro",
+            "copro",
+            "COPRO: coordinate ascent over proposed instructions",
+            breadth=3,
+            depth=2,
+            init_temperature=1.4,
+        ),
+        _r(
+            "simba",
+            "simba",
+            "SIMBA: stochastic mini-batch ascent with self-reflective rules and demos",
+            bsize=4,
+            num_candidates=3,
+            max_steps=3,
+            max_demos=2,
+        ),
+    ]
+}
 ALIASES = {"mipro": "mipro-light", "labeled": "labeled-fewshot", "bootstrap-fewshot": "bootstrap"}
 
 
@@ -201,8 +291,10 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
 def missing_dependency(family: str) -> str | None:
     """The install hint when an optional dependency a family needs is absent (checked before any
     LM call: MIPROv2 without optuna otherwise bootstraps and proposes first, then fails)."""
-    needs = {"mipro": ("optuna", "pip install 'dspy[optuna]'"),
-             "gepa": ("gepa", "pip install gepa")}
+    needs = {
+        "mipro": ("optuna", "pip install 'dspy[optuna]'"),
+        "gepa": ("gepa", "pip install gepa"),
+    }
     if family in needs:
         module, hint = needs[family]
         if importlib.util.find_spec(module) is None:
@@ -231,9 +323,7 @@ class Estimate(BaseModel):
         )
 
 
-def estimate_compile_calls(
-    recipe: Recipe, target: str, n_train: int, n_val: int
-) -> int:
+def estimate_compile_calls(recipe: Recipe, target: str, n_train: int, n_val: int) -> int:
     """Upper-bound-ish LM calls of the optimizer's compile step (the families' own loops)."""
     p = recipe.params
     cpe = CALLS_PER_EXAMPLE[target]
@@ -249,10 +339,13 @@ def estimate_compile_calls(
         n = {"light": 6, "medium": 12, "heavy": 18}.get(str(p.get("auto")), 0)
         n = n or int(p.get("num_candidates") or 6)
         zero_shot = not (p.get("max_bootstrapped_demos", 4) or p.get("max_labeled_demos", 4))
-        trials = int(p.get("num_trials") or max(
-            2 * preds * (1 if zero_shot else 2) * math.log2(max(n, 2)), 1.5 * n))
-        val = min(n_val, {"light": 100, "medium": 300, "heavy": 1000}.get(str(p.get("auto")),
-                                                                          n_val))
+        trials = int(
+            p.get("num_trials")
+            or max(2 * preds * (1 if zero_shot else 2) * math.log2(max(n, 2)), 1.5 * n)
+        )
+        val = min(
+            n_val, {"light": 100, "medium": 300, "heavy": 1000}.get(str(p.get("auto")), n_val)
+        )
         bootstrap = n * n_train * cpe
         proposals = n * preds + max(1, n_train // 10) + preds
         return bootstrap + proposals + (trials + 1) * val * cpe
@@ -293,8 +386,12 @@ def estimate(
     price = _price(models[0]) if models else None
     cost = None if price is None else prompt * price[0] + completion * price[1]
     return Estimate(
-        compile_calls=compile_calls, eval_calls=eval_calls, total_calls=total,
-        prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost,
+        compile_calls=compile_calls,
+        eval_calls=eval_calls,
+        total_calls=total,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost_usd=cost,
         note="rough: rule retries add calls, cache hits remove them",
     )
 
@@ -310,8 +407,10 @@ def _price(model: str) -> tuple[float, float] | None:
     info = litellm.model_cost.get(model) or litellm.model_cost.get(model.partition("/")[2])
     if not info:
         return None
-    return (float(info.get("input_cost_per_token") or 0.0),
-            float(info.get("output_cost_per_token") or 0.0))
+    return (
+        float(info.get("input_cost_per_token") or 0.0),
+        float(info.get("output_cost_per_token") or 0.0),
+    )
 
 
 def recipe_json(recipe: Recipe) -> str:

@@ -157,8 +157,11 @@ def prepare(settings: Settings, request: OptimizeRequest) -> Prepared:
     if recipe.family == "labeled-fewshot" and target not in ("analysis", "pipeline"):
         labeled_demos(target, [], 1, 0)  # raises the explanatory ConfigError
     weights = resolve_weights(target, recipe.metrics, recipe.weights)
-    models = {"task": request.lm, "teacher": request.teacher_lm,
-              "reflection": request.reflection_lm}
+    models = {
+        "task": request.lm,
+        "teacher": request.teacher_lm,
+        "reflection": request.reflection_lm,
+    }
     # build_lm checks a remote provider's credentials (check_credentials) and the embedded
     # model's files, and makes no call.
     lms = {role: build_lm(model, request.api_base) for role, model in models.items() if model}
@@ -170,14 +173,28 @@ def prepare(settings: Settings, request: OptimizeRequest) -> Prepared:
         raise ConfigError("simba needs at least 2 training examples; raise --train-limit.")
     start = resolve_program(settings, request.start)
     data_params = {
-        "train": {"split": recipe.trainset, "hash": dataset_hash(recipe.trainset),
-                  "size": len(train), "limit": recipe.train_limit},
+        "train": {
+            "split": recipe.trainset,
+            "hash": dataset_hash(recipe.trainset),
+            "size": len(train),
+            "limit": recipe.train_limit,
+        },
         "val": {"from": recipe.trainset, "size": len(val), "fraction": recipe.val_fraction},
-        "dev": {"split": recipe.devset, "hash": dataset_hash(recipe.devset), "size": len(dev),
-                "limit": recipe.dev_limit},
+        "dev": {
+            "split": recipe.devset,
+            "hash": dataset_hash(recipe.devset),
+            "size": len(dev),
+            "limit": recipe.dev_limit,
+        },
     }
-    est = estimate(recipe, target, len(train), len(val) or len(train), len(dev),
-                   [request.lm, request.teacher_lm or request.lm])
+    est = estimate(
+        recipe,
+        target,
+        len(train),
+        len(val) or len(train),
+        len(dev),
+        [request.lm, request.teacher_lm or request.lm],
+    )
     reserve = est.eval_calls
     notes = []
     if request.max_calls is not None and request.max_calls < 2 * reserve + 1:
@@ -194,8 +211,17 @@ def prepare(settings: Settings, request: OptimizeRequest) -> Prepared:
     if recipe.family == "gepa" and not request.reflection_lm:
         notes.append("gepa reflects with the task model; a stronger --reflection-lm helps")
     return Prepared(
-        request=request, settings=settings, weights=weights, train=train, val=val, dev=dev,
-        data_params=data_params, start=start, lms=lms, estimate=est, reserve_calls=reserve,
+        request=request,
+        settings=settings,
+        weights=weights,
+        train=train,
+        val=val,
+        dev=dev,
+        data_params=data_params,
+        start=start,
+        lms=lms,
+        estimate=est,
+        reserve_calls=reserve,
         notes=notes,
     )
 
@@ -217,8 +243,9 @@ class CandidateTracker(BaseCallback):
         if isinstance(program, dspy.Module):
             self._pending[call_id] = (len(devset), program.dump_state())
 
-    def on_evaluate_end(self, call_id: str, outputs: Any | None,
-                        exception: Exception | None = None) -> None:
+    def on_evaluate_end(
+        self, call_id: str, outputs: Any | None, exception: Exception | None = None
+    ) -> None:
         pending = self._pending.pop(call_id, None)
         if pending is None or exception is not None or outputs is None:
             return
@@ -254,12 +281,14 @@ def build_optimizer(prep: Prepared, lms: dict[str, dspy.LM]) -> tuple[Any, dict[
         from dspy.teleprompt import BootstrapFewShot
 
         return BootstrapFewShot(metric=metric, teacher_settings=teacher, **p), {
-            "trainset": prep.train}
+            "trainset": prep.train
+        }
     if family == "random-search":
         from dspy.teleprompt import BootstrapFewShotWithRandomSearch
 
         opt = BootstrapFewShotWithRandomSearch(
-            metric=metric, teacher_settings=teacher, num_threads=threads, **p)
+            metric=metric, teacher_settings=teacher, num_threads=threads, **p
+        )
         return opt, {"trainset": prep.train, "valset": valset}
     if family == "mipro":
         from dspy.teleprompt import MIPROv2
@@ -272,8 +301,14 @@ def build_optimizer(prep: Prepared, lms: dict[str, dspy.LM]) -> tuple[Any, dict[
         elif compile_kwargs.get("minibatch", True):
             compile_kwargs["minibatch_size"] = min(35, len(val))
         opt = MIPROv2(
-            metric=metric, prompt_model=lms.get("teacher", lms["task"]), task_model=lms["task"],
-            teacher_settings=teacher, num_threads=threads, seed=req.seed, verbose=False, **p,
+            metric=metric,
+            prompt_model=lms.get("teacher", lms["task"]),
+            task_model=lms["task"],
+            teacher_settings=teacher,
+            num_threads=threads,
+            seed=req.seed,
+            verbose=False,
+            **p,
         )
         return opt, {"trainset": prep.train, "valset": val, "seed": req.seed, **compile_kwargs}
     if family == "gepa":
@@ -285,27 +320,37 @@ def build_optimizer(prep: Prepared, lms: dict[str, dspy.LM]) -> tuple[Any, dict[
         opt = GEPA(
             metric=feedback_metric_for(req.target, names, prep.weights),
             reflection_lm=lms.get("reflection", lms.get("teacher", lms["task"])),
-            num_threads=threads, seed=req.seed, **p,
+            num_threads=threads,
+            seed=req.seed,
+            **p,
         )
         return opt, {"trainset": prep.train, "valset": valset}
     if family == "copro":
         from dspy.teleprompt import COPRO
 
         opt = COPRO(prompt_model=lms.get("teacher"), metric=metric, **p)
-        return opt, {"trainset": prep.train,
-                     "eval_kwargs": {"num_threads": threads, "display_progress": False}}
+        return opt, {
+            "trainset": prep.train,
+            "eval_kwargs": {"num_threads": threads, "display_progress": False},
+        }
     if family == "simba":
         from dspy.teleprompt import SIMBA
 
         p["bsize"] = min(int(p.get("bsize", 32)), len(prep.train))
-        opt = SIMBA(metric=metric, prompt_model=lms.get("teacher"), teacher_settings=teacher,
-                    num_threads=threads, **p)
+        opt = SIMBA(
+            metric=metric,
+            prompt_model=lms.get("teacher"),
+            teacher_settings=teacher,
+            num_threads=threads,
+            **p,
+        )
         return opt, {"trainset": prep.train, "seed": req.seed}
     raise ConfigError(f"no optimizer for family {family!r}")
 
 
-def fold(base: AccountPipeline, tuned: dspy.Module,
-         keep_start_demos: bool = False) -> AccountPipeline:
+def fold(
+    base: AccountPipeline, tuned: dspy.Module, keep_start_demos: bool = False
+) -> AccountPipeline:
     """The full pipeline with the tuned target's predictors in place (names match: the target
     module keeps the pipeline's attribute names). With `keep_start_demos`, a tuned predictor
     left without demos keeps the ones it had in `base`."""
@@ -330,8 +375,9 @@ class CompileOutcome:
     seconds: float
 
 
-def compile_target(prep: Prepared, phase: Phase, progress: Progress,
-                   extra_callbacks: list[Any]) -> CompileOutcome:
+def compile_target(
+    prep: Prepared, phase: Phase, progress: Progress, extra_callbacks: list[Any]
+) -> CompileOutcome:
     """Run the recipe's optimizer on the target; a spent budget keeps the best so far."""
     from accountflow.evals.targets import build_target
 
@@ -342,8 +388,7 @@ def compile_target(prep: Prepared, phase: Phase, progress: Progress,
     tracker = CandidateTracker()
     t0 = time.perf_counter()
     if req.recipe.family == "labeled-fewshot":
-        demos = labeled_demos(req.target, prep.train, int(req.recipe.params.get("k", 4)),
-                              req.seed)
+        demos = labeled_demos(req.target, prep.train, int(req.recipe.params.get("k", 4)), req.seed)
         program = base.deepcopy()
         predictors = dict(program.named_predictors())
         for name, items in demos.items():
@@ -352,17 +397,20 @@ def compile_target(prep: Prepared, phase: Phase, progress: Progress,
     optimizer = None
     keep = bool(req.recipe.params.get("keep_start_demos", False))
     try:
-        with dspy.context(lm=lms["task"], adapter=dspy.JSONAdapter(),
-                          callbacks=[tracker, *extra_callbacks]):
+        with dspy.context(
+            lm=lms["task"], adapter=dspy.JSONAdapter(), callbacks=[tracker, *extra_callbacks]
+        ):
             optimizer, kwargs = build_optimizer(prep, lms)
             tuned = optimizer.compile(student, **kwargs)
-        return CompileOutcome(fold(base, tuned, keep), "completed", None, "optimized",
-                              time.perf_counter() - t0)
+        return CompileOutcome(
+            fold(base, tuned, keep), "completed", None, "optimized", time.perf_counter() - t0
+        )
     except BudgetExhausted as stop:
         progress(f"budget: {stop.reason}; keeping the best program so far")
         program, kept = _best_so_far(base, student, tracker, optimizer, keep)
-        return CompileOutcome(program, "budget_stopped", stop.reason, kept,
-                              time.perf_counter() - t0)
+        return CompileOutcome(
+            program, "budget_stopped", stop.reason, kept, time.perf_counter() - t0
+        )
     except AccountflowError:
         raise
     except Exception as exc:
@@ -374,8 +422,13 @@ def compile_target(prep: Prepared, phase: Phase, progress: Progress,
         ) from exc
 
 
-def _best_so_far(base: AccountPipeline, student: dspy.Module, tracker: CandidateTracker,
-                 optimizer: Any, keep_start_demos: bool) -> tuple[AccountPipeline, str]:
+def _best_so_far(
+    base: AccountPipeline,
+    student: dspy.Module,
+    tracker: CandidateTracker,
+    optimizer: Any,
+    keep_start_demos: bool,
+) -> tuple[AccountPipeline, str]:
     if tracker.best is not None:
         size, score, state = tracker.best
         candidate = student.deepcopy()
@@ -405,8 +458,15 @@ def _eval(prep: Prepared, program: AccountPipeline, phase: Phase, say: Progress)
         failed = f" ({row.error})" if row.error else ""
         say(f"  {phase.name} {len(done)}/{total} {row.example_id}: {row.score:.2f}{failed}")
 
-    return evaluate(program, prep.request.target, prep.dev, prep.weights,
-                    threads=prep.request.threads, lm=lm, progress=each)
+    return evaluate(
+        program,
+        prep.request.target,
+        prep.dev,
+        prep.weights,
+        threads=prep.request.threads,
+        lm=lm,
+        progress=each,
+    )
 
 
 def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
@@ -426,41 +486,71 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
     with tracking.start_run(settings, rec.experiment_name(req.target), run_name, tags) as run:
         run_id = run.info.run_id
         rec.adopt_experiment(run.info.experiment_id)
-        tracking.log_params(rec.params_of({
-            "target": req.target, "optimizer": recipe.name, "family": recipe.family,
-            "opt": recipe.params, "metrics": prep.weights, "lm": req.lm,
-            "teacher_lm": req.teacher_lm, "reflection_lm": req.reflection_lm,
-            "seed": req.seed, "threads": req.threads, "max_calls": req.max_calls,
-            "budget_usd": req.budget_usd, "start_program": prep.start.version,
-            "start_source": prep.start.source, "data": prep.data_params,
-            "estimate": {"calls": prep.estimate.total_calls,
-                         "cost_usd": prep.estimate.cost_usd},
-        }))
+        tracking.log_params(
+            rec.params_of(
+                {
+                    "target": req.target,
+                    "optimizer": recipe.name,
+                    "family": recipe.family,
+                    "opt": recipe.params,
+                    "metrics": prep.weights,
+                    "lm": req.lm,
+                    "teacher_lm": req.teacher_lm,
+                    "reflection_lm": req.reflection_lm,
+                    "seed": req.seed,
+                    "threads": req.threads,
+                    "max_calls": req.max_calls,
+                    "budget_usd": req.budget_usd,
+                    "start_program": prep.start.version,
+                    "start_source": prep.start.source,
+                    "data": prep.data_params,
+                    "estimate": {
+                        "calls": prep.estimate.total_calls,
+                        "cost_usd": prep.estimate.cost_usd,
+                    },
+                }
+            )
+        )
         tracking.log_metrics({"estimate_calls": prep.estimate.total_calls})
         reserve_usd = _reserve_usd(prep)
-        say(f"dev evaluation of the starting program {prep.start.version} "
-            f"({len(prep.dev)} examples)")
+        say(
+            f"dev evaluation of the starting program {prep.start.version} "
+            f"({len(prep.dev)} examples)"
+        )
         stop_reason: str | None = None
         before = after = None
         try:
-            before = _eval(prep, prep.start.program,
-                           meter.phase("before", prep.reserve_calls, reserve_usd), say)
+            before = _eval(
+                prep,
+                prep.start.program,
+                meter.phase("before", prep.reserve_calls, reserve_usd),
+                say,
+            )
         except BudgetExhausted as stop:
             stop_reason = stop.reason
         if before is not None:
             say(f"dev score before: {before.aggregate:.3f}")
             rec.log_eval(before, "before")
         if stop_reason is None:
-            say(f"compiling with {recipe.name} on {len(prep.train)} train / {len(prep.val)} "
-                "val examples")
+            say(
+                f"compiling with {recipe.name} on {len(prep.train)} train / {len(prep.val)} "
+                "val examples"
+            )
             with rec.dspy_autolog(req.autolog) as callbacks:
                 outcome = compile_target(
-                    prep, meter.phase("compile", prep.reserve_calls, reserve_usd), say,
+                    prep,
+                    meter.phase("compile", prep.reserve_calls, reserve_usd),
+                    say,
                     callbacks,
                 )
         else:
-            outcome = CompileOutcome(prep.start.program.deepcopy(), "budget_stopped",
-                                     stop_reason, "the starting program", 0.0)
+            outcome = CompileOutcome(
+                prep.start.program.deepcopy(),
+                "budget_stopped",
+                stop_reason,
+                "the starting program",
+                0.0,
+            )
         say(f"compiled in {outcome.seconds:.1f}s ({outcome.kept})")
         try:
             after = _eval(prep, outcome.program, meter.phase("after"), say)
@@ -473,59 +563,98 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
         with tempfile.TemporaryDirectory() as tmp:
             program_file = Path(tmp) / "program.json"
             version = write_program_file(outcome.program, program_file)
-            diff = diff_states(program_state(prep.start.program), program_state(outcome.program),
-                               prep.start.version, version)
-            source = rec.log_files(program_file, {
-                "diff.md": render_diff(diff), "recipe.json": recipe_json(recipe),
-            })
+            diff = diff_states(
+                program_state(prep.start.program),
+                program_state(outcome.program),
+                prep.start.version,
+                version,
+            )
+            source = rec.log_files(
+                program_file,
+                {
+                    "diff.md": render_diff(diff),
+                    "recipe.json": recipe_json(recipe),
+                },
+            )
         wall = time.perf_counter() - started
         usage = meter.snapshot()
-        tracking.log_metrics({
-            "dev_score_before": before.aggregate if before else None,
-            "dev_score_after": after.aggregate if after else None,
-            **{f"before.{k}": v for k, v in (before.metric_means if before else {}).items()},
-            **{f"after.{k}": v for k, v in (after.metric_means if after else {}).items()},
-            **usage, "wall_time_s": round(wall, 3), "compile_time_s": round(outcome.seconds, 3),
-            "changed_predictors": len(diff.changed),
-        })
+        tracking.log_metrics(
+            {
+                "dev_score_before": before.aggregate if before else None,
+                "dev_score_after": after.aggregate if after else None,
+                **{f"before.{k}": v for k, v in (before.metric_means if before else {}).items()},
+                **{f"after.{k}": v for k, v in (after.metric_means if after else {}).items()},
+                **usage,
+                "wall_time_s": round(wall, 3),
+                "compile_time_s": round(outcome.seconds, 3),
+                "changed_predictors": len(diff.changed),
+            }
+        )
         status: Status = outcome.status
         import mlflow
 
-        mlflow.set_tags({"status": status, "program_version": version,
-                         "stop_reason": outcome.stop_reason or "", "kept": outcome.kept})
+        mlflow.set_tags(
+            {
+                "status": status,
+                "program_version": version,
+                "stop_reason": outcome.stop_reason or "",
+                "kept": outcome.kept,
+            }
+        )
         registered: tuple[str | None, int | None] = (None, None)
         try:
-            registered = rec.register(req.target, run_id, source, version,
-                                      {"optimizer": recipe.name, "status": status})
+            registered = rec.register(
+                req.target, run_id, source, version, {"optimizer": recipe.name, "status": status}
+            )
         except Exception as exc:  # the run and the program are still recorded
             warnings.append(f"could not register the program in MLflow: {exc}")
-        entry = save_program(settings, outcome.program, req.target, ProgramMeta(
-            optimizer=recipe.name, parent_version=prep.start.version, model=req.lm,
-            dev_score_before=before.aggregate if before else None,
-            dev_score=after.aggregate if after else None,
-            metrics={k: v for k, v in (after.metric_means if after else {}).items()
-                     if v is not None},
-            recipe=recipe.model_dump(mode="json"), mlflow_run_id=run_id,
-            registered_model=registered[0], registered_version=registered[1],
-            stop_reason=outcome.stop_reason,
-        ))
+        entry = save_program(
+            settings,
+            outcome.program,
+            req.target,
+            ProgramMeta(
+                optimizer=recipe.name,
+                parent_version=prep.start.version,
+                model=req.lm,
+                dev_score_before=before.aggregate if before else None,
+                dev_score=after.aggregate if after else None,
+                metrics={
+                    k: v for k, v in (after.metric_means if after else {}).items() if v is not None
+                },
+                recipe=recipe.model_dump(mode="json"),
+                mlflow_run_id=run_id,
+                registered_model=registered[0],
+                registered_version=registered[1],
+                stop_reason=outcome.stop_reason,
+            ),
+        )
         promoted = False
         if req.promote:
             entry = _promote(settings, entry, warnings)
             promoted = True
     return OptimizeResult(
-        status=status, stop_reason=outcome.stop_reason, target=req.target, recipe=recipe.name,
-        version=entry.version, parent_version=prep.start.version,
+        status=status,
+        stop_reason=outcome.stop_reason,
+        target=req.target,
+        recipe=recipe.name,
+        version=entry.version,
+        parent_version=prep.start.version,
         changed=entry.version != prep.start.version,
         changed_predictors=[p.name for p in diff.changed],
         dev_score_before=before.aggregate if before else None,
         dev_score_after=after.aggregate if after else None,
         metrics_before=before.metric_means if before else {},
         metrics_after=after.metric_means if after else {},
-        usage=usage, wall_time_s=round(wall, 3), compile_time_s=round(outcome.seconds, 3),
-        estimate=prep.estimate, mlflow_run_id=run_id,
-        mlflow_experiment=rec.experiment_name(req.target), registered_model=registered[0],
-        registered_version=registered[1], program_path=entry.path, promoted=promoted,
+        usage=usage,
+        wall_time_s=round(wall, 3),
+        compile_time_s=round(outcome.seconds, 3),
+        estimate=prep.estimate,
+        mlflow_run_id=run_id,
+        mlflow_experiment=rec.experiment_name(req.target),
+        registered_model=registered[0],
+        registered_version=registered[1],
+        program_path=entry.path,
+        promoted=promoted,
         warnings=warnings,
     )
 
@@ -549,8 +678,8 @@ def _promote(settings: Settings, entry: ProgramVersion, warnings: list[str]) -> 
     return promoted
 
 
-def optimize(settings: Settings, request: OptimizeRequest,
-             progress: Progress | None = None) -> OptimizeResult:
+def optimize(
+    settings: Settings, request: OptimizeRequest, progress: Progress | None = None
+) -> OptimizeResult:
     """Prepare and execute in one call (the Python API)."""
     return execute(prepare(settings, request), progress)
-

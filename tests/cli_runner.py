@@ -9,8 +9,9 @@ import pytest
 from accountflow.cli import main
 
 
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str],
-            monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+def run_cli(
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of `accountflow ARGS`."""
     monkeypatch.setattr(sys, "argv", ["accountflow", *args])
     with pytest.raises(SystemExit) as exit_info:

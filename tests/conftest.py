@@ -71,8 +71,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 # Variables litellm and the providers read credentials from: none reaches a test.
-_CREDENTIAL_SUFFIXES = ("_API_KEY", "_API_TOKEN", "_ACCESS_KEY_ID", "_SECRET_ACCESS_KEY",
-                        "_SESSION_TOKEN", "_APPLICATION_CREDENTIALS")
+_CREDENTIAL_SUFFIXES = (
+    "_API_KEY",
+    "_API_TOKEN",
+    "_ACCESS_KEY_ID",
+    "_SECRET_ACCESS_KEY",
+    "_SESSION_TOKEN",
+    "_APPLICATION_CREDENTIALS",
+)
 _CREDENTIAL_NAMES = {"HF_TOKEN", "HUGGINGFACE_API_TOKEN", "AZURE_AD_TOKEN"}
 
 

@@ -140,9 +140,7 @@ class BatchScorer:
         self.limit = limit
         self.budget_usd = budget_usd
         self.on_result = on_result
-        self.summary = BatchSummary(
-            batch=self.name, output=str(output), rejected_file=None
-        )
+        self.summary = BatchSummary(batch=self.name, output=str(output), rejected_file=None)
         self._stop = threading.Event()
 
     # ------------------------------------------------------------------ public
@@ -157,8 +155,9 @@ class BatchScorer:
         work: queue.Queue[_Work | None] = queue.Queue(maxsize=self.concurrency * 2)
         done: queue.Queue[_Done] = queue.Queue()
         workers = [
-            threading.Thread(target=self._worker, args=(work, done), daemon=True,
-                             name=f"accountflow-worker-{i}")
+            threading.Thread(
+                target=self._worker, args=(work, done), daemon=True, name=f"accountflow-worker-{i}"
+            )
             for i in range(self.concurrency)
         ]
         for t in workers:
@@ -219,9 +218,7 @@ class BatchScorer:
         )
         return {str(r["account_id"]): r for r in rows}
 
-    def _plan(
-        self, account: Account, prior: dict[str, Any] | None, writer: Any
-    ) -> _Work | None:
+    def _plan(self, account: Account, prior: dict[str, Any] | None, writer: Any) -> _Work | None:
         """Skip (writing the stored result), resume the stored run, or run afresh."""
         orch = self.orchestrator
         same = prior is not None and (
@@ -241,8 +238,11 @@ class BatchScorer:
                     if self.on_result:
                         self.on_result(self.summary, result)
                     return None
-            if status in (RunStatus.failed.value, RunStatus.interrupted.value,
-                          RunStatus.running.value):
+            if status in (
+                RunStatus.failed.value,
+                RunStatus.interrupted.value,
+                RunStatus.running.value,
+            ):
                 return _Work(account, resume_run=prior["run_id"])
         return _Work(account)
 
@@ -252,8 +252,15 @@ class BatchScorer:
         self.store.execute(
             "INSERT INTO rejected (source, row_number, account_id, field, reason, created_at, "
             "batch) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [rejection.source, rejection.row, rejection.account_id, rejection.field,
-             rejection.reason, utcnow(), self.name],
+            [
+                rejection.source,
+                rejection.row,
+                rejection.account_id,
+                rejection.field,
+                rejection.reason,
+                utcnow(),
+                self.name,
+            ],
         )
         if self.on_result:
             self.on_result(self.summary, None)
@@ -357,10 +364,23 @@ class BatchScorer:
                    accounts = excluded.accounts, succeeded = excluded.succeeded,
                    failed = excluded.failed, rejected = excluded.rejected,
                    cost_usd = excluded.cost_usd, updated_at = excluded.updated_at""",
-            [self.name, str(self.input.absolute()),
-             str(self.contacts.absolute()) if self.contacts else None,
-             str(self.output.absolute()), orch.model, orch.program_version, status,
-             s.stop_detail, s.accounts, s.succeeded, s.failed, s.rejected, s.cost_usd, now, now],
+            [
+                self.name,
+                str(self.input.absolute()),
+                str(self.contacts.absolute()) if self.contacts else None,
+                str(self.output.absolute()),
+                orch.model,
+                orch.program_version,
+                status,
+                s.stop_detail,
+                s.accounts,
+                s.succeeded,
+                s.failed,
+                s.rejected,
+                s.cost_usd,
+                now,
+                now,
+            ],
         )
 
 
@@ -407,8 +427,12 @@ def price(model: str, prompt_tokens: int, completion_tokens: int) -> tuple[float
 
 
 def estimate(
-    orchestrator_factory: Callable[[], Orchestrator], model: str, input: Path,
-    contacts: Path | None = None, sample: int = 5, limit: int | None = None,
+    orchestrator_factory: Callable[[], Orchestrator],
+    model: str,
+    input: Path,
+    contacts: Path | None = None,
+    sample: int = 5,
+    limit: int | None = None,
 ) -> Estimate:
     """Count the file's good rows and run the first `sample` of them on the fake engine.
 
@@ -438,9 +462,16 @@ def estimate(
     total_prompt, total_completion = int(per[1] * accounts), int(per[2] * accounts)
     cost, note = price(model, total_prompt, total_completion)
     return Estimate(
-        model=model, sampled=len(good), accounts=accounts, rejected=rejected,
-        lm_calls_per_account=per[0], prompt_tokens_per_account=per[1],
-        completion_tokens_per_account=per[2], total_lm_calls=int(per[0] * accounts),
-        total_prompt_tokens=total_prompt, total_completion_tokens=total_completion,
-        cost_usd=cost, price_note=note,
+        model=model,
+        sampled=len(good),
+        accounts=accounts,
+        rejected=rejected,
+        lm_calls_per_account=per[0],
+        prompt_tokens_per_account=per[1],
+        completion_tokens_per_account=per[2],
+        total_lm_calls=int(per[0] * accounts),
+        total_prompt_tokens=total_prompt,
+        total_completion_tokens=total_completion,
+        cost_usd=cost,
+        price_note=note,
     )

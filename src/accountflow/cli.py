@@ -47,7 +47,6 @@ out = console()
 err = console(stderr=True)
 
 
-
 ReviewOpt = Annotated[
     str | None,
     typer.Option(
@@ -58,8 +57,13 @@ ReviewOpt = Annotated[
 ]
 
 
-def _settings(home: Path | None, lm: str | None = None, api_base: str | None = None,
-              seller: Path | None = None, review: str | None = None) -> Settings:
+def _settings(
+    home: Path | None,
+    lm: str | None = None,
+    api_base: str | None = None,
+    seller: Path | None = None,
+    review: str | None = None,
+) -> Settings:
     from accountflow.config import Settings
 
     return Settings.load(home=home, lm=lm, api_base=api_base, seller=seller, review=review)
@@ -76,8 +80,12 @@ ProgramOpt = Annotated[
 
 
 def _orchestrator(
-    settings: Settings, store: Store, seller: SellerProfile | None = None,
-    source: str | None = None, batch: str | None = None, program: str | None = None,
+    settings: Settings,
+    store: Store,
+    seller: SellerProfile | None = None,
+    source: str | None = None,
+    batch: str | None = None,
+    program: str | None = None,
 ) -> Orchestrator:
     """The orchestrator every command uses: settings' LM, retry policy and review gate, and the
     promoted program unless `program` names another."""
@@ -89,8 +97,14 @@ def _orchestrator(
     use_cache_dir(settings.cache_dir)
     review = ReviewPolicy(settings.review, settings.review_min_confidence, settings.review_min_fit)
     return Orchestrator(
-        store, lm_obj, seller or settings.seller(), source=source, retry=settings.retry,
-        review=review, batch=batch, program=load_program(settings, program, store=store),
+        store,
+        lm_obj,
+        seller or settings.seller(),
+        source=source,
+        retry=settings.retry,
+        review=review,
+        batch=batch,
+        program=load_program(settings, program, store=store),
     )
 
 
@@ -153,8 +167,9 @@ def run(
     results: list[AccountResult] = []
     with _open_store(settings) as store:
         store.add_rejections(str(input), loaded.rejected)
-        orchestrator = _orchestrator(settings, store, seller_profile, source=str(input),
-                                     program=program)
+        orchestrator = _orchestrator(
+            settings, store, seller_profile, source=str(input), program=program
+        )
         if not as_json:
             err.print(
                 f"Running {len(accounts)} account(s) on {settings.lm} "
@@ -171,21 +186,24 @@ def run(
                 results.append(result)
                 _print_result(result)
         except CircuitOpenError as exc:
-            left = [a.account_id for a in accounts[len(results):]]
+            left = [a.account_id for a in accounts[len(results) :]]
             err.print(
                 f"[red]stopped:[/] {exc} Resume the interrupted run with `accountflow resume "
                 f"RUN_ID` (see `accountflow runs list --status interrupted`); not started: "
-                f"{', '.join(left)}.", highlight=False,
+                f"{', '.join(left)}.",
+                highlight=False,
             )
             raise typer.Exit(1) from None
     failed = sum(r.status.value not in ("succeeded", "awaiting_review") for r in results)
     waiting = sum(r.status.value == "awaiting_review" for r in results)
     if as_json:
-        _print_json({
-            "results": [r.model_dump(mode="json") for r in results],
-            "rejected": [r.model_dump() for r in loaded.rejected],
-            "warnings": loaded.warnings,
-        })
+        _print_json(
+            {
+                "results": [r.model_dump(mode="json") for r in results],
+                "rejected": [r.model_dump() for r in loaded.rejected],
+                "warnings": loaded.warnings,
+            }
+        )
     else:
         err.print(
             f"{len(results) - failed - waiting} succeeded, {failed} failed, "
@@ -211,8 +229,10 @@ def _print_result(result: AccountResult) -> None:
         grid.add_row("profile", result.profile.summary)
     if result.analysis:
         a = result.analysis
-        grid.add_row("fit", f"{a.fit_score}/100 ({a.approach}, confidence {a.confidence:.2f}): "
-                     f"{a.fit_rationale}")
+        grid.add_row(
+            "fit",
+            f"{a.fit_score}/100 ({a.approach}, confidence {a.confidence:.2f}): {a.fit_rationale}",
+        )
         for p in a.pain_points:
             grid.add_row("pain point", f"[{p.severity}/5] {p.title}: {p.description}")
     if result.outreach:
@@ -230,10 +250,14 @@ def _print_result(result: AccountResult) -> None:
         f"{result.duration_ms / 1000:.1f}s",
     )
     color = "green" if result.status.value == "succeeded" else "red"
-    out.print(Panel(
-        grid, title=f"{result.company_name} ({result.account_id})",
-        subtitle=f"[{color}]{result.status.value}[/]", title_align="left",
-    ))
+    out.print(
+        Panel(
+            grid,
+            title=f"{result.company_name} ({result.account_id})",
+            subtitle=f"[{color}]{result.status.value}[/]",
+            title_align="left",
+        )
+    )
 
 
 # ---------------------------------------------------------------------------- runs
@@ -263,9 +287,15 @@ def runs_list(
     table.add_column("model", overflow="fold")
     for r in rows:
         table.add_row(
-            r.run_id, r.account_id, r.status.value, f"{r.started_at:%m-%d %H:%M:%S}",
-            r.company_name or "", str(r.lm_calls), str(r.prompt_tokens + r.completion_tokens),
-            f"{r.cost_usd:.4f}" if r.cost_usd is not None else "-", r.model or "",
+            r.run_id,
+            r.account_id,
+            r.status.value,
+            f"{r.started_at:%m-%d %H:%M:%S}",
+            r.company_name or "",
+            str(r.lm_calls),
+            str(r.prompt_tokens + r.completion_tokens),
+            f"{r.cost_usd:.4f}" if r.cost_usd is not None else "-",
+            r.model or "",
         )
     out.print(table if rows else "No runs yet: `accountflow run FILE` records one per account.")
 
@@ -292,16 +322,31 @@ def runs_show(
         f"{run_row['status']} · model {run_row['model']} · program {run_row['program_version']}"
         + (f"\n[red]{run_row['error']}[/]" if run_row.get("error") else "")
     )
-    table = Table("step", "try", "status", "started", "ms", "calls", "tokens in/out", "cost $",
-                  "cache", "rule retries", "error / reason")
+    table = Table(
+        "step",
+        "try",
+        "status",
+        "started",
+        "ms",
+        "calls",
+        "tokens in/out",
+        "cost $",
+        "cache",
+        "rule retries",
+        "error / reason",
+    )
     for s in steps:
         table.add_row(
-            s.step, str(s.attempt), s.status.value,
+            s.step,
+            str(s.attempt),
+            s.status.value,
             f"{s.started_at:%H:%M:%S}" if s.started_at else "-",
-            str(s.duration_ms) if s.duration_ms is not None else "-", str(s.lm_calls),
+            str(s.duration_ms) if s.duration_ms is not None else "-",
+            str(s.lm_calls),
             f"{s.prompt_tokens}/{s.completion_tokens}",
             f"{s.cost_usd:.5f}" if s.cost_usd is not None else "-",
-            "hit" if s.cache_hit else "", str(s.rule_retries),
+            "hit" if s.cache_hit else "",
+            str(s.rule_retries),
             " ".join(filter(None, [s.error_type, s.error_message])),
         )
     out.print(table)
@@ -326,22 +371,38 @@ def score(
     ] = None,
     lm: LmOpt = None,
     api_base: ApiBaseOpt = None,
-    concurrency: Annotated[int | None, typer.Option(
-        "--concurrency", min=1,
-        help="Accounts in flight (default 8; 1 for the embedded model, which runs one call "
-        "at a time).",
-    )] = None,
-    batch: Annotated[str | None, typer.Option(
-        "--batch", help="Batch name (default: file name + content hash); re-running a batch "
-        "skips what already succeeded.",
-    )] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            help="Accounts in flight (default 8; 1 for the embedded model, which runs one call "
+            "at a time).",
+        ),
+    ] = None,
+    batch: Annotated[
+        str | None,
+        typer.Option(
+            "--batch",
+            help="Batch name (default: file name + content hash); re-running a batch "
+            "skips what already succeeded.",
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N accounts.")] = None,
-    budget_usd: Annotated[float | None, typer.Option(
-        "--budget-usd", help="Stop starting accounts once this much is spent (exit 3).",
-    )] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Estimate calls, tokens and cost on the fake engine; spend nothing.",
-    )] = False,
+    budget_usd: Annotated[
+        float | None,
+        typer.Option(
+            "--budget-usd",
+            help="Stop starting accounts once this much is spent (exit 3).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Estimate calls, tokens and cost on the fake engine; spend nothing.",
+        ),
+    ] = False,
     review: ReviewOpt = None,
     seller: Annotated[
         Path | None,
@@ -349,8 +410,9 @@ def score(
     ] = None,
     program: ProgramOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress or summary.")] = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print the summary (or the estimate) as JSON on stdout.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary (or the estimate) as JSON on stdout.")
+    ] = False,
     home: HomeOpt = None,
 ) -> None:
     """Score an account list: fit, pain points and outreach per account, written as they finish.
@@ -371,8 +433,14 @@ def score(
         orchestrator = _orchestrator(settings, store, source=str(input), program=program)
         progress = None if quiet else _BatchProgress(input, limit)
         scorer = BatchScorer(
-            orchestrator, input, out, contacts=contacts, batch=batch, concurrency=workers,
-            limit=limit, budget_usd=budget_usd,
+            orchestrator,
+            input,
+            out,
+            contacts=contacts,
+            batch=batch,
+            concurrency=workers,
+            limit=limit,
+            budget_usd=budget_usd,
             on_result=progress.update if progress else None,
         )
         if budget_usd is not None and orchestrator.model.startswith(("fake", "local/")):
@@ -394,8 +462,9 @@ def score(
         raise typer.Exit(summary.exit_code)
 
 
-def _dry_run(settings: Settings, input: Path, contacts: Path | None, limit: int | None,
-             as_json: bool) -> None:
+def _dry_run(
+    settings: Settings, input: Path, contacts: Path | None, limit: int | None, as_json: bool
+) -> None:
     import tempfile
 
     from accountflow.batch import estimate
@@ -404,9 +473,11 @@ def _dry_run(settings: Settings, input: Path, contacts: Path | None, limit: int 
     from accountflow.store import Store
 
     with tempfile.TemporaryDirectory(prefix="accountflow-dry-") as tmp:
+
         def factory() -> Orchestrator:
-            return Orchestrator(Store(Path(tmp) / "dry.duckdb"),
-                                build_lm("fake", cache=False), settings.seller())
+            return Orchestrator(
+                Store(Path(tmp) / "dry.duckdb"), build_lm("fake", cache=False), settings.seller()
+            )
 
         est = estimate(factory, settings.lm, input, contacts, limit=limit)
     if as_json:
@@ -444,21 +515,27 @@ class _BatchProgress:
         if limit is not None and self.total is not None:
             self.total = min(self.total, limit)
         self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]} acc/s"), TimeRemainingColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} acc/s"),
+            TimeRemainingColumn(),
             TextColumn("[red]{task.fields[failed]} failed[/] {task.fields[rejected]} rejected"),
             TextColumn("{task.fields[tokens]} tok ${task.fields[cost]}"),
-            console=err, transient=False,
+            console=err,
+            transient=False,
         )
-        self.task = self.bar.add_task("scoring", total=self.total, rate="0.0", failed=0,
-                                      rejected=0, tokens=0, cost="0.0000")
+        self.task = self.bar.add_task(
+            "scoring", total=self.total, rate="0.0", failed=0, rejected=0, tokens=0, cost="0.0000"
+        )
         self.started = 0.0
 
     def start(self, batch: str, model: str, version: str, workers: int) -> None:
         import time
 
-        err.print(f"batch {batch} · {model} · program {version} · {workers} worker(s)",
-                  highlight=False)
+        err.print(
+            f"batch {batch} · {model} · program {version} · {workers} worker(s)", highlight=False
+        )
         self.started = time.perf_counter()
         self.bar.start()
 
@@ -468,8 +545,12 @@ class _BatchProgress:
         done = s.succeeded + s.failed + s.awaiting_review + s.rejected
         elapsed = max(time.perf_counter() - self.started, 1e-6)
         self.bar.update(
-            self.task, completed=done, rate=f"{(done - s.rejected) / elapsed:.3g}",
-            failed=s.failed, rejected=s.rejected, tokens=s.prompt_tokens + s.completion_tokens,
+            self.task,
+            completed=done,
+            rate=f"{(done - s.rejected) / elapsed:.3g}",
+            failed=s.failed,
+            rejected=s.rejected,
+            tokens=s.prompt_tokens + s.completion_tokens,
             cost=f"{s.cost_usd:.4f}",
         )
 
@@ -482,13 +563,20 @@ def _print_summary(s: Any, input: Path, out_path: Path, contacts: Path | None) -
 
     table = Table.grid(padding=(0, 2))
     table.add_row("batch", s.batch)
-    table.add_row("accounts", f"{s.accounts} ({s.succeeded} succeeded, {s.failed} failed, "
-                  f"{s.awaiting_review} awaiting review, {s.skipped} already done, "
-                  f"{s.resumed} resumed, {s.not_started} not started)")
-    table.add_row("rejected rows", f"{s.rejected}" + (f" -> {s.rejected_file}"
-                                                       if s.rejected_file else ""))
-    table.add_row("LM", f"{s.lm_calls} calls ({s.cache_hits} from cache), "
-                  f"{s.prompt_tokens}+{s.completion_tokens} tokens, ${s.cost_usd:.4f}")
+    table.add_row(
+        "accounts",
+        f"{s.accounts} ({s.succeeded} succeeded, {s.failed} failed, "
+        f"{s.awaiting_review} awaiting review, {s.skipped} already done, "
+        f"{s.resumed} resumed, {s.not_started} not started)",
+    )
+    table.add_row(
+        "rejected rows", f"{s.rejected}" + (f" -> {s.rejected_file}" if s.rejected_file else "")
+    )
+    table.add_row(
+        "LM",
+        f"{s.lm_calls} calls ({s.cache_hits} from cache), "
+        f"{s.prompt_tokens}+{s.completion_tokens} tokens, ${s.cost_usd:.4f}",
+    )
     table.add_row("time", f"{s.elapsed_s:.1f}s ({s.accounts_per_s:.2f} accounts/s)")
     table.add_row("output", str(out_path))
     if s.stop != "completed":
@@ -507,9 +595,13 @@ def resume(
     run_id: Annotated[
         str | None, typer.Argument(help="A run id or a unique prefix of one.")
     ] = None,
-    batch: Annotated[str | None, typer.Option(
-        "--batch", help="Resume a whole batch: re-runs its `score` command as recorded.",
-    )] = None,
+    batch: Annotated[
+        str | None,
+        typer.Option(
+            "--batch",
+            help="Resume a whole batch: re-runs its `score` command as recorded.",
+        ),
+    ] = None,
     lm: LmOpt = None,
     api_base: ApiBaseOpt = None,
     home: HomeOpt = None,
@@ -530,9 +622,16 @@ def resume(
         with _open_store(_settings(home)) as store:
             row = get_batch(store, batch)
         contacts = Path(row["contacts_path"]) if row["contacts_path"] else None
-        score(Path(row["input_path"]), Path(row["output_path"]), contacts=contacts,
-              lm=lm or row["model"], api_base=api_base, batch=batch, home=home,
-              as_json=as_json)
+        score(
+            Path(row["input_path"]),
+            Path(row["output_path"]),
+            contacts=contacts,
+            lm=lm or row["model"],
+            api_base=api_base,
+            batch=batch,
+            home=home,
+            as_json=as_json,
+        )
         return
     assert run_id is not None
     settings = _settings(home, lm, api_base)
@@ -564,12 +663,17 @@ def review_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
         return
     from rich.table import Table
 
-    table = Table("run id", "account", "company", "since (UTC)", "why", box=None,
-                  header_style="bold")
+    table = Table(
+        "run id", "account", "company", "since (UTC)", "why", box=None, header_style="bold"
+    )
     for r in rows:
-        table.add_row(str(r["run_id"]), str(r["account_id"]), str(r["company_name"] or ""),
-                      f"{r['ended_at']:%m-%d %H:%M}" if r["ended_at"] else "-",
-                      str(r["reason"] or ""))
+        table.add_row(
+            str(r["run_id"]),
+            str(r["account_id"]),
+            str(r["company_name"] or ""),
+            f"{r['ended_at']:%m-%d %H:%M}" if r["ended_at"] else "-",
+            str(r["reason"] or ""),
+        )
     out.print(table if rows else "Nothing awaits review.")
 
 
@@ -588,21 +692,28 @@ def review_show(
         decisions = history(store, run_row["run_id"])
     result = AccountResult.model_validate(run_row["result"]) if run_row.get("result") else None
     if as_json:
-        _print_json({
-            "run_id": run_row["run_id"], "status": run_row["status"],
-            "reason": run_row.get("error"),
-            "result": result.model_dump(mode="json") if result else None,
-            "decisions": [d.model_dump(mode="json") for d in decisions],
-        })
+        _print_json(
+            {
+                "run_id": run_row["run_id"],
+                "status": run_row["status"],
+                "reason": run_row.get("error"),
+                "result": result.model_dump(mode="json") if result else None,
+                "decisions": [d.model_dump(mode="json") for d in decisions],
+            }
+        )
         return
-    out.print(f"[bold]{run_row['run_id']}[/] · {run_row['status']} · {run_row.get('error') or ''}",
-              highlight=False)
+    out.print(
+        f"[bold]{run_row['run_id']}[/] · {run_row['status']} · {run_row.get('error') or ''}",
+        highlight=False,
+    )
     if result is not None:
         _print_result(result)
     for d in decisions:
         regen = " (regenerate)" if d.regenerate else ""
-        out.print(f"{d.decided_at:%Y-%m-%d %H:%M} {d.reviewer}: {d.decision}{regen} "
-                  f"{d.note or ''}", highlight=False)
+        out.print(
+            f"{d.decided_at:%Y-%m-%d %H:%M} {d.reviewer}: {d.decision}{regen} {d.note or ''}",
+            highlight=False,
+        )
 
 
 ReviewerOpt = Annotated[
@@ -625,11 +736,19 @@ def review_approve(
 @review_app.command("reject")
 def review_reject(
     run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
-    note: Annotated[str, typer.Option("--note", help="What is wrong (given to the model "
-                                      "as feedback with --regenerate).")],
-    regenerate: Annotated[bool, typer.Option(
-        "--regenerate", help="Rewrite the outreach with the note as feedback, then review again."
-    )] = False,
+    note: Annotated[
+        str,
+        typer.Option(
+            "--note", help="What is wrong (given to the model as feedback with --regenerate)."
+        ),
+    ],
+    regenerate: Annotated[
+        bool,
+        typer.Option(
+            "--regenerate",
+            help="Rewrite the outreach with the note as feedback, then review again.",
+        ),
+    ] = False,
     reviewer: ReviewerOpt = None,
     lm: LmOpt = None,
     home: HomeOpt = None,
@@ -638,8 +757,15 @@ def review_reject(
     _decide(run_id, "reject", note, reviewer, regenerate, lm, home)
 
 
-def _decide(run_id: str, decision: str, note: str | None, reviewer: str | None,
-            regenerate: bool, lm: str | None, home: Path | None) -> None:
+def _decide(
+    run_id: str,
+    decision: str,
+    note: str | None,
+    reviewer: str | None,
+    regenerate: bool,
+    lm: str | None,
+    home: Path | None,
+) -> None:
     from accountflow.review import decide, record_decision
 
     settings = _settings(home, lm)
@@ -679,8 +805,13 @@ def stats(
         return "-" if v is None else fmt.format(v)
 
     summary = Table.grid(padding=(0, 2))
-    summary.add_row("runs", str(st.runs_total) + "  (" + ", ".join(
-        f"{k} {v}" for k, v in sorted(st.runs_by_status.items())) + ")")
+    summary.add_row(
+        "runs",
+        str(st.runs_total)
+        + "  ("
+        + ", ".join(f"{k} {v}" for k, v in sorted(st.runs_by_status.items()))
+        + ")",
+    )
     summary.add_row("success rate", num(st.success_rate, "{:.1%}"))
     summary.add_row("accounts", str(st.accounts))
     summary.add_row("LM calls / account", num(st.lm_calls_per_account))
@@ -690,11 +821,17 @@ def stats(
     summary.add_row("cache-hit rate", num(st.cache_hit_rate, "{:.1%}"))
     summary.add_row("awaiting review", str(st.awaiting_review))
     out.print(summary)
-    steps = Table("step", "attempts", "succeeded", "p50 ms", "p95 ms", box=None,
-                  header_style="bold")
+    steps = Table(
+        "step", "attempts", "succeeded", "p50 ms", "p95 ms", box=None, header_style="bold"
+    )
     for s in st.steps:
-        steps.add_row(s.step, str(s.attempts), str(s.succeeded), num(s.p50_ms, "{:.0f}"),
-                      num(s.p95_ms, "{:.0f}"))
+        steps.add_row(
+            s.step,
+            str(s.attempts),
+            str(s.succeeded),
+            num(s.p50_ms, "{:.0f}"),
+            num(s.p95_ms, "{:.0f}"),
+        )
     out.print(steps)
     if st.top_errors:
         errors = Table("error", "class", "count", box=None, header_style="bold")

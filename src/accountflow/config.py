@@ -72,16 +72,12 @@ class Settings(BaseModel):
             retry = RetryPolicy(
                 max_attempts=int(_number(max_attempts, "ACCOUNTFLOW_MAX_ATTEMPTS", 4, int)),
                 step_timeout_s=_number(step_timeout_s, "ACCOUNTFLOW_STEP_TIMEOUT", 120.0),
-                breaker_threshold=int(
-                    _number(None, "ACCOUNTFLOW_BREAKER_THRESHOLD", 8, int)
-                ),
+                breaker_threshold=int(_number(None, "ACCOUNTFLOW_BREAKER_THRESHOLD", 8, int)),
                 base_delay_s=_number(None, "ACCOUNTFLOW_RETRY_BASE_DELAY", 1.0),
             )
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise ConfigError(
-                f"Retry setting {err['loc'][0]} {err['msg'].lower()}."
-            ) from None
+            raise ConfigError(f"Retry setting {err['loc'][0]} {err['msg'].lower()}.") from None
         return cls(
             home=Path(str(_pick(home, "ACCOUNTFLOW_HOME", DEFAULT_HOME))).expanduser().absolute(),
             lm=str(_pick(lm, "ACCOUNTFLOW_LM", DEFAULT_LM)),

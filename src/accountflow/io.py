@@ -20,14 +20,32 @@ from accountflow.errors import InputError
 from accountflow.models import Account, Contact
 
 ACCOUNT_COLUMNS = [
-    "account_id", "company_name", "domain", "industry", "employee_count", "location",
-    "description", "notes",
+    "account_id",
+    "company_name",
+    "domain",
+    "industry",
+    "employee_count",
+    "location",
+    "description",
+    "notes",
 ]
 CONTACT_COLUMNS = [
-    "account_id", "contact_id", "name", "email", "phone", "title", "linkedin_url", "is_primary",
+    "account_id",
+    "contact_id",
+    "name",
+    "email",
+    "phone",
+    "title",
+    "linkedin_url",
+    "is_primary",
 ]
-FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
-           ".parquet": "parquet"}
+FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
 
 
 class Rejection(BaseModel):
@@ -84,9 +102,7 @@ def _check_file(path: Path) -> str:
     return fmt
 
 
-def load_accounts(
-    path: str | Path, contacts: str | Path | None = None
-) -> LoadResult:
+def load_accounts(path: str | Path, contacts: str | Path | None = None) -> LoadResult:
     """Read and validate a whole accounts file (and an optional contacts CSV) into memory."""
     stream = stream_accounts(path, contacts)
     result = LoadResult()
@@ -159,7 +175,9 @@ class AccountStream:
                 continue
             if account.account_id in seen:
                 yield Rejection(
-                    source=str(path), row=line, account_id=account.account_id,
+                    source=str(path),
+                    row=line,
+                    account_id=account.account_id,
                     field="account_id",
                     reason=f"duplicate account_id {account.account_id!r}; an earlier row has it",
                 )
@@ -170,7 +188,9 @@ class AccountStream:
         for account_id, items in by_contact.items():
             for line, _ in items:
                 yield Rejection(
-                    source=str(self.contacts), row=line, account_id=account_id,
+                    source=str(self.contacts),
+                    row=line,
+                    account_id=account_id,
                     field="account_id",
                     reason=f"contact belongs to account {account_id!r}, which is not in "
                     f"{path.name}",
@@ -185,23 +205,34 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
             try:
                 text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                yield line_no, Rejection(
-                    source=str(path), row=line_no,
-                    reason=f"not valid UTF-8 (byte {raw[exc.start]:#04x} at column "
-                    f"{exc.start + 1}); save the file as UTF-8",
+                yield (
+                    line_no,
+                    Rejection(
+                        source=str(path),
+                        row=line_no,
+                        reason=f"not valid UTF-8 (byte {raw[exc.start]:#04x} at column "
+                        f"{exc.start + 1}); save the file as UTF-8",
+                    ),
                 )
                 continue
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield line_no, Rejection(
-                    source=str(path), row=line_no,
-                    reason=f"not valid JSON ({exc.msg} at column {exc.colno})",
+                yield (
+                    line_no,
+                    Rejection(
+                        source=str(path),
+                        row=line_no,
+                        reason=f"not valid JSON ({exc.msg} at column {exc.colno})",
+                    ),
                 )
                 continue
             if not isinstance(obj, dict):
-                yield line_no, Rejection(
-                    source=str(path), row=line_no, reason="each line must be a JSON object"
+                yield (
+                    line_no,
+                    Rejection(
+                        source=str(path), row=line_no, reason="each line must be a JSON object"
+                    ),
                 )
                 continue
             yield line_no, obj
@@ -232,21 +263,34 @@ def _csv_rows(
             bad = next((i for i, v in enumerate(values) if _has_surrogates(v)), None)
             if bad is not None:
                 column = header[bad] if bad < len(header) else f"column {bad + 1}"
-                yield start, Rejection(
-                    source=str(path), row=start, field=column,
-                    reason=f"field '{column}' is not valid UTF-8; save the file as UTF-8",
+                yield (
+                    start,
+                    Rejection(
+                        source=str(path),
+                        row=start,
+                        field=column,
+                        reason=f"field '{column}' is not valid UTF-8; save the file as UTF-8",
+                    ),
                 )
                 continue
             if len(values) != len(header):
-                yield start, Rejection(
-                    source=str(path), row=start,
-                    reason=f"has {len(values)} values but the header has {len(header)} columns",
+                yield (
+                    start,
+                    Rejection(
+                        source=str(path),
+                        row=start,
+                        reason=f"has {len(values)} values but the header has {len(header)} columns",
+                    ),
                 )
                 continue
-            yield start, {
-                k: (v if v.strip() else None)
-                for k, v in zip(header, values, strict=True) if k in columns
-            }
+            yield (
+                start,
+                {
+                    k: (v if v.strip() else None)
+                    for k, v in zip(header, values, strict=True)
+                    if k in columns
+                },
+            )
 
 
 def _has_surrogates(value: str) -> bool:
@@ -278,9 +322,7 @@ def _parquet_rows(
     con.close()
 
 
-def _load_contacts(
-    path: Path, result: LoadResult
-) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+def _load_contacts(path: Path, result: LoadResult) -> dict[str, list[tuple[int, dict[str, Any]]]]:
     by_account: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for line, row in _csv_rows(path, CONTACT_COLUMNS, result):
         if isinstance(row, Rejection):
@@ -288,19 +330,28 @@ def _load_contacts(
             continue
         account_id = (row.pop("account_id", None) or "").strip()
         if not account_id:
-            result.rejected.append(Rejection(
-                source=str(path), row=line, field="account_id",
-                reason="contact row has no account_id",
-            ))
+            result.rejected.append(
+                Rejection(
+                    source=str(path),
+                    row=line,
+                    field="account_id",
+                    reason="contact row has no account_id",
+                )
+            )
             continue
         try:
             contact = Contact(**row)
         except ValidationError as exc:
             field, reason = _explain(exc)
-            result.rejected.append(Rejection(
-                source=str(path), row=line, account_id=account_id, field=field,
-                reason=f"contact dropped: {reason}",
-            ))
+            result.rejected.append(
+                Rejection(
+                    source=str(path),
+                    row=line,
+                    account_id=account_id,
+                    field=field,
+                    reason=f"contact dropped: {reason}",
+                )
+            )
             continue
         by_account.setdefault(account_id, []).append((line, contact.model_dump()))
     return by_account

@@ -287,8 +287,13 @@ def size_band(employees: int | None) -> SizeBand:
     """The size band is arithmetic on a known headcount, not something to ask a model."""
     if employees is None:
         return "unknown"
-    for top, band in ((10, "1-10"), (50, "11-50"), (200, "51-200"), (1000, "201-1000"),
-                      (5000, "1001-5000")):
+    for top, band in (
+        (10, "1-10"),
+        (50, "11-50"),
+        (200, "51-200"),
+        (1000, "201-1000"),
+        (5000, "1001-5000"),
+    ):
         if employees <= top:
             return band  # type: ignore[return-value]
     return "5000+"

@@ -45,16 +45,21 @@ def contact_text(contact: Contact) -> str:
 
 
 def profile_text(profile: CompanyProfile) -> str:
-    lines = [f"summary: {profile.summary}", f"industry: {profile.industry}",
-             f"size: {profile.size_band}"]
+    lines = [
+        f"summary: {profile.summary}",
+        f"industry: {profile.industry}",
+        f"size: {profile.size_band}",
+    ]
     lines += [f"fact ({f.source.value}): {f.fact}" for f in profile.key_facts]
     lines += [f"recent: {d}" for d in profile.recent_developments]
     return "\n".join(lines)
 
 
 def analysis_text(analysis: AccountAnalysis) -> str:
-    lines = [f"fit_score: {analysis.fit_score} ({analysis.fit_rationale})",
-             f"approach: {analysis.approach}"]
+    lines = [
+        f"fit_score: {analysis.fit_score} ({analysis.fit_rationale})",
+        f"approach: {analysis.approach}",
+    ]
     lines += [f"pain point: {p.title}: {p.description}" for p in analysis.pain_points]
     lines += [f"opportunity: {o}" for o in analysis.opportunities]
     return "\n".join(lines)

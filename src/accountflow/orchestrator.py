@@ -168,8 +168,15 @@ class Orchestrator:
         run_id = "run_" + uuid.uuid4().hex[:12]
         data = account.model_dump(mode="json")
         self.store.create_run(
-            run_id, account.account_id, account.company_name, self.model,
-            self.program_version, self.source, data, self.batch, input_hash(data),
+            run_id,
+            account.account_id,
+            account.company_name,
+            self.model,
+            self.program_version,
+            self.source,
+            data,
+            self.batch,
+            input_hash(data),
         )
         return self._execute(run_id, _RunState(account=account), set())
 
@@ -192,7 +199,10 @@ class Orchestrator:
         return self.continue_run(run["run_id"])
 
     def continue_run(
-        self, run_id: str, note: str | None = None, redo: str | None = None,
+        self,
+        run_id: str,
+        note: str | None = None,
+        redo: str | None = None,
         approved: bool = False,
     ) -> AccountResult:
         """Continue a stored run. `redo` supersedes that step's output and runs it again (a
@@ -209,7 +219,11 @@ class Orchestrator:
 
     # ------------------------------------------------------------------ core
     def _execute(
-        self, run_id: str, state: _RunState, done: set[str], approved: bool = False,
+        self,
+        run_id: str,
+        state: _RunState,
+        done: set[str],
+        approved: bool = False,
         force_review: str | None = None,
     ) -> AccountResult:
         started = time.perf_counter()
@@ -247,7 +261,11 @@ class Orchestrator:
         return result
 
     def _result(
-        self, run_id: str, state: _RunState, status: RunStatus, error: str | None,
+        self,
+        run_id: str,
+        state: _RunState,
+        status: RunStatus,
+        error: str | None,
         started: float,
     ) -> AccountResult:
         return AccountResult(
@@ -374,17 +392,21 @@ class Orchestrator:
         return record, error, usage.truncated > 0
 
     def _record_not_run(self, run_id: str, account: Account, name: str, failed: str) -> None:
-        self.store.insert_steps([StepRecord(
-            step_id="step_" + uuid.uuid4().hex[:12],
-            run_id=run_id,
-            account_id=account.account_id,
-            step=name,
-            attempt=1,
-            status=StepStatus.not_run,
-            error_message=f"not run because {failed} failed",
-            model=self.model,
-            program_version=self.program_version,
-        )])
+        self.store.insert_steps(
+            [
+                StepRecord(
+                    step_id="step_" + uuid.uuid4().hex[:12],
+                    run_id=run_id,
+                    account_id=account.account_id,
+                    step=name,
+                    attempt=1,
+                    status=StepStatus.not_run,
+                    error_message=f"not run because {failed} failed",
+                    model=self.model,
+                    program_version=self.program_version,
+                )
+            ]
+        )
 
     def _step_input(self, name: str, state: _RunState) -> dict[str, Any]:
         account = state.account
@@ -425,8 +447,11 @@ class Orchestrator:
         if contact is None:
             raise Skip("the account has no contacts to write to")
         pred = self.program.personalizer(
-            account=state.account, contact=contact, analysis=state.analysis,
-            seller=self.seller, note=state.note,
+            account=state.account,
+            contact=contact,
+            analysis=state.analysis,
+            seller=self.seller,
+            note=state.note,
         )
         state.outreach = pred.plan
         state.rule_retries = pred.rule_retries

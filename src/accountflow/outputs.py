@@ -17,10 +17,29 @@ from accountflow.io import Rejection
 from accountflow.models import AccountResult, Channel
 
 COLUMNS: list[str] = [
-    "account_id", "company_name", "status", "fit_score", "fit_rationale", "top_pain_points",
-    "approach", "email_subject", "email_body", "linkedin_note", "sms", "call_opener",
-    "colleague_messages", "error", "lm_calls", "cache_hits", "prompt_tokens",
-    "completion_tokens", "cost_usd", "latency_ms", "run_id", "model", "program_version",
+    "account_id",
+    "company_name",
+    "status",
+    "fit_score",
+    "fit_rationale",
+    "top_pain_points",
+    "approach",
+    "email_subject",
+    "email_body",
+    "linkedin_note",
+    "sms",
+    "call_opener",
+    "colleague_messages",
+    "error",
+    "lm_calls",
+    "cache_hits",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "latency_ms",
+    "run_id",
+    "model",
+    "program_version",
 ]
 REJECTED_COLUMNS = ["source", "row", "account_id", "field", "reason"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -51,7 +70,9 @@ def flatten(result: AccountResult) -> dict[str, Any]:
         "call_opener": body(Channel.call),
         "colleague_messages": json.dumps(
             [m.model_dump(mode="json") for m in result.colleague_messages], ensure_ascii=False
-        ) if result.colleague_messages else None,
+        )
+        if result.colleague_messages
+        else None,
         "error": result.error,
         "lm_calls": result.lm_calls,
         "cache_hits": result.cache_hits,
@@ -111,10 +132,16 @@ class ParquetWriter:
     """Rows are staged in a temporary on-disk DuckDB table (memory stays flat) and written to
     Parquet on close; a run stopped early still gets its file from `close()`."""
 
-    _TYPES = {"fit_score": "INTEGER", "lm_calls": "INTEGER", "cache_hits": "INTEGER",
-              "prompt_tokens": "INTEGER", "completion_tokens": "INTEGER", "cost_usd": "DOUBLE",
-              "latency_ms": "BIGINT",
-              "row": "INTEGER"}
+    _TYPES = {
+        "fit_score": "INTEGER",
+        "lm_calls": "INTEGER",
+        "cache_hits": "INTEGER",
+        "prompt_tokens": "INTEGER",
+        "completion_tokens": "INTEGER",
+        "cost_usd": "DOUBLE",
+        "latency_ms": "BIGINT",
+        "row": "INTEGER",
+    }
 
     def __init__(self, path: Path, columns: list[str]) -> None:
         import duckdb

@@ -32,9 +32,21 @@ from accountflow.store.db import utcnow
 BUILTIN = "default"  # the ref naming the built-in program (what `promote default` goes back to)
 Source = Literal["promoted", "registry", "file", "default"]
 _COLUMNS = (
-    "version", "target", "optimizer", "parent_version", "model", "dev_score_before", "dev_score",
-    "metrics", "recipe", "mlflow_run_id", "registered_model", "registered_version", "stop_reason",
-    "path", "created_at",
+    "version",
+    "target",
+    "optimizer",
+    "parent_version",
+    "model",
+    "dev_score_before",
+    "dev_score",
+    "metrics",
+    "recipe",
+    "mlflow_run_id",
+    "registered_model",
+    "registered_version",
+    "stop_reason",
+    "path",
+    "created_at",
 )
 
 
@@ -166,13 +178,25 @@ def save_program(
     path = settings.programs_dir / f"{version}.json"
     write_program_file(program, path)
     values = [
-        version, target, meta.optimizer, meta.parent_version, meta.model, meta.dev_score_before,
-        meta.dev_score, json.dumps(meta.metrics), json.dumps(meta.recipe) if meta.recipe else None,
-        meta.mlflow_run_id, meta.registered_model, meta.registered_version, meta.stop_reason,
-        str(path), utcnow(),
+        version,
+        target,
+        meta.optimizer,
+        meta.parent_version,
+        meta.model,
+        meta.dev_score_before,
+        meta.dev_score,
+        json.dumps(meta.metrics),
+        json.dumps(meta.recipe) if meta.recipe else None,
+        meta.mlflow_run_id,
+        meta.registered_model,
+        meta.registered_version,
+        meta.stop_reason,
+        str(path),
+        utcnow(),
     ]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in {"version",
-                                                                             "created_at"})
+    updates = ", ".join(
+        f"{c} = excluded.{c}" for c in _COLUMNS if c not in {"version", "created_at"}
+    )
     with _store(settings, store) as db:
         db.execute(
             f"INSERT INTO programs ({', '.join(_COLUMNS)}) VALUES "
@@ -198,8 +222,8 @@ def list_programs(
     with _store(settings, store) as db:
         where, params = ("WHERE target = ?", [target]) if target else ("", [])
         rows = db.query(
-            f"SELECT {', '.join(_COLUMNS)} FROM programs {where} "
-            "ORDER BY created_at DESC, version", params,
+            f"SELECT {', '.join(_COLUMNS)} FROM programs {where} ORDER BY created_at DESC, version",
+            params,
         )
         promoted = promoted_version(settings, store=db)
     return [_row(r, promoted) for r in rows]
@@ -312,8 +336,9 @@ class PredictorDiff(BaseModel):
 
     @property
     def changed(self) -> bool:
-        return bool(self.instructions_diff or self.fields_changed or self.demos_added
-                    or self.demos_removed)
+        return bool(
+            self.instructions_diff or self.fields_changed or self.demos_added or self.demos_removed
+        )
 
 
 class ProgramDiff(BaseModel):
@@ -340,19 +365,25 @@ def describe_program(state: dict[str, Any]) -> list[PredictorView]:
         sig = pstate["signature"]
         labels = names.get(name, [])
         fields = {
-            (labels[i] if i < len(labels) else f"field{i}"):
-                f"{f.get('prefix', '')} {f.get('description', '')}".strip()
+            (
+                labels[i] if i < len(labels) else f"field{i}"
+            ): f"{f.get('prefix', '')} {f.get('description', '')}".strip()
             for i, f in enumerate(sig.get("fields", []))
         }
-        views.append(PredictorView(
-            name=name, instructions=sig.get("instructions", ""), fields=fields,
-            demos=list(pstate.get("demos", [])),
-        ))
+        views.append(
+            PredictorView(
+                name=name,
+                instructions=sig.get("instructions", ""),
+                fields=fields,
+                demos=list(pstate.get("demos", [])),
+            )
+        )
     return views
 
 
-def diff_states(a: dict[str, Any], b: dict[str, Any], a_label: str = "a",
-                b_label: str = "b") -> ProgramDiff:
+def diff_states(
+    a: dict[str, Any], b: dict[str, Any], a_label: str = "a", b_label: str = "b"
+) -> ProgramDiff:
     """Instruction, field and demo changes per predictor between two program states."""
     before = {v.name: v for v in describe_program(a)}
     after = {v.name: v for v in describe_program(b)}
@@ -360,10 +391,16 @@ def diff_states(a: dict[str, Any], b: dict[str, Any], a_label: str = "a",
     for name in list(before) + [n for n in after if n not in before]:
         x = before.get(name) or PredictorView(name=name, instructions="")
         y = after.get(name) or PredictorView(name=name, instructions="")
-        lines = list(difflib.unified_diff(
-            x.instructions.splitlines(), y.instructions.splitlines(),
-            fromfile=f"{a_label}:{name}", tofile=f"{b_label}:{name}", lineterm="", n=1,
-        ))
+        lines = list(
+            difflib.unified_diff(
+                x.instructions.splitlines(),
+                y.instructions.splitlines(),
+                fromfile=f"{a_label}:{name}",
+                tofile=f"{b_label}:{name}",
+                lineterm="",
+                n=1,
+            )
+        )
         fields = {
             k: (x.fields.get(k, ""), y.fields.get(k, ""))
             for k in dict.fromkeys([*x.fields, *y.fields])
@@ -371,12 +408,17 @@ def diff_states(a: dict[str, Any], b: dict[str, Any], a_label: str = "a",
         }
         keys_x = {_demo_key(d) for d in x.demos}
         keys_y = {_demo_key(d) for d in y.demos}
-        diffs.append(PredictorDiff(
-            name=name, instructions_diff=lines, fields_changed=fields,
-            demos_before=len(x.demos), demos_after=len(y.demos),
-            demos_added=[d for d in y.demos if _demo_key(d) not in keys_x],
-            demos_removed=[d for d in x.demos if _demo_key(d) not in keys_y],
-        ))
+        diffs.append(
+            PredictorDiff(
+                name=name,
+                instructions_diff=lines,
+                fields_changed=fields,
+                demos_before=len(x.demos),
+                demos_after=len(y.demos),
+                demos_added=[d for d in y.demos if _demo_key(d) not in keys_x],
+                demos_removed=[d for d in x.demos if _demo_key(d) not in keys_y],
+            )
+        )
     return ProgramDiff(a=a_label, b=b_label, predictors=diffs)
 
 
@@ -390,8 +432,9 @@ def demo_summary(demo: dict[str, Any], width: int = 160) -> str:
     for key, value in demo.items():
         if key in {"augmented", "traces"}:
             continue
-        text = value if isinstance(value, str) else json.dumps(value, default=str,
-                                                               ensure_ascii=False)
+        text = (
+            value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+        )
         text = " ".join(text.split())
         parts.append(f"{key}={text[:width]}{'...' if len(text) > width else ''}")
     return "; ".join(parts)

@@ -78,9 +78,7 @@ def classify(exc: BaseException, truncated: bool = False) -> Classified:
         if not body:
             return Classified(ErrorClass.transient, "The model returned an empty reply.")
         if truncated:
-            return Classified(
-                ErrorClass.transient, "The model's reply was cut off at max_tokens."
-            )
+            return Classified(ErrorClass.transient, "The model's reply was cut off at max_tokens.")
         return Classified(ErrorClass.permanent, _first_line(exc))
     if isinstance(exc, RuleViolationError):
         return Classified(ErrorClass.permanent, _first_line(exc))

@@ -48,9 +48,7 @@ def awaiting(store: Store) -> list[dict[str, object]]:
 
 
 def history(store: Store, run_id: str) -> list[ReviewRecord]:
-    rows = store.query(
-        "SELECT * FROM reviews WHERE run_id = ? ORDER BY decided_at", [run_id]
-    )
+    rows = store.query("SELECT * FROM reviews WHERE run_id = ? ORDER BY decided_at", [run_id])
     return [ReviewRecord(**r) for r in rows]
 
 
@@ -96,8 +94,15 @@ def record_decision(
         raise ConfigError("--regenerate goes with reject: it rewrites the outreach from the note.")
     store.execute(
         "INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?)",
-        ["rev_" + uuid.uuid4().hex[:12], run_id, decision, note,
-         reviewer or default_reviewer(), regenerate, utcnow()],
+        [
+            "rev_" + uuid.uuid4().hex[:12],
+            run_id,
+            decision,
+            note,
+            reviewer or default_reviewer(),
+            regenerate,
+            utcnow(),
+        ],
     )
     if decision == "reject" and not regenerate:
         store.execute(

@@ -14,12 +14,41 @@ from accountflow.models import Channel, ColleagueMessage, OutreachMessage, Outre
 LIMITS: dict[Channel, int] = {Channel.sms: 160, Channel.linkedin: 300}
 SUBJECT_LIMIT = 80
 HONORIFICS = {
-    "dr", "mr", "mrs", "ms", "miss", "mx", "prof", "sir", "dame", "herr", "frau", "sr", "sra",
-    "jr", "phd", "md", "ii", "iii",
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "prof",
+    "sir",
+    "dame",
+    "herr",
+    "frau",
+    "sr",
+    "sra",
+    "jr",
+    "phd",
+    "md",
+    "ii",
+    "iii",
 }
 LEGAL_SUFFIXES = {
-    "inc", "llc", "ltd", "gmbh", "corp", "corporation", "co", "plc", "sa", "ag", "bv", "srl",
-    "limited", "company", "group",
+    "inc",
+    "llc",
+    "ltd",
+    "gmbh",
+    "corp",
+    "corporation",
+    "co",
+    "plc",
+    "sa",
+    "ag",
+    "bv",
+    "srl",
+    "limited",
+    "company",
+    "group",
 }
 _PLACEHOLDER_RES = [
     re.compile(r"\{\{[^}]*\}\}"),  # {{first_name}}

@@ -24,10 +24,19 @@ _ACCOUNT = Account(
         "clinic servers to BigQuery in March."
     ),
     contacts=[
-        Contact(contact_id="d1", name="Ingrid Solberg", title="Head of Analytics", is_primary=True,
-                email="ingrid@lakeshoredental.example"),
-        Contact(contact_id="d2", name="Teodor Vance", title="IT Director",
-                email="teodor@lakeshoredental.example"),
+        Contact(
+            contact_id="d1",
+            name="Ingrid Solberg",
+            title="Head of Analytics",
+            is_primary=True,
+            email="ingrid@lakeshoredental.example",
+        ),
+        Contact(
+            contact_id="d2",
+            name="Teodor Vance",
+            title="IT Director",
+            email="teodor@lakeshoredental.example",
+        ),
     ],
 )
 _ANALYSIS = AccountAnalysis(
@@ -103,8 +112,9 @@ def email_demos() -> list[dspy.Example]:
 
 
 def channel_demos(channel: Channel, length: str) -> list[dspy.Example]:
-    return [dspy.Example(**_inputs(), channel=channel.value, length=length,
-                         message=MESSAGES[channel])]
+    return [
+        dspy.Example(**_inputs(), channel=channel.value, length=length, message=MESSAGES[channel])
+    ]
 
 
 def colleague_demos() -> list[dspy.Example]:
@@ -112,7 +122,11 @@ def colleague_demos() -> list[dspy.Example]:
 
     inputs = _inputs()
     inputs.pop("analysis")
-    return [dspy.Example(
-        **inputs, referrer=contact_text(_ACCOUNT.contacts[1]),
-        topic="alerts on late data in BigQuery", **COLLEAGUE,
-    )]
+    return [
+        dspy.Example(
+            **inputs,
+            referrer=contact_text(_ACCOUNT.contacts[1]),
+            topic="alerts on late data in BigQuery",
+            **COLLEAGUE,
+        )
+    ]

@@ -84,8 +84,13 @@ def compute(store: Store, batch: str | None = None) -> Stats:
         cost_total_usd=usage["cost"],
         cache_hit_rate=int(usage["hits"]) / calls if calls else None,
         steps=[
-            StepLatency(step=r["step"], attempts=r["attempts"], succeeded=r["succeeded"],
-                        p50_ms=r["p50"], p95_ms=r["p95"])
+            StepLatency(
+                step=r["step"],
+                attempts=r["attempts"],
+                succeeded=r["succeeded"],
+                p50_ms=r["p50"],
+                p95_ms=r["p95"],
+            )
             for r in steps
         ],
         top_errors=[

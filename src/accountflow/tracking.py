@@ -35,8 +35,10 @@ def artifact_root(settings: Settings) -> Path:
 def ui_command(settings: Settings) -> str:
     """The command that shows this state dir's runs in the MLflow UI (offline: without the two
     variables the UI tries telemetry and litellm's price map, and can hang with no network)."""
-    return ("LITELLM_LOCAL_MODEL_COST_MAP=True MLFLOW_DISABLE_TELEMETRY=true mlflow ui "
-            f"--backend-store-uri {mlflow_uri(settings)} --host 127.0.0.1 --port 5000")
+    return (
+        "LITELLM_LOCAL_MODEL_COST_MAP=True MLFLOW_DISABLE_TELEMETRY=true mlflow ui "
+        f"--backend-store-uri {mlflow_uri(settings)} --host 127.0.0.1 --port 5000"
+    )
 
 
 def _client(settings: Settings) -> Any:
@@ -71,7 +73,8 @@ def start_run(
     mlflow = _client(settings)
     experiment_id = ensure_experiment(settings, experiment)
     with mlflow.start_run(
-        experiment_id=experiment_id, run_name=run_name,
+        experiment_id=experiment_id,
+        run_name=run_name,
         tags={k: redact(str(v)) for k, v in (tags or {}).items()},
     ) as run:
         yield run

@@ -58,19 +58,33 @@ def _file(tmp_path: Path, n: int = 120) -> tuple[Path, Path, dict[int, str]]:
     )
     rejected_lines = {}
     for no, line in enumerate(path.read_bytes().splitlines(), start=1):
-        if no > 1 and not line.decode("utf-8", "replace").startswith(tuple(
-            f"a{i:04d},Company {i}," for i in range(n)
-        )):
+        if no > 1 and not line.decode("utf-8", "replace").startswith(
+            tuple(f"a{i:04d},Company {i}," for i in range(n))
+        ):
             rejected_lines[no] = line.decode("utf-8", "replace")[:30]
     return path, contacts, rejected_lines
 
 
-def test_score_a_file_with_bad_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_score_a_file_with_bad_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     accounts, contacts, bad_lines = _file(tmp_path)
     out = tmp_path / "scored.csv"
-    code, stdout, err = run_cli(["score", str(accounts), "--out", str(out), "--contacts",
-                                 str(contacts), "--lm", "fake", "--json"], capsys, monkeypatch)
+    code, stdout, err = run_cli(
+        [
+            "score",
+            str(accounts),
+            "--out",
+            str(out),
+            "--contacts",
+            str(contacts),
+            "--lm",
+            "fake",
+            "--json",
+        ],
+        capsys,
+        monkeypatch,
+    )
     summary = json.loads(stdout)
     assert code == 1 and summary["exit_code"] == 1, err
     with out.open(newline="", encoding="utf-8") as fh:
@@ -90,8 +104,16 @@ def test_score_a_file_with_bad_rows(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert account_rejects == set(bad_lines)
     assert all(r["reason"] for r in rejected)
     reasons = " | ".join(r["reason"] for r in rejected)
-    for expected in ("account_id", "duplicate", "20000", "UTF-8", "values but the header",
-                     "company_name", "email", "domain name"):
+    for expected in (
+        "account_id",
+        "duplicate",
+        "20000",
+        "UTF-8",
+        "values but the header",
+        "company_name",
+        "email",
+        "domain name",
+    ):
         assert expected in reasons, expected
     assert summary["accounts"] == 120 and summary["succeeded"] == 120
     assert summary["rejected"] == len(rejected) and summary["failed"] == 0
@@ -99,17 +121,44 @@ def test_score_a_file_with_bad_rows(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert summary["lm_calls"] == 120 * 2 + 2 * 4  # research + analysis; outreach for two
 
     # the same command again: nothing is run twice, the output is whole again
-    code, stdout, _ = run_cli(["score", str(accounts), "--out", str(out), "--contacts",
-                               str(contacts), "--lm", "fake", "--json"], capsys, monkeypatch)
+    code, stdout, _ = run_cli(
+        [
+            "score",
+            str(accounts),
+            "--out",
+            str(out),
+            "--contacts",
+            str(contacts),
+            "--lm",
+            "fake",
+            "--json",
+        ],
+        capsys,
+        monkeypatch,
+    )
     again = json.loads(stdout)
     assert again["skipped"] == 120 and again["lm_calls"] == 0 and again["succeeded"] == 120
     with out.open(newline="", encoding="utf-8") as fh:
         assert sorted(r["account_id"] for r in csv.DictReader(fh)) == sorted(ids)
 
     # a new batch name over the same state dir: every LM call is a cache hit
-    code, stdout, _ = run_cli(["score", str(accounts), "--out", str(tmp_path / "b.jsonl"),
-                               "--contacts", str(contacts), "--lm", "fake", "--batch", "second",
-                               "--json"], capsys, monkeypatch)
+    code, stdout, _ = run_cli(
+        [
+            "score",
+            str(accounts),
+            "--out",
+            str(tmp_path / "b.jsonl"),
+            "--contacts",
+            str(contacts),
+            "--lm",
+            "fake",
+            "--batch",
+            "second",
+            "--json",
+        ],
+        capsys,
+        monkeypatch,
+    )
     second = json.loads(stdout)
     assert second["skipped"] == 0 and second["lm_calls"] == second["cache_hits"] > 0
     assert second["prompt_tokens"] == 0
@@ -121,38 +170,69 @@ def test_an_unknown_column_is_reported_not_silently_dropped(
     accounts = tmp_path / "typo.csv"
     accounts.write_text("account_id,company_name,contact_emial\nacc-1,Acme,a@acme.com\n")
     out = tmp_path / "out.csv"
-    code, stdout, _ = run_cli(["score", str(accounts), "--out", str(out), "--lm", "fake",
-                               "--json"], capsys, monkeypatch)
+    code, stdout, _ = run_cli(
+        ["score", str(accounts), "--out", str(out), "--lm", "fake", "--json"], capsys, monkeypatch
+    )
     summary = json.loads(stdout)
     assert code == 0 and summary["succeeded"] == 1
     assert any("unknown column 'contact_emial'" in w for w in summary["warnings"])
-    code, _, err = run_cli(["score", str(accounts), "--out", str(out), "--lm", "fake",
-                            "--batch", "again"], capsys, monkeypatch)
+    code, _, err = run_cli(
+        ["score", str(accounts), "--out", str(out), "--lm", "fake", "--batch", "again"],
+        capsys,
+        monkeypatch,
+    )
     assert code == 0 and "warning: typo.csv: ignoring unknown column 'contact_emial'" in err
 
 
-def test_outputs_are_safe_and_typed(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outputs_are_safe_and_typed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     hostile = tmp_path / "hostile.jsonl"
-    hostile.write_text("\n".join(json.dumps(r) for r in [
-        {"account_id": "h1", "company_name": "=HYPERLINK(\"http://x\")",
-         "contacts": [{"name": "Ann Lee", "email": "ann@h1.example"}]},
-        {"account_id": "h2", "company_name": "'; DROP TABLE steps; --",
-         "contacts": [{"name": "Bob Stone", "email": "bob@h2.example"}]},
-    ]) + "\n", encoding="utf-8")
+    hostile.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "account_id": "h1",
+                    "company_name": '=HYPERLINK("http://x")',
+                    "contacts": [{"name": "Ann Lee", "email": "ann@h1.example"}],
+                },
+                {
+                    "account_id": "h2",
+                    "company_name": "'; DROP TABLE steps; --",
+                    "contacts": [{"name": "Bob Stone", "email": "bob@h2.example"}],
+                },
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     for suffix in ("csv", "parquet", "jsonl"):
         out = tmp_path / f"out.{suffix}"
-        code, _, err = run_cli(["score", str(hostile), "--out", str(out), "--lm", "fake",
-                                "--quiet", "--batch", suffix], capsys, monkeypatch)
+        code, _, err = run_cli(
+            [
+                "score",
+                str(hostile),
+                "--out",
+                str(out),
+                "--lm",
+                "fake",
+                "--quiet",
+                "--batch",
+                suffix,
+            ],
+            capsys,
+            monkeypatch,
+        )
         assert code == 0, err
     with (tmp_path / "out.csv").open(newline="", encoding="utf-8") as fh:
         rows = {r["account_id"]: r for r in csv.DictReader(fh)}
-    assert rows["h1"]["company_name"] == "'=HYPERLINK(\"http://x\")"
+    assert rows["h1"]["company_name"] == '\'=HYPERLINK("http://x")'
     assert rows["h2"]["company_name"] == "'; DROP TABLE steps; --"  # verbatim
     table = duckdb.sql(f"SELECT * FROM read_parquet('{tmp_path / 'out.parquet'}')").fetchall()
     assert len(table) == 2
     names = {r[1] for r in table}
-    assert names == {"=HYPERLINK(\"http://x\")", "'; DROP TABLE steps; --"}
+    assert names == {'=HYPERLINK("http://x")', "'; DROP TABLE steps; --"}
     jsonl = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert {r["company_name"] for r in jsonl} == names
     assert all(isinstance(r["fit_score"], int) for r in jsonl)
@@ -160,12 +240,24 @@ def test_outputs_are_safe_and_typed(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert json.loads(out)["runs_total"] == 6  # the steps table is still there
 
 
-def test_dry_run_estimates_without_recording(tmp_path: Path, home: Path,
-                                             capsys: pytest.CaptureFixture[str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dry_run_estimates_without_recording(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     accounts, _, bad = _file(tmp_path, n=30)
-    code, out, _ = run_cli(["score", str(accounts), "--out", str(tmp_path / "x.csv"), "--lm",
-                            "openai/gpt-4o-mini", "--dry-run", "--json"], capsys, monkeypatch)
+    code, out, _ = run_cli(
+        [
+            "score",
+            str(accounts),
+            "--out",
+            str(tmp_path / "x.csv"),
+            "--lm",
+            "openai/gpt-4o-mini",
+            "--dry-run",
+            "--json",
+        ],
+        capsys,
+        monkeypatch,
+    )
     assert code == 0
     est = json.loads(out)
     assert est["accounts"] == 30 and est["sampled"] == 5 and est["rejected"] == len(bad)
@@ -174,26 +266,33 @@ def test_dry_run_estimates_without_recording(tmp_path: Path, home: Path,
     assert not (tmp_path / "x.csv").exists() and not (home / "accountflow.duckdb").exists()
 
 
-def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_usage_errors_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     accounts, _, _ = _file(tmp_path, n=3)
     for args, words in (
         (["--out", str(tmp_path / "x.xlsx")], "extension"),
         (["--out", str(tmp_path / "nope" / "x.csv")], "does not exist"),
         (["--out", str(tmp_path / "x.csv"), "--budget-usd", "0"], "budget"),
     ):
-        code, _, err = run_cli(["score", str(accounts), *args, "--lm", "fake"],
-                               capsys, monkeypatch)
+        code, _, err = run_cli(["score", str(accounts), *args, "--lm", "fake"], capsys, monkeypatch)
         assert code == 2 and words in err and err.count("\n") == 1, err
-    code, _, err = run_cli(["score", str(tmp_path / "missing.csv"), "--out",
-                            str(tmp_path / "x.csv"), "--lm", "fake"], capsys, monkeypatch)
+    code, _, err = run_cli(
+        ["score", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "x.csv"), "--lm", "fake"],
+        capsys,
+        monkeypatch,
+    )
     assert code == 2 and "does not exist" in err
 
 
 def _spawn(args: list[str], home: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ACCOUNTFLOW_HOME": str(home)}
-    return subprocess.Popen([sys.executable, "-m", "accountflow.cli", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "accountflow.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _wait_for_rows(path: Path, n: int, proc: subprocess.Popen[bytes]) -> None:
@@ -209,8 +308,18 @@ def test_kill_9_mid_batch_then_the_same_command_finishes_exactly_once(
 ) -> None:
     accounts, _, _ = _file(tmp_path, n=40)
     out = tmp_path / "out.jsonl"
-    args = ["score", str(accounts), "--out", str(out), "--lm", "fake?latency_ms=60",
-            "--concurrency", "4", "--quiet", "--json"]
+    args = [
+        "score",
+        str(accounts),
+        "--out",
+        str(out),
+        "--lm",
+        "fake?latency_ms=60",
+        "--concurrency",
+        "4",
+        "--quiet",
+        "--json",
+    ]
     proc = _spawn(args, home)
     _wait_for_rows(out, 10, proc)
     proc.send_signal(signal.SIGKILL)
@@ -228,18 +337,28 @@ def test_kill_9_mid_batch_then_the_same_command_finishes_exactly_once(
     con = duckdb.connect(str(home / "accountflow.duckdb"), read_only=True)
     dup_steps = con.execute(
         "SELECT run_id, step, count(*) FROM steps WHERE status = 'succeeded' "
-        "GROUP BY ALL HAVING count(*) > 1").fetchall()
+        "GROUP BY ALL HAVING count(*) > 1"
+    ).fetchall()
     dup_runs = con.execute(
         "SELECT account_id, count(*) FROM runs WHERE status = 'succeeded' "
-        "GROUP BY ALL HAVING count(*) > 1").fetchall()
+        "GROUP BY ALL HAVING count(*) > 1"
+    ).fetchall()
     assert dup_steps == [] and dup_runs == []
 
 
 def test_ctrl_c_stops_cleanly_with_exit_130_and_resumes(tmp_path: Path, home: Path) -> None:
     accounts, _, _ = _file(tmp_path, n=30)
     out = tmp_path / "out.csv"
-    args = ["score", str(accounts), "--out", str(out), "--lm", "fake?latency_ms=60",
-            "--concurrency", "2"]
+    args = [
+        "score",
+        str(accounts),
+        "--out",
+        str(out),
+        "--lm",
+        "fake?latency_ms=60",
+        "--concurrency",
+        "2",
+    ]
     proc = _spawn(args, home)
     _wait_for_rows(out, 4, proc)
     proc.send_signal(signal.SIGINT)
@@ -254,11 +373,24 @@ def test_ctrl_c_stops_cleanly_with_exit_130_and_resumes(tmp_path: Path, home: Pa
 
 def test_second_process_on_the_same_state_dir_exits_2(tmp_path: Path, home: Path) -> None:
     accounts, _, _ = _file(tmp_path, n=20)
-    first = _spawn(["score", str(accounts), "--out", str(tmp_path / "a.csv"), "--lm",
-                    "fake?latency_ms=1500", "--concurrency", "2", "--quiet"], home)
+    first = _spawn(
+        [
+            "score",
+            str(accounts),
+            "--out",
+            str(tmp_path / "a.csv"),
+            "--lm",
+            "fake?latency_ms=1500",
+            "--concurrency",
+            "2",
+            "--quiet",
+        ],
+        home,
+    )
     _wait_for_rows(tmp_path / "a.csv", 1, first)
-    second = _spawn(["score", str(accounts), "--out", str(tmp_path / "b.csv"), "--lm", "fake"],
-                    home)
+    second = _spawn(
+        ["score", str(accounts), "--out", str(tmp_path / "b.csv"), "--lm", "fake"], home
+    )
     _, err = second.communicate(timeout=60)
     first.kill()
     first.wait()
@@ -274,8 +406,19 @@ def test_budget_stops_new_accounts_exit_3_and_resumes_later(
     try:
         accounts, _, _ = _file(tmp_path, n=12)
         out = tmp_path / "out.csv"
-        args = ["score", str(accounts), "--out", str(out), "--lm", "openai/gpt-4o-mini",
-                "--api-base", stub.url, "--concurrency", "2", "--json"]
+        args = [
+            "score",
+            str(accounts),
+            "--out",
+            str(out),
+            "--lm",
+            "openai/gpt-4o-mini",
+            "--api-base",
+            stub.url,
+            "--concurrency",
+            "2",
+            "--json",
+        ]
         code, stdout, err = run_cli([*args, "--budget-usd", "0.001"], capsys, monkeypatch)
         first = json.loads(stdout)
         assert code == 3 and first["stop"] == "budget", err
@@ -283,8 +426,11 @@ def test_budget_stops_new_accounts_exit_3_and_resumes_later(
         assert 0 < first["succeeded"] < 12 and first["not_started"] > 0
         calls_before = len(stub.requests)
 
-        code, stdout, _ = run_cli(["resume", "--batch", first["batch"], "--api-base", stub.url,
-                                   "--json"], capsys, monkeypatch)
+        code, stdout, _ = run_cli(
+            ["resume", "--batch", first["batch"], "--api-base", stub.url, "--json"],
+            capsys,
+            monkeypatch,
+        )
         second = json.loads(stdout)
         assert second["skipped"] == first["succeeded"] and second["succeeded"] == 12
         assert len(stub.requests) - calls_before == (12 - first["succeeded"]) * 2

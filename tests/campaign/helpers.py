@@ -65,10 +65,19 @@ def make_lead(**changes: Any) -> dict[str, Any]:
         "phone": "+19015550142",
         "title": "CTO",
         "account_contacts": [
-            {"contact_id": "c2", "name": "Priya Natarajan", "email": "priya@harborline.example",
-             "phone": "+19015550178", "title": "Director of Data"},
-            {"contact_id": "c3", "name": "Tom Brannigan", "email": "tom@harborline.example",
-             "title": "Lead Data Engineer"},
+            {
+                "contact_id": "c2",
+                "name": "Priya Natarajan",
+                "email": "priya@harborline.example",
+                "phone": "+19015550178",
+                "title": "Director of Data",
+            },
+            {
+                "contact_id": "c3",
+                "name": "Tom Brannigan",
+                "email": "tom@harborline.example",
+                "title": "Lead Data Engineer",
+            },
         ],
     }
     lead.update(changes)

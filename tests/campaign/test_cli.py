@@ -60,8 +60,16 @@ def test_campaign_lifecycle_from_the_command_line(cli) -> None:  # type: ignore[
     code, out, _ = cli("outbox")
     assert code == 0 and "to: Marcus Reed" in out
 
-    code, out, _ = cli("respond", cid, "--contact", "priya.natarajan@harborlinefreight.example",
-                       "--kind", "meeting", "--lm", "fake")
+    code, out, _ = cli(
+        "respond",
+        cid,
+        "--contact",
+        "priya.natarajan@harborlinefreight.example",
+        "--kind",
+        "meeting",
+        "--lm",
+        "fake",
+    )
     assert code == 0 and "paused" in out and "meeting scheduled" in out
 
     code, out, _ = cli("status", cid, "--json")
@@ -69,7 +77,13 @@ def test_campaign_lifecycle_from_the_command_line(cli) -> None:  # type: ignore[
     assert status["status"] == "paused" and status["current_step"] == 3
     assert "meeting scheduled" in status["pause_reason"]
     assert sorted(e["event"] for e in status["events"]) == [  # the --now touch sorts last
-        "paused", "response", "started", "touch", "touch", "touch"]
+        "paused",
+        "response",
+        "started",
+        "touch",
+        "touch",
+        "touch",
+    ]
     code, out, _ = cli("status", cid)
     assert code == 0 and "pause reason" in out and "Priya Natarajan" in out
 
@@ -114,8 +128,9 @@ def test_start_reports_campaigns_not_started(cli) -> None:  # type: ignore[no-un
 def test_start_with_a_config_file(cli, tmp_path: Path) -> None:  # type: ignore
     config = tmp_path / "campaign.yaml"
     config.write_text("max_touchpoints: 2\nchannel_escalation: [email]\n")
-    code, out, _ = cli("start", DEMO, "--account-id", "acc-003", "--config", str(config),
-                       "--lm", "fake", "--json")
+    code, out, _ = cli(
+        "start", DEMO, "--account-id", "acc-003", "--config", str(config), "--lm", "fake", "--json"
+    )
     assert code == 0
     cid = json.loads(out)["results"][0]["campaign_id"]
     status = json.loads(cli("status", cid, "--json")[1])
@@ -125,9 +140,17 @@ def test_start_with_a_config_file(cli, tmp_path: Path) -> None:  # type: ignore
 def test_step_delivers_through_smtp(cli) -> None:  # type: ignore[no-untyped-def]
     cid = _start(cli)
     with smtp_server() as server:
-        code, out, _ = cli("step", cid, "--lm", "fake", "--smtp",
-                           f"127.0.0.1:{server.server_address[1]}", "--smtp-from",
-                           "maya@northwind.example", "--json")
+        code, out, _ = cli(
+            "step",
+            cid,
+            "--lm",
+            "fake",
+            "--smtp",
+            f"127.0.0.1:{server.server_address[1]}",
+            "--smtp-from",
+            "maya@northwind.example",
+            "--json",
+        )
     assert code == 0 and json.loads(out)["delivery"] == "sent"
     [(_, rcpts, _)] = server.received
     assert rcpts == ["marcus.reed@harborlinefreight.example"]

@@ -66,16 +66,17 @@ def test_without_engagement_nobody_is_told_a_colleague_engaged(
     assert not any("your colleague" in e.body for e in entries)
 
 
-def test_a_recorded_reply_is_cited_with_its_own_topic(
-    make_engine: Maker, clock: FakeClock
-) -> None:
-    engine = make_engine({**FAST, "auto_pause_on_response": False,
-                          "colleague_message_delay": 1})
+def test_a_recorded_reply_is_cited_with_its_own_topic(make_engine: Maker, clock: FakeClock) -> None:
+    engine = make_engine({**FAST, "auto_pause_on_response": False, "colleague_message_delay": 1})
     cid = engine.start(make_lead()).campaign_id
     engine.tick()
     clock.advance(hours=4)
-    engine.record_response(cid, "marcus@harborline.example", "reply",
-                           "Yes - can you send pricing for three warehouses?")
+    engine.record_response(
+        cid,
+        "marcus@harborline.example",
+        "reply",
+        "Yes - can you send pricing for three warehouses?",
+    )
     clock.advance(hours=20)
     _run(engine, clock, 5)
     sent = _by_contact(engine, cid)
@@ -84,11 +85,8 @@ def test_a_recorded_reply_is_cited_with_its_own_topic(
     assert "pricing for freshness alerts" in ref.body  # the topic the model read in the reply
 
 
-def test_negative_or_unread_replies_are_never_cited(
-    make_engine: Maker, clock: FakeClock
-) -> None:
-    engine = make_engine({**FAST, "auto_pause_on_response": False,
-                          "colleague_message_delay": 0})
+def test_negative_or_unread_replies_are_never_cited(make_engine: Maker, clock: FakeClock) -> None:
+    engine = make_engine({**FAST, "auto_pause_on_response": False, "colleague_message_delay": 0})
     cid = engine.start(make_lead()).campaign_id
     engine.tick()
     engine.record_response(cid, "marcus@harborline.example", "reply", "Not interested.")
@@ -114,9 +112,16 @@ def test_engagement_by_a_colleague_is_cited_to_the_others_only(
 def test_a_due_reference_goes_by_email_even_when_escalation_says_sms(
     make_engine: Maker, clock: FakeClock
 ) -> None:
-    engine = make_engine({**FAST, "colleague_message_delay": 0, "attempts_per_channel": 1,
-                          "channel_escalation": ["sms", "email"], "max_concurrent_contacts": 2,
-                          "max_touchpoints": 7})
+    engine = make_engine(
+        {
+            **FAST,
+            "colleague_message_delay": 0,
+            "attempts_per_channel": 1,
+            "channel_escalation": ["sms", "email"],
+            "max_concurrent_contacts": 2,
+            "max_touchpoints": 7,
+        }
+    )
     cid = engine.start(make_lead(inquiry=INQUIRY)).campaign_id
     _run(engine, clock, 5)
     sent = _by_contact(engine, cid)
@@ -137,7 +142,7 @@ def test_an_inquiry_by_a_rejected_contact_is_ignored_with_a_warning(
     started = engine.start(lead)
     assert started.success and started.contacts_count == 3
     assert started.warnings == [
-        "the inquiry's contact is not among the usable contacts; it is ignored"]
+        "the inquiry's contact is not among the usable contacts; it is ignored"
+    ]
     _run(engine, clock, 6)
-    assert {e.kind for e in engine.outbox(started.campaign_id or "")} == {
-        MessageKind.personalized}
+    assert {e.kind for e in engine.outbox(started.campaign_id or "")} == {MessageKind.personalized}

@@ -29,8 +29,11 @@ def _race(engines: list[CampaignEngine], clock: FakeClock) -> list[StepResult]:
         barrier = threading.Barrier(len(engines))
         errors: list[BaseException] = []
 
-        def work(engine: CampaignEngine, barrier: threading.Barrier = barrier,
-                 errors: list[BaseException] = errors) -> None:
+        def work(
+            engine: CampaignEngine,
+            barrier: threading.Barrier = barrier,
+            errors: list[BaseException] = errors,
+        ) -> None:
             try:
                 barrier.wait()
                 results = engine.tick(now=clock.now)
@@ -50,13 +53,17 @@ def _race(engines: list[CampaignEngine], clock: FakeClock) -> list[StepResult]:
 
 
 def _start(engine: CampaignEngine) -> list[str]:
-    return [engine.start(make_lead(account_id=f"acc-{i}", company_name=f"Northgate {i}"))
-            .campaign_id or "" for i in range(CAMPAIGNS)]
+    return [
+        engine.start(make_lead(account_id=f"acc-{i}", company_name=f"Northgate {i}")).campaign_id
+        or ""
+        for i in range(CAMPAIGNS)
+    ]
 
 
 def _assert_once(engine: CampaignEngine, ids: list[str], sent: list[StepResult]) -> None:
     assert sorted((r.campaign_id, r.step) for r in sent) == sorted(
-        (cid, k) for cid in ids for k in range(1, ROUNDS + 1))
+        (cid, k) for cid in ids for k in range(1, ROUNDS + 1)
+    )
     for cid in ids:
         steps = [e.touch_number for e in engine.outbox(cid)]
         assert steps == list(range(1, ROUNDS + 1))

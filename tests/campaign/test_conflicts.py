@@ -24,8 +24,11 @@ from accountflow.lm import fake_lm
 from tests.campaign.helpers import FakeClock
 
 Maker = Callable[..., CampaignEngine]
-PRIMARY, SECONDARY, TERTIARY = ("marcus@harborline.example", "priya@harborline.example",
-                                "tom@harborline.example")
+PRIMARY, SECONDARY, TERTIARY = (
+    "marcus@harborline.example",
+    "priya@harborline.example",
+    "tom@harborline.example",
+)
 
 
 def _started(engine: CampaignEngine, lead: dict) -> str:
@@ -40,15 +43,19 @@ def _started(engine: CampaignEngine, lead: dict) -> str:
         (PRIMARY, "reply", "Thanks, please send pricing.", ConflictType.primary_responded),
         (SECONDARY, "meeting", None, ConflictType.meeting_scheduled),
         (TERTIARY, "unsubscribe", None, ConflictType.unsubscribe_request),
-        (TERTIARY, "reply", "Please remove me from your list.",
-         ConflictType.unsubscribe_request),
+        (TERTIARY, "reply", "Please remove me from your list.", ConflictType.unsubscribe_request),
         (SECONDARY, "bounce", None, ConflictType.bounce),
         (SECONDARY, "reply", "We are not interested, thanks.", ConflictType.negative_sentiment),
     ],
 )
 def test_each_conflict_pauses_and_nothing_is_sent(
-    engine: CampaignEngine, clock: FakeClock, lead: dict, contact: str, kind: str,
-    text: str | None, conflict: ConflictType,
+    engine: CampaignEngine,
+    clock: FakeClock,
+    lead: dict,
+    contact: str,
+    kind: str,
+    text: str | None,
+    conflict: ConflictType,
 ) -> None:
     cid = _started(engine, lead)
     clock.advance(hours=5)
@@ -72,7 +79,9 @@ def test_negative_reply_from_the_primary_is_two_conflicts(
     result = engine.record_response(cid, PRIMARY, "reply", "Not interested at all.")
     assert result.sentiment == Sentiment.negative
     assert {c.type for c in result.report.conflicts} == {
-        ConflictType.primary_responded, ConflictType.negative_sentiment}
+        ConflictType.primary_responded,
+        ConflictType.negative_sentiment,
+    }
 
 
 def test_out_of_office_reply_is_not_a_conflict(
@@ -80,16 +89,15 @@ def test_out_of_office_reply_is_not_a_conflict(
 ) -> None:
     cid = _started(engine, lead)
     result = engine.record_response(
-        cid, PRIMARY, "reply", "I am out of the office until Monday with limited access.")
+        cid, PRIMARY, "reply", "I am out of the office until Monday with limited access."
+    )
     assert result.sentiment == Sentiment.out_of_office
     assert not result.paused and not result.report.has_conflict
     clock.advance(days=2)
     assert [r.step for r in engine.tick()] == [2]
 
 
-def test_colleague_reply_is_engagement_not_a_conflict(
-    engine: CampaignEngine, lead: dict
-) -> None:
+def test_colleague_reply_is_engagement_not_a_conflict(engine: CampaignEngine, lead: dict) -> None:
     cid = _started(engine, lead)
     result = engine.record_response(cid, SECONDARY, "reply", "Interested, can we see it?")
     assert result.sentiment == Sentiment.positive and not result.report.has_conflict
@@ -100,8 +108,9 @@ def test_colleague_reply_is_engagement_not_a_conflict(
 def test_without_auto_pause_conflicts_are_reported_and_the_campaign_goes_on(
     make_engine: Maker, clock: FakeClock, lead: dict
 ) -> None:
-    engine = make_engine({"auto_pause_on_response": False, "touchpoint_intervals": [1],
-                          "response_timeout": 0})
+    engine = make_engine(
+        {"auto_pause_on_response": False, "touchpoint_intervals": [1], "response_timeout": 0}
+    )
     cid = _started(engine, lead)
     reply = engine.record_response(cid, PRIMARY, "reply", "Please send pricing.")
     assert reply.report.has_conflict and not reply.report.should_pause and not reply.paused
@@ -109,7 +118,9 @@ def test_without_auto_pause_conflicts_are_reported_and_the_campaign_goes_on(
     assert not gone.paused
     report = engine.check_conflicts(cid)
     assert [c.type for c in report.conflicts] == [
-        ConflictType.primary_responded, ConflictType.unsubscribe_request]
+        ConflictType.primary_responded,
+        ConflictType.unsubscribe_request,
+    ]
     for _ in range(6):
         clock.advance(days=1)
         for result in engine.tick():
@@ -123,8 +134,9 @@ def test_without_auto_pause_conflicts_are_reported_and_the_campaign_goes_on(
 def test_resume_acknowledges_conflicts_but_excluded_contacts_stay_out(
     make_engine: Maker, clock: FakeClock, lead: dict
 ) -> None:
-    engine = make_engine({"touchpoint_intervals": [1], "response_timeout": 0,
-                          "max_concurrent_contacts": 3})
+    engine = make_engine(
+        {"touchpoint_intervals": [1], "response_timeout": 0, "max_concurrent_contacts": 3}
+    )
     cid = _started(engine, lead)
     engine.record_response(cid, PRIMARY, "unsubscribe")
     assert engine.status(cid).status == CampaignState.paused  # type: ignore[union-attr]
@@ -148,8 +160,14 @@ def test_step_pauses_on_a_response_another_process_recorded(
     cid = _started(engine, lead)
     now = clock.advance(hours=3)
     CampaignStore(engine.store).add_response(  # e.g. a CRM sync writing to the same tables
-        ResponseRecord(response_id="rsp_sync", campaign_id=cid, contact_id="c2",
-                       kind=ResponseKind.meeting, at=now, recorded_at=now),
+        ResponseRecord(
+            response_id="rsp_sync",
+            campaign_id=cid,
+            contact_id="c2",
+            kind=ResponseKind.meeting,
+            at=now,
+            recorded_at=now,
+        ),
         CampaignEvent(campaign_id=cid, at=now, event="response"),
     )
     clock.advance(days=2)
@@ -187,8 +205,9 @@ def test_conflict_checks_off_reads_nothing_and_never_pauses(
         calls["n"] += 1
         return None
 
-    engine = make_engine({"conflict_check_enabled": False},
-                         lm=fake_lm("no-checks", responder=count, cache=False))
+    engine = make_engine(
+        {"conflict_check_enabled": False}, lm=fake_lm("no-checks", responder=count, cache=False)
+    )
     cid = _started(engine, lead)
     before = calls["n"]
     result = engine.record_response(cid, PRIMARY, "reply", "Not interested, remove me.")
@@ -236,9 +255,7 @@ def test_classifier_failure_keeps_the_reply_and_still_pauses_for_the_primary(
     assert [c.type for c in result.report.conflicts] == [ConflictType.primary_responded]
 
 
-def test_completed_campaigns_cannot_be_paused_or_resumed(
-    make_engine: Maker, lead: dict
-) -> None:
+def test_completed_campaigns_cannot_be_paused_or_resumed(make_engine: Maker, lead: dict) -> None:
     engine = make_engine({"max_touchpoints": 1})
     cid = _started(engine, lead)
     assert engine.status(cid).status == CampaignState.completed  # type: ignore[union-attr]

@@ -48,7 +48,10 @@ def test_start_creates_an_active_campaign_due_now(engine: CampaignEngine, lead: 
     assert (status.current_step, status.total_touchpoints) == (0, 7)
     assert status.next_touch_at == MONDAY
     assert [c.role for c in status.contacts] == [
-        ContactRole.primary, ContactRole.secondary, ContactRole.tertiary]
+        ContactRole.primary,
+        ContactRole.secondary,
+        ContactRole.tertiary,
+    ]
 
 
 def test_start_reports_problems_as_results(engine: CampaignEngine, lead: dict) -> None:
@@ -57,7 +60,9 @@ def test_start_reports_problems_as_results(engine: CampaignEngine, lead: dict) -
     nobody = engine.start(make_lead(email="broken", account_contacts=[{"name": "No Mail"}]))
     assert (nobody.success, nobody.error) == (False, "No contacts found")
     assert [r.reason for r in nobody.rejected_contacts] == [
-        "malformed email 'broken'", "no email address"]
+        "malformed email 'broken'",
+        "no email address",
+    ]
     assert engine.list() == []
 
 
@@ -80,9 +85,7 @@ def test_start_accepts_an_account_and_a_bad_config_raises(engine: CampaignEngine
         engine.start(account, config={"touches": 2})
 
 
-def test_research_failure_is_a_result_and_creates_nothing(
-    make_engine: Maker, lead: dict
-) -> None:
+def test_research_failure_is_a_result_and_creates_nothing(make_engine: Maker, lead: dict) -> None:
     def broken(request: Any, answer: Any) -> Any:
         return "not json" if isinstance(answer, dict) and "profile" in answer else None
 
@@ -143,8 +146,9 @@ def test_tick_runs_exactly_the_due_touches_once(
 def test_schedule_follows_intervals_and_completes_at_max_touchpoints(
     make_engine: Maker, clock: FakeClock, lead: dict
 ) -> None:
-    engine = make_engine({"max_touchpoints": 4, "touchpoint_intervals": [1, 2],
-                          "response_timeout": 0})
+    engine = make_engine(
+        {"max_touchpoints": 4, "touchpoint_intervals": [1, 2], "response_timeout": 0}
+    )
     cid = engine.start(lead).campaign_id
     sent = _run_days(engine, clock, 10)
     days = [(e.created_at - MONDAY).days for e in engine.outbox(cid)]
@@ -153,16 +157,17 @@ def test_schedule_follows_intervals_and_completes_at_max_touchpoints(
     status = engine.status(cid)
     assert status is not None
     assert (status.status, status.current_step, status.next_touch_at) == (
-        CampaignState.completed, 4, None)
+        CampaignState.completed,
+        4,
+        None,
+    )
     assert status.completed_reason == "max touchpoints reached"
     after = engine.step(cid, force=True)
     assert (after.success, after.action) == (False, StepAction.not_active)
     assert "not active" in (after.error or "")
 
 
-def test_response_timeout_delays_the_next_touch(
-    make_engine: Maker, lead: dict
-) -> None:
+def test_response_timeout_delays_the_next_touch(make_engine: Maker, lead: dict) -> None:
     engine = make_engine({"touchpoint_intervals": [1], "response_timeout": 60})
     result = engine.step(engine.start(lead).campaign_id)
     assert result.next_touch_at == MONDAY + timedelta(hours=60)
@@ -172,8 +177,14 @@ def test_business_days_only_never_touches_on_a_weekend(
     make_engine: Maker, clock: FakeClock, lead: dict
 ) -> None:
     clock.set(datetime(2026, 11, 7, 10))  # a Saturday
-    engine = make_engine({"business_days_only": True, "touchpoint_intervals": [1],
-                          "response_timeout": 0, "max_touchpoints": 4})
+    engine = make_engine(
+        {
+            "business_days_only": True,
+            "touchpoint_intervals": [1],
+            "response_timeout": 0,
+            "max_touchpoints": 4,
+        }
+    )
     cid = engine.start(lead).campaign_id
     status = engine.status(cid)
     assert status is not None and status.next_touch_at == datetime(2026, 11, 9, 10)  # Monday
@@ -191,9 +202,7 @@ def test_aware_clock_is_converted_to_utc(make_engine: Maker, lead: dict) -> None
     assert status is not None and status.next_touch_at == datetime(2026, 11, 2, 9, 0)
 
 
-def test_unknown_and_paused_campaigns_are_not_stepped(
-    engine: CampaignEngine, lead: dict
-) -> None:
+def test_unknown_and_paused_campaigns_are_not_stepped(engine: CampaignEngine, lead: dict) -> None:
     missing = engine.step("cmp_nope")
     assert (missing.success, missing.action) == (False, StepAction.not_found)
     assert "not found" in (missing.error or "")
@@ -218,9 +227,13 @@ def test_channels_escalate_per_contact_and_rotation_moves_on(
     _run_days(engine, clock, 45)
     touches = [(e.contact_id, e.channel.value) for e in engine.outbox(cid)]
     assert touches == [
-        ("c1", "email"), ("c1", "email"), ("c1", "sms"),  # top contact for three touches
-        ("c2", "email"), ("c3", "email"),  # then each not-yet-touched contact
-        ("c1", "sms"), ("c1", "call"),  # back to the top, escalation continues
+        ("c1", "email"),
+        ("c1", "email"),
+        ("c1", "sms"),  # top contact for three touches
+        ("c2", "email"),
+        ("c3", "email"),  # then each not-yet-touched contact
+        ("c1", "sms"),
+        ("c1", "call"),  # back to the top, escalation continues
     ]
     sms = [e for e in engine.outbox(cid) if e.channel == Channel.sms]
     assert all(e.address == "+19015550142" and len(e.body) <= 160 for e in sms)
@@ -229,21 +242,29 @@ def test_channels_escalate_per_contact_and_rotation_moves_on(
 def test_all_channels_exhausted_falls_back_to_email(
     make_engine: Maker, clock: FakeClock, lead: dict
 ) -> None:
-    engine = make_engine({"attempts_per_channel": 1, "max_touchpoints": 5,
-                          "max_concurrent_contacts": 1, "touchpoint_intervals": [1],
-                          "response_timeout": 0})
+    engine = make_engine(
+        {
+            "attempts_per_channel": 1,
+            "max_touchpoints": 5,
+            "max_concurrent_contacts": 1,
+            "touchpoint_intervals": [1],
+            "response_timeout": 0,
+        }
+    )
     cid = engine.start(lead).campaign_id
     _run_days(engine, clock, 6)
     assert [e.channel.value for e in engine.outbox(cid)] == [
-        "email", "sms", "call", "email", "email"]
+        "email",
+        "sms",
+        "call",
+        "email",
+        "email",
+    ]
     assert {e.contact_id for e in engine.outbox(cid)} == {"c1"}  # one contact in play
 
 
-def test_contact_without_phone_only_gets_email(
-    make_engine: Maker, clock: FakeClock
-) -> None:
-    engine = make_engine({"touchpoint_intervals": [1], "response_timeout": 0,
-                          "max_touchpoints": 4})
+def test_contact_without_phone_only_gets_email(make_engine: Maker, clock: FakeClock) -> None:
+    engine = make_engine({"touchpoint_intervals": [1], "response_timeout": 0, "max_touchpoints": 4})
     lead = make_lead(phone=None)
     cid = engine.start(lead).campaign_id
     _run_days(engine, clock, 5)
@@ -251,9 +272,15 @@ def test_contact_without_phone_only_gets_email(
 
 
 def test_linkedin_in_the_escalation(make_engine: Maker, clock: FakeClock) -> None:
-    engine = make_engine({"channel_escalation": ["linkedin", "email"],
-                          "attempts_per_channel": 1, "max_touchpoints": 3,
-                          "touchpoint_intervals": [1], "response_timeout": 0})
+    engine = make_engine(
+        {
+            "channel_escalation": ["linkedin", "email"],
+            "attempts_per_channel": 1,
+            "max_touchpoints": 3,
+            "touchpoint_intervals": [1],
+            "response_timeout": 0,
+        }
+    )
     lead = make_lead(linkedin_url="https://www.linkedin.com/in/marcus-reed")
     cid = engine.start(lead).campaign_id
     _run_days(engine, clock, 3)
@@ -309,8 +336,7 @@ def test_a_failed_message_is_recorded_and_retried_next_tick(
 def test_a_new_process_sees_the_same_campaign(
     home: Path, lm: Any, clock: FakeClock, lead: dict
 ) -> None:
-    with CampaignEngine(home=home, lm=lm, clock=clock,
-                        config={"max_touchpoints": 3}) as first:
+    with CampaignEngine(home=home, lm=lm, clock=clock, config={"max_touchpoints": 3}) as first:
         cid = first.start(lead).campaign_id
         first.step(cid)
         first.record_response(cid, "tom@harborline.example", "bounce")
@@ -320,8 +346,7 @@ def test_a_new_process_sees_the_same_campaign(
         assert status.total_touchpoints == 3  # the campaign kept its own config
         assert status.current_step == 1 and status.status == CampaignState.paused
         assert "bounce" in (status.pause_reason or "")
-        assert [e.event for e in second.events(cid)] == [
-            "started", "touch", "response", "paused"]
+        assert [e.event for e in second.events(cid)] == ["started", "touch", "response", "paused"]
         assert len(second.outbox(cid)) == 1
         assert [s.campaign_id for s in second.list(status="paused")] == [cid]
         assert second.list(status="active") == []

@@ -27,15 +27,32 @@ from accountflow.models import Channel
 from tests.campaign.helpers import make_lead
 
 TITLE_SCORES: list[tuple[str | None, int]] = [
-    ("CEO", 100), ("Co-Founder & ceo", 100), ("Chief Executive", 100),
+    ("CEO", 100),
+    ("Co-Founder & ceo", 100),
+    ("Chief Executive", 100),
     ("Chief Executive Officer", 100),
-    ("CTO", 95), ("cio", 95), ("CFO", 95), ("COO", 95), ("Chief Revenue Officer", 95),
+    ("CTO", 95),
+    ("cio", 95),
+    ("CFO", 95),
+    ("COO", 95),
+    ("Chief Revenue Officer", 95),
     ("Chief Information Security Officer", 95),
-    ("VP Engineering", 80), ("Vice President, Data", 80), ("SVP Sales", 80),
-    ("Director", 70), ("Director of Product", 70), ("Head of Analytics", 70),
-    ("Engineering Manager", 50), ("Lead Data Engineer", 40), ("Team Lead", 40),
-    ("Doctor", 0), ("Leadership Coach", 0), ("Chief of Staff", 0), ("Actor", 0),
-    ("Directorate clerk", 0), ("", 0), (None, 0),
+    ("VP Engineering", 80),
+    ("Vice President, Data", 80),
+    ("SVP Sales", 80),
+    ("Director", 70),
+    ("Director of Product", 70),
+    ("Head of Analytics", 70),
+    ("Engineering Manager", 50),
+    ("Lead Data Engineer", 40),
+    ("Team Lead", 40),
+    ("Doctor", 0),
+    ("Leadership Coach", 0),
+    ("Chief of Staff", 0),
+    ("Actor", 0),
+    ("Directorate clerk", 0),
+    ("", 0),
+    (None, 0),
 ]
 
 
@@ -50,32 +67,48 @@ def test_director_is_not_a_cto() -> None:
 
 
 def test_prioritize_by_title_and_ties_keep_input_order() -> None:
-    people = [CampaignContact(contact_id=i, email=f"{i}@x.example", title=t)
-              for i, t in [("a", "Manager"), ("b", "CEO"), ("c", "Analyst"), ("d", "Manager"),
-                           ("e", "Director of Product"), ("f", "Intern")]]
+    people = [
+        CampaignContact(contact_id=i, email=f"{i}@x.example", title=t)
+        for i, t in [
+            ("a", "Manager"),
+            ("b", "CEO"),
+            ("c", "Analyst"),
+            ("d", "Manager"),
+            ("e", "Director of Product"),
+            ("f", "Intern"),
+        ]
+    ]
     assert [p.contact_id for p in prioritize(people)] == ["b", "e", "a", "d", "c", "f"]
 
 
 def test_extract_contacts_lead_first_with_roles() -> None:
     extracted = extract_contacts(make_lead())
     assert [c.email for c in extracted.contacts] == [
-        "marcus@harborline.example", "priya@harborline.example", "tom@harborline.example"]
+        "marcus@harborline.example",
+        "priya@harborline.example",
+        "tom@harborline.example",
+    ]
     assert [c.role for c in extracted.contacts] == [
-        ContactRole.primary, ContactRole.secondary, ContactRole.tertiary]
+        ContactRole.primary,
+        ContactRole.secondary,
+        ContactRole.tertiary,
+    ]
     assert [c.score for c in extracted.contacts] == [95, 70, 40]
     assert extracted.rejected == []
 
 
 def test_extract_contacts_rejects_dedupes_and_fills_in() -> None:
-    lead = make_lead(account_contacts=[
-        {"name": "No Mail", "title": "VP"},
-        {"name": "Bad Mail", "email": "not-an-email"},
-        {"name": "Shouty Marcus", "email": "MARCUS@Harborline.example"},
-        {"email": "anon@harborline.example", "title": "Manager"},
-        {"name": "Odd", "email": "odd@harborline.example", "fax": "123"},
-        {"name": "Sam Park", "email": "sam@harborline.example", "id": "crm-7"},
-        {"name": "Ann Lee", "email": "ann@harborline.example"},
-    ])
+    lead = make_lead(
+        account_contacts=[
+            {"name": "No Mail", "title": "VP"},
+            {"name": "Bad Mail", "email": "not-an-email"},
+            {"name": "Shouty Marcus", "email": "MARCUS@Harborline.example"},
+            {"email": "anon@harborline.example", "title": "Manager"},
+            {"name": "Odd", "email": "odd@harborline.example", "fax": "123"},
+            {"name": "Sam Park", "email": "sam@harborline.example", "id": "crm-7"},
+            {"name": "Ann Lee", "email": "ann@harborline.example"},
+        ]
+    )
     extracted = extract_contacts(lead)
     reasons = {r.index: r.reason for r in extracted.rejected}
     assert reasons[1] == "no email address"
@@ -83,8 +116,12 @@ def test_extract_contacts_rejects_dedupes_and_fills_in() -> None:
     assert reasons[3].startswith("duplicate of marcus@harborline.example")
     assert reasons[5] == "unknown field 'fax'"
     emails = [c.email for c in extracted.contacts]
-    assert emails == ["marcus@harborline.example", "anon@harborline.example",
-                      "sam@harborline.example", "ann@harborline.example"]
+    assert emails == [
+        "marcus@harborline.example",
+        "anon@harborline.example",
+        "sam@harborline.example",
+        "ann@harborline.example",
+    ]
     anon = extracted.contacts[1]
     assert anon.name == "Unknown" and anon.contact_id.startswith("ct_")
     assert anon.role == ContactRole.secondary
@@ -102,8 +139,11 @@ def test_first_usable_contact_is_primary_when_the_lead_has_no_email() -> None:
 
 
 def test_extract_contacts_from_an_account() -> None:
-    account = next(a for a in load_accounts(data_path("accounts_demo.jsonl")).accounts
-                   if a.account_id == "acc-002")
+    account = next(
+        a
+        for a in load_accounts(data_path("accounts_demo.jsonl")).accounts
+        if a.account_id == "acc-002"
+    )
     extracted = extract_contacts(account)
     assert extracted.contacts[0].name == "Elaine Foster"  # the account's primary contact
     assert extracted.contacts[0].role == ContactRole.primary
@@ -121,10 +161,11 @@ def _contact(**kw: object) -> CampaignContact:
 
 def test_available_channels_need_phone_or_profile() -> None:
     assert available_channels(_contact()) == [Channel.email]
-    assert available_channels(_contact(phone="+1555")) == [Channel.email, Channel.sms,
-                                                            Channel.call]
+    assert available_channels(_contact(phone="+1555")) == [Channel.email, Channel.sms, Channel.call]
     assert available_channels(_contact(linkedin_url="https://linkedin.example/in/x")) == [
-        Channel.email, Channel.linkedin]
+        Channel.email,
+        Channel.linkedin,
+    ]
 
 
 def test_select_channel_escalates_after_attempts() -> None:
@@ -132,8 +173,16 @@ def test_select_channel_escalates_after_attempts() -> None:
     seen: list[Channel] = []
     for _ in range(8):
         seen.append(select_channel(seen, contact, CampaignConfig()))
-    assert seen == [Channel.email, Channel.email, Channel.sms, Channel.sms, Channel.call,
-                    Channel.call, Channel.email, Channel.email]  # exhausted -> email
+    assert seen == [
+        Channel.email,
+        Channel.email,
+        Channel.sms,
+        Channel.sms,
+        Channel.call,
+        Channel.call,
+        Channel.email,
+        Channel.email,
+    ]  # exhausted -> email
 
 
 def test_select_channel_skips_channels_the_contact_lacks() -> None:
@@ -156,16 +205,20 @@ def test_select_channel_follows_custom_escalation_and_attempts() -> None:
 
 def _people(n: int) -> list[CampaignContact]:
     titles = ["CEO", "VP Sales", "Director", "Manager", "Lead"]
-    return [CampaignContact(contact_id=f"p{i}", email=f"p{i}@x.example", title=titles[i])
-            for i in range(n)]
+    return [
+        CampaignContact(contact_id=f"p{i}", email=f"p{i}@x.example", title=titles[i])
+        for i in range(n)
+    ]
 
 
-def _rotate(people: list[CampaignContact], touches: int, limit: int = 3,
-            excluded: set[str] | None = None) -> list[str]:
+def _rotate(
+    people: list[CampaignContact], touches: int, limit: int = 3, excluded: set[str] | None = None
+) -> list[str]:
     done: list[Touch] = []
     for k in range(touches):
-        snap = CampaignSnapshot(contacts=people, touches=done, excluded=excluded or set(),
-                                max_concurrent_contacts=limit)
+        snap = CampaignSnapshot(
+            contacts=people, touches=done, excluded=excluded or set(), max_concurrent_contacts=limit
+        )
         chosen = select_contact(snap)
         assert chosen is not None
         done.append(Touch(touch_number=k + 1, contact_id=chosen.contact_id, channel="email"))
@@ -207,8 +260,7 @@ def test_schedule_waits_for_the_response_timeout() -> None:
 def test_schedule_skips_weekends_with_business_days_only() -> None:
     friday = datetime(2026, 11, 6, 9)
     calendar = CampaignConfig(touchpoint_intervals=[2], response_timeout=0)
-    business = CampaignConfig(touchpoint_intervals=[2], response_timeout=0,
-                              business_days_only=True)
+    business = CampaignConfig(touchpoint_intervals=[2], response_timeout=0, business_days_only=True)
     assert next_touch_due(friday, 1, calendar) == datetime(2026, 11, 8, 9)  # Sunday
     assert next_touch_due(friday, 1, business) == datetime(2026, 11, 10, 9)  # Tuesday
     long_wait = business.model_copy(update={"response_timeout": 24 * 8})

@@ -45,8 +45,11 @@ def test_smtp_sender_delivers_email_and_keeps_other_channels(
             engine.tick()
             clock.advance(days=1)
     email, sms = engine.outbox(cid)
-    assert (email.channel, email.status, email.sender) == (Channel.email, DeliveryStatus.sent,
-                                                           "smtp")
+    assert (email.channel, email.status, email.sender) == (
+        Channel.email,
+        DeliveryStatus.sent,
+        "smtp",
+    )
     assert email.delivered_at == email.created_at  # the fake clock did not move meanwhile
     assert (sms.channel, sms.status) == (Channel.sms, DeliveryStatus.recorded)
     assert "not delivered by SMTP" in (sms.detail or "")
@@ -81,8 +84,7 @@ def test_smtp_sender_needs_a_from_address() -> None:
 def test_an_unreachable_server_is_a_failed_delivery(make_engine: Maker) -> None:
     with smtp_server() as server:
         port = server.server_address[1]  # closed once the block ends
-    engine = make_engine(sender=SMTPSender("127.0.0.1", port, "maya@northwind.example",
-                                           timeout=2))
+    engine = make_engine(sender=SMTPSender("127.0.0.1", port, "maya@northwind.example", timeout=2))
     cid = engine.start(make_lead()).campaign_id
     result = engine.step(cid)
     assert result.success and result.delivery == DeliveryStatus.failed

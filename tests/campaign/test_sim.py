@@ -19,8 +19,11 @@ def test_fourteen_day_simulation(
     runpy.run_path(str(SCRIPT), run_name="__main__")
     out = capfd.readouterr().out
     touches = re.findall(r"^day +(\d+) .* touch (\d) (\w+) -> (.+?) <", out, re.M)
-    assert touches == [("0", "1", "email", "Marcus Reed"), ("2", "2", "email", "Marcus Reed"),
-                       ("5", "3", "sms", "Marcus Reed")]
+    assert touches == [
+        ("0", "1", "email", "Marcus Reed"),
+        ("2", "2", "email", "Marcus Reed"),
+        ("5", "3", "sms", "Marcus Reed"),
+    ]
     assert "read by the model as positive" in out
     assert "conflict primary_responded" in out and "-> campaign paused" in out
     assert out.count("tick: campaign paused, nothing sent") == 8  # days 7-14

@@ -14,7 +14,8 @@ from tests.cli_runner import run_cli
 def test_run_demo_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, err = run_cli(
         ["run", str(data_path("accounts_demo.jsonl")), "--lm", "fake", "--limit", "3", "--json"],
-        capsys, monkeypatch,
+        capsys,
+        monkeypatch,
     )
     assert code == 0, err
     data = json.loads(out)
@@ -23,22 +24,35 @@ def test_run_demo_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.M
     assert data["rejected"] == []
 
 
-def test_run_readable_output(capsys: pytest.CaptureFixture[str],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_readable_output(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, out, _ = run_cli(
         ["run", str(data_path("accounts_demo.jsonl")), "--lm", "fake", "--account-id", "acc-002"],
-        capsys, monkeypatch,
+        capsys,
+        monkeypatch,
     )
     assert code == 0
     assert "Crestmed Health Partners" in out and "sms" in out and "succeeded" in out
 
 
-def test_run_csv_with_contacts(capsys: pytest.CaptureFixture[str],
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_csv_with_contacts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, out, err = run_cli(
-        ["run", str(data_path("accounts_demo.csv")), "--contacts",
-         str(data_path("contacts_demo.csv")), "--lm", "fake", "--limit", "2", "--json"],
-        capsys, monkeypatch,
+        [
+            "run",
+            str(data_path("accounts_demo.csv")),
+            "--contacts",
+            str(data_path("contacts_demo.csv")),
+            "--lm",
+            "fake",
+            "--limit",
+            "2",
+            "--json",
+        ],
+        capsys,
+        monkeypatch,
     )
     assert code == 0, err
     results = json.loads(out)["results"]
@@ -79,8 +93,11 @@ def test_bad_rows_are_rejected_and_good_rows_run(
     [(None, "does not exist"), (b"", "is empty")],
 )
 def test_unreadable_input_is_one_line_exit_2(
-    tmp_path: Path, content: bytes | None, message: str,
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    content: bytes | None,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     src = tmp_path / "accounts.jsonl"
     if content is not None:
@@ -101,10 +118,14 @@ def test_unknown_csv_column_warns_and_runs(
     assert "unknown column 'owner'" in err
 
 
-def test_runs_list_and_show(capsys: pytest.CaptureFixture[str],
-                            monkeypatch: pytest.MonkeyPatch) -> None:
-    run_cli(["run", str(data_path("accounts_demo.jsonl")), "--lm", "fake", "--limit", "1",
-             "--json"], capsys, monkeypatch)
+def test_runs_list_and_show(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_cli(
+        ["run", str(data_path("accounts_demo.jsonl")), "--lm", "fake", "--limit", "1", "--json"],
+        capsys,
+        monkeypatch,
+    )
     code, out, _ = run_cli(["runs", "list", "--json"], capsys, monkeypatch)
     assert code == 0
     runs = json.loads(out)
@@ -114,9 +135,25 @@ def test_runs_list_and_show(capsys: pytest.CaptureFixture[str],
     assert code == 0
     shown = json.loads(out)
     assert shown["run"]["run_id"] == run_id
-    fields = {"step", "attempt", "status", "started_at", "ended_at", "duration_ms", "input",
-              "output", "error_type", "error_message", "model", "prompt_tokens",
-              "completion_tokens", "cost_usd", "cache_hit", "program_version", "lm_calls"}
+    fields = {
+        "step",
+        "attempt",
+        "status",
+        "started_at",
+        "ended_at",
+        "duration_ms",
+        "input",
+        "output",
+        "error_type",
+        "error_message",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "cache_hit",
+        "program_version",
+        "lm_calls",
+    }
     for step in shown["steps"]:
         assert fields <= step.keys()
     code, out, _ = run_cli(["runs", "show", run_id], capsys, monkeypatch)
@@ -125,8 +162,9 @@ def test_runs_list_and_show(capsys: pytest.CaptureFixture[str],
     assert code == 0 and "acc-001" in out
 
 
-def test_runs_show_unknown_id(capsys: pytest.CaptureFixture[str],
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runs_show_unknown_id(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, _, err = run_cli(["runs", "show", "run_nope"], capsys, monkeypatch)
     assert code == 2 and "No run" in err
 
@@ -144,25 +182,29 @@ def test_missing_key_fails_fast_naming_the_env_var(
     monkeypatch.delenv(key_var := key_env("openai/gpt-4o-mini"), raising=False)
     code, _, err = run_cli(
         ["run", str(data_path("accounts_demo.jsonl")), "--lm", "openai/gpt-4o-mini"],
-        capsys, monkeypatch,
+        capsys,
+        monkeypatch,
     )
     assert code == 2
     assert key_var in err and "Traceback" not in err
 
 
-def test_bad_seller_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_seller_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     seller = tmp_path / "seller.yaml"
     seller.write_text("company: X\nproduct: Y\n")
     code, _, err = run_cli(
         ["run", str(data_path("accounts_demo.jsonl")), "--lm", "fake", "--seller", str(seller)],
-        capsys, monkeypatch,
+        capsys,
+        monkeypatch,
     )
     assert code == 2 and "value_propositions" in err
 
 
-def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_usage_error_exits_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, _, _ = run_cli(["run"], capsys, monkeypatch)
     assert code == 2
 
@@ -182,13 +224,29 @@ def test_run_and_score_use_the_promoted_program(
     saved = save_program(settings, program, "analysis")
     promote(settings, saved.version)
     demo = str(data_path("accounts_demo.jsonl"))
-    code, out, err = run_cli(["run", demo, "--lm", "fake", "--limit", "1", "--json"],
-                             capsys, monkeypatch)
+    code, out, err = run_cli(
+        ["run", demo, "--lm", "fake", "--limit", "1", "--json"], capsys, monkeypatch
+    )
     assert code == 0, err
     assert json.loads(out)["results"][0]["program_version"] == saved.version
-    code, out, err = run_cli(["score", demo, "--out", str(tmp_path / "o.jsonl"), "--lm", "fake",
-                              "--limit", "1", "--program", "default", "--json", "--quiet"],
-                             capsys, monkeypatch)
+    code, out, err = run_cli(
+        [
+            "score",
+            demo,
+            "--out",
+            str(tmp_path / "o.jsonl"),
+            "--lm",
+            "fake",
+            "--limit",
+            "1",
+            "--program",
+            "default",
+            "--json",
+            "--quiet",
+        ],
+        capsys,
+        monkeypatch,
+    )
     assert code == 0, err
     row = json.loads((tmp_path / "o.jsonl").read_text().splitlines()[0])
     assert row["program_version"] == AccountPipeline().version() != saved.version
@@ -199,8 +257,10 @@ def test_help_imports_no_heavy_libraries() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, accountflow, accountflow.cli; "
-            "print(sorted(m for m in ('dspy', 'duckdb', 'mlflow', 'litellm') if m in sys.modules))")
+    code = (
+        "import sys, accountflow, accountflow.cli; "
+        "print(sorted(m for m in ('dspy', 'duckdb', 'mlflow', 'litellm') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -209,6 +269,9 @@ def test_error_text_is_printed_as_written_not_as_markup(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     missing = tmp_path / "accounts[local].csv"  # brackets rich would read as a style tag
-    code, _, err = run_cli(["score", str(missing), "--out", str(tmp_path / "o.csv"),
-                            "--lm", "fake"], capsys, monkeypatch)
+    code, _, err = run_cli(
+        ["score", str(missing), "--out", str(tmp_path / "o.csv"), "--lm", "fake"],
+        capsys,
+        monkeypatch,
+    )
     assert code == 2 and "accounts[local].csv" in err and err.count("\n") == 1

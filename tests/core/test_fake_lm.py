@@ -186,8 +186,11 @@ def test_latency_option_delays_each_call() -> None:
 
 
 def test_bad_fake_options_are_config_errors() -> None:
-    for model, named in (("fake?bogus=1", "bogus"), ("fake?latency_ms=soon", "soon"),
-                         ("fake?fail_rate=2", "fail_rate")):
+    for model, named in (
+        ("fake?bogus=1", "bogus"),
+        ("fake?latency_ms=soon", "soon"),
+        ("fake?fail_rate=2", "fail_rate"),
+    ):
         with pytest.raises(ConfigError) as info:
             build_lm(model)
         assert "\n" not in str(info.value)

@@ -41,19 +41,25 @@ def test_jsonl_bad_rows_are_rejected_with_line_and_field(tmp_path: Path) -> None
         "employee_count": 12,
         "contacts": [{"name": "Ann Lee", "email": "ann@good.example", "is_primary": True}],
     }
-    path = _jsonl(tmp_path / "accounts.jsonl", [
-        good,                                                                        # 1
-        {"company_name": "No Id Inc"},                                               # 2
-        {"account_id": "a3", "company_name": "Bad Mail",
-         "contacts": [{"name": "Bo", "email": "not-an-email"}]},                     # 3
-        {"account_id": "a4", "company_name": "  "},                                  # 4
-        b'{"account_id": "a5", "company_name": "Caf\xff"}',                          # 5
-        {"account_id": "a6", "company_name": "Extra", "revenue_usd": 5},             # 6
-        b"this is not json",                                                         # 7
-        {"account_id": "a1", "company_name": "Good Co again"},                       # 8
-        {"account_id": "a9", "company_name": "Long", "description": "x" * 20_001},   # 9
-        {"account_id": "a10", "company_name": "Second Good"},                        # 10
-    ])
+    path = _jsonl(
+        tmp_path / "accounts.jsonl",
+        [
+            good,  # 1
+            {"company_name": "No Id Inc"},  # 2
+            {
+                "account_id": "a3",
+                "company_name": "Bad Mail",
+                "contacts": [{"name": "Bo", "email": "not-an-email"}],
+            },  # 3
+            {"account_id": "a4", "company_name": "  "},  # 4
+            b'{"account_id": "a5", "company_name": "Caf\xff"}',  # 5
+            {"account_id": "a6", "company_name": "Extra", "revenue_usd": 5},  # 6
+            b"this is not json",  # 7
+            {"account_id": "a1", "company_name": "Good Co again"},  # 8
+            {"account_id": "a9", "company_name": "Long", "description": "x" * 20_001},  # 9
+            {"account_id": "a10", "company_name": "Second Good"},  # 10
+        ],
+    )
 
     result = load_accounts(path)
 
@@ -120,13 +126,15 @@ def _write_csv(path: Path, text: bytes) -> Path:
 def test_csv_with_every_known_column_loads_without_warnings(tmp_path: Path) -> None:
     accounts = tmp_path / "full.csv"
     accounts.write_text(
-        ",".join(ACCOUNT_COLUMNS) + "\n"
+        ",".join(ACCOUNT_COLUMNS)
+        + "\n"
         + "f1,Full Co,full.example,Retail,250,Berlin,Sells things,Met at a fair\n",
         encoding="utf-8",
     )
     contacts = tmp_path / "full_contacts.csv"
     contacts.write_text(
-        ",".join(CONTACT_COLUMNS) + "\n"
+        ",".join(CONTACT_COLUMNS)
+        + "\n"
         + "f1,k1,Kai Weber,kai@full.example,+4930123,CTO,https://linkedin.example/kai,true\n",
         encoding="utf-8",
     )
@@ -134,13 +142,22 @@ def test_csv_with_every_known_column_loads_without_warnings(tmp_path: Path) -> N
     assert result.warnings == [] and result.rejected == []
     (account,) = result.accounts
     assert account.model_dump(exclude={"contacts", "inquiry"}) == {
-        "account_id": "f1", "company_name": "Full Co", "domain": "full.example",
-        "industry": "Retail", "employee_count": 250, "location": "Berlin",
-        "description": "Sells things", "notes": "Met at a fair",
+        "account_id": "f1",
+        "company_name": "Full Co",
+        "domain": "full.example",
+        "industry": "Retail",
+        "employee_count": 250,
+        "location": "Berlin",
+        "description": "Sells things",
+        "notes": "Met at a fair",
     }
     assert account.contacts[0].model_dump() == {
-        "contact_id": "k1", "name": "Kai Weber", "email": "kai@full.example",
-        "phone": "+4930123", "title": "CTO", "linkedin_url": "https://linkedin.example/kai",
+        "contact_id": "k1",
+        "name": "Kai Weber",
+        "email": "kai@full.example",
+        "phone": "+4930123",
+        "title": "CTO",
+        "linkedin_url": "https://linkedin.example/kai",
         "is_primary": True,
     }
 
@@ -148,22 +165,22 @@ def test_csv_with_every_known_column_loads_without_warnings(tmp_path: Path) -> N
 def test_csv_accounts_with_contacts(tmp_path: Path) -> None:
     accounts = _write_csv(
         tmp_path / "accounts.csv",
-        b"account_id,company_name,employee_count,description,colour\n"   # 1
+        b"account_id,company_name,employee_count,description,colour\n"  # 1
         b'c1,"Acme, Inc.","1,200","line one\nline two, with comma",red\n'  # 2-3
-        b"c2,Beta \xff Ltd,5,,blue\n"                                     # 4
-        b'c3,Gamma,,"",green\n'                                           # 5
-        b"\n"                                                             # 6
-        b"c4,Delta,7\n"                                                   # 7: too few values
-        b"c5,Epsilon,3,ok,\n",                                            # 8
+        b"c2,Beta \xff Ltd,5,,blue\n"  # 4
+        b'c3,Gamma,,"",green\n'  # 5
+        b"\n"  # 6
+        b"c4,Delta,7\n"  # 7: too few values
+        b"c5,Epsilon,3,ok,\n",  # 8
     )
     contacts = _write_csv(
         tmp_path / "contacts.csv",
         b"account_id,contact_id,name,email,is_primary\n"  # 1
-        b"c1,p1,Ann Lee,ann@acme.example,false\n"         # 2
-        b"c1,p2,Bob Roe,bob@acme.example,true\n"          # 3
-        b"c1,p3,Bad Mail,not-an-email,false\n"            # 4
-        b"zz,p4,Nobody,no@x.example,true\n"               # 5
-        b"c5,p5,Eve Park,,\n",                            # 6
+        b"c1,p1,Ann Lee,ann@acme.example,false\n"  # 2
+        b"c1,p2,Bob Roe,bob@acme.example,true\n"  # 3
+        b"c1,p3,Bad Mail,not-an-email,false\n"  # 4
+        b"zz,p4,Nobody,no@x.example,true\n"  # 5
+        b"c5,p5,Eve Park,,\n",  # 6
     )
 
     result = load_accounts(accounts, contacts)
@@ -183,7 +200,10 @@ def test_csv_accounts_with_contacts(tmp_path: Path) -> None:
 
     by_source = {(Path(r.source).name, r.row): r for r in result.rejected}
     assert sorted(by_source) == [
-        ("accounts.csv", 4), ("accounts.csv", 7), ("contacts.csv", 4), ("contacts.csv", 5),
+        ("accounts.csv", 4),
+        ("accounts.csv", 7),
+        ("contacts.csv", 4),
+        ("contacts.csv", 5),
     ]
     bad_utf8 = by_source[("accounts.csv", 4)]
     assert bad_utf8.field == "company_name" and "UTF-8" in bad_utf8.reason
@@ -201,13 +221,12 @@ def test_csv_is_primary_and_line_numbers_after_multiline_fields(tmp_path: Path) 
         tmp_path / "a.csv",
         b"account_id,company_name,notes\r\n"
         b'm1,Multi,"a\r\nb\r\nc"\r\n'  # lines 2-4
-        b"m2,,x\r\n"                   # line 5: empty company_name
+        b"m2,,x\r\n"  # line 5: empty company_name
         b'm3,"Quote ""Q"" Co",\r\n',  # line 6
     )
     contacts = _write_csv(
         tmp_path / "c.csv",
-        b"\xef\xbb\xbfaccount_id,name,is_primary\n"
-        b"m1,Ann,TRUE\nm1,Ben,false\nm3,Cy,yes\nm3,Di,0\n",
+        b"\xef\xbb\xbfaccount_id,name,is_primary\nm1,Ann,TRUE\nm1,Ben,false\nm3,Cy,yes\nm3,Di,0\n",
     )
     result = load_accounts(accounts, contacts)
     assert [a.account_id for a in result.accounts] == ["m1", "m3"]
@@ -293,11 +312,14 @@ def test_missing_empty_directory_and_unknown_extension_raise(tmp_path: Path) -> 
 
 
 def test_file_with_only_bad_rows_rejects_them_all(tmp_path: Path) -> None:
-    path = _jsonl(tmp_path / "bad.jsonl", [
-        {"company_name": "No id"},
-        b"{not json",
-        {"account_id": "x", "company_name": ""},
-    ])
+    path = _jsonl(
+        tmp_path / "bad.jsonl",
+        [
+            {"company_name": "No id"},
+            b"{not json",
+            {"account_id": "x", "company_name": ""},
+        ],
+    )
     result = load_accounts(path)
     assert result.accounts == []
     assert [r.row for r in result.rejected] == [1, 2, 3]

@@ -167,18 +167,25 @@ def test_size_band_comes_from_the_headcount(home: Path) -> None:
 def test_colleague_targets_skip_duplicates_of_the_referrer_and_primary() -> None:
     from accountflow.modules import ColleagueReferrer
 
-    account = Account.model_validate({
-        "account_id": "dup", "company_name": "Dup Co",
-        "contacts": [
-            {"contact_id": "c1", "name": "Ana Ruiz", "email": "ana@dup.example",
-             "is_primary": True},
-            {"contact_id": "c2", "name": "Dana Whitfield", "email": "dana@dup.example"},
-            {"contact_id": "c2b", "name": "Dana Whitfield", "email": "DANA@dup.example"},
-            {"contact_id": "c3", "name": "Lee Park", "email": "lee@dup.example"},
-            {"contact_id": "c3", "name": "Lee Park"},
-            {"contact_id": "c4", "name": "Ana Ruiz", "email": "ana@dup.example"},
-        ],
-        "inquiry": {"contact_id": "c2", "topic": "lineage"},
-    })
+    account = Account.model_validate(
+        {
+            "account_id": "dup",
+            "company_name": "Dup Co",
+            "contacts": [
+                {
+                    "contact_id": "c1",
+                    "name": "Ana Ruiz",
+                    "email": "ana@dup.example",
+                    "is_primary": True,
+                },
+                {"contact_id": "c2", "name": "Dana Whitfield", "email": "dana@dup.example"},
+                {"contact_id": "c2b", "name": "Dana Whitfield", "email": "DANA@dup.example"},
+                {"contact_id": "c3", "name": "Lee Park", "email": "lee@dup.example"},
+                {"contact_id": "c3", "name": "Lee Park"},
+                {"contact_id": "c4", "name": "Ana Ruiz", "email": "ana@dup.example"},
+            ],
+            "inquiry": {"contact_id": "c2", "topic": "lineage"},
+        }
+    )
     targets = ColleagueReferrer.targets(account)
     assert [c.contact_id for c in targets] == ["c3"]

@@ -16,7 +16,8 @@ from accountflow.rules import check_outreach
 @pytest.mark.local_model
 def test_demo_account_end_to_end_on_embedded_model(home: Path) -> None:
     account = next(
-        a for a in load_accounts(data_path("accounts_demo.jsonl")).accounts
+        a
+        for a in load_accounts(data_path("accounts_demo.jsonl")).accounts
         if a.account_id == "acc-001"
     )
     store = Store(home / "accountflow.duckdb")

@@ -69,8 +69,12 @@ def test_empty_email_subject() -> None:
 
 
 def test_missing_and_duplicate_channels() -> None:
-    messages = [_message(Channel.email), _message(Channel.linkedin), _message(Channel.linkedin),
-                _message(Channel.call)]
+    messages = [
+        _message(Channel.email),
+        _message(Channel.linkedin),
+        _message(Channel.linkedin),
+        _message(Channel.call),
+    ]
     plan = OutreachPlan(messages=[OutreachMessage(**m) for m in messages])
     problems = rules.check_outreach(plan, NAME, COMPANY)
     assert len(problems) == 2
@@ -226,16 +230,22 @@ def test_colleague_message_checks_target_and_company_too() -> None:
 def test_greeting_must_address_the_contact_first() -> None:
     from accountflow.models import ColleagueMessage, OutreachMessage
 
-    late = OutreachMessage(channel=Channel.linkedin,
-                           body=f"Loved the news at {COMPANY}.\nAnyway, Emily: hi!")
+    late = OutreachMessage(
+        channel=Channel.linkedin, body=f"Loved the news at {COMPANY}.\nAnyway, Emily: hi!"
+    )
     assert any("first line must greet" in p for p in rules.check_message(late, NAME, COMPANY))
     swapped = ColleagueMessage(
-        target_name="Tom Brannigan", referring_name="Priya Natarajan", topic="alerts",
+        target_name="Tom Brannigan",
+        referring_name="Priya Natarajan",
+        topic="alerts",
         subject="s",
         body=f"Hi Priya,\n\nYour colleague Tom Brannigan asked us about alerts at {COMPANY}.",
     )
     problems = rules.check_colleague(swapped, COMPANY)
     assert any("greets Priya Natarajan, who asked us" in p for p in problems)
-    right = swapped.model_copy(update={
-        "body": f"Hi Tom, your colleague Priya Natarajan asked us about alerts at {COMPANY}."})
+    right = swapped.model_copy(
+        update={
+            "body": f"Hi Tom, your colleague Priya Natarajan asked us about alerts at {COMPANY}."
+        }
+    )
     assert rules.check_colleague(right, COMPANY) == []

@@ -139,8 +139,13 @@ def test_pain_points_are_grounded_in_the_account_text() -> None:
         if "sparse" in row.labels.tags:  # only a name: its pain points are hypotheses
             continue
         acc = row.account
-        text = stems(" ".join(filter(None, [
-            acc.description, acc.notes, acc.inquiry.message if acc.inquiry else None])))
+        text = stems(
+            " ".join(
+                filter(
+                    None, [acc.description, acc.notes, acc.inquiry.message if acc.inquiry else None]
+                )
+            )
+        )
         for pain in row.labels.pain_points:
             assert stems(pain) & text, (acc.account_id, pain)
 
@@ -161,9 +166,7 @@ def test_load_split_returns_examples_with_the_input_keys() -> None:
 
 def test_load_split_limit_keeps_file_order() -> None:
     first = load_split("test", limit=3)
-    assert [e.account.account_id for e in first] == [
-        r.account.account_id for r in ROWS["test"][:3]
-    ]
+    assert [e.account.account_id for e in first] == [r.account.account_id for r in ROWS["test"][:3]]
     with pytest.raises(InputError, match="at least 1"):
         load_split("test", limit=0)
 
@@ -216,8 +219,13 @@ def test_a_custom_file_of_the_same_shape_loads(tmp_path: Path) -> None:
         (lambda r: {**r, "labels": {**r["labels"], "fit_range": [10, 95]}}, "inside the"),
         (lambda r: {**r, "labels": {**r["labels"], "pain_points": ["one"]}}, "pain_points"),
         (lambda r: {**r, "labels": {**r["labels"], "tags": ["typo"]}}, "labels.tags"),
-        (lambda r: {"account": {**r["account"], "contacts": [{"email": "nope"}]},
-                    "labels": r["labels"]}, "malformed email"),
+        (
+            lambda r: {
+                "account": {**r["account"], "contacts": [{"email": "nope"}]},
+                "labels": r["labels"],
+            },
+            "malformed email",
+        ),
     ],
 )
 def test_a_malformed_line_names_file_and_line(tmp_path: Path, mutate, needle: str) -> None:
@@ -256,5 +264,10 @@ def test_injection_canaries_must_be_planted_in_the_account() -> None:
 
 def test_band_of_matches_the_signature_scale() -> None:
     assert [band_of(s) for s in (0, 39, 40, 79, 80, 100)] == [
-        "low", "low", "medium", "medium", "high", "high"
+        "low",
+        "low",
+        "medium",
+        "medium",
+        "high",
+        "high",
     ]

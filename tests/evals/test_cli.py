@@ -18,17 +18,19 @@ from tests.cli_runner import run_cli
 INSTRUCTION = "Mention one specific fact about the company"
 
 
-
-
 def _instruction_following(request: Any, answer: dict[str, Any]) -> Any:
     """A fake that behaves like a model following its prompt: without the email signature's
     rule about specific facts, its email invents a customer story and a number."""
-    system = request.system if isinstance(request.system, str) else "".join(
-        p.text for p in (request.system or []))
+    system = (
+        request.system
+        if isinstance(request.system, str)
+        else "".join(p.text for p in (request.system or []))
+    )
     writes_email = "subject" in answer and "body" in answer and "`analysis`" in system
     if writes_email and INSTRUCTION not in system:
         answer["body"] = answer["body"].replace(
-            " and think", ", and teams like Acme Analytics cut incidents 63% with it; I think")
+            " and think", ", and teams like Acme Analytics cut incidents 63% with it; I think"
+        )
         return answer
     return None
 
@@ -88,7 +90,9 @@ def test_smoke_suite_passes_fast_and_is_recorded(
 
 
 def test_degraded_signature_fails_against_the_last_baseline(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
     instruction_following_fake: None,
 ) -> None:
     args = ["eval", "smoke", "--lm", "fake", "--no-mlflow"]
@@ -102,8 +106,9 @@ def test_degraded_signature_fails_against_the_last_baseline(
     program = tmp_path / "degraded.json"
     degraded.save(str(program))
 
-    code, out, err = run_cli([*args, "--program", str(program), "--baseline", "last"],
-                             capsys, monkeypatch)
+    code, out, err = run_cli(
+        [*args, "--program", str(program), "--baseline", "last"], capsys, monkeypatch
+    )
     assert code == 1, out + err
     assert "FAILED" in out and "grounding regressed" in out
     assert "examples that got worse" in out
@@ -115,8 +120,9 @@ def test_degraded_signature_fails_against_the_last_baseline(
     assert runs[0]["baseline_id"] == runs[1]["eval_id"]
     assert runs[0]["program_version"] != runs[1]["program_version"]
 
-    code, out, _ = run_cli(["eval", "compare", runs[1]["eval_id"], runs[0]["eval_id"], "--json"],
-                           capsys, monkeypatch)
+    code, out, _ = run_cli(
+        ["eval", "compare", runs[1]["eval_id"], runs[0]["eval_id"], "--json"], capsys, monkeypatch
+    )
     comparison = json.loads(out)
     assert comparison["delta"] < 0
     assert any(m["metric"] == "grounding" and m["regressed"] for m in comparison["metrics"])
@@ -126,13 +132,28 @@ def test_degraded_signature_fails_against_the_last_baseline(
 def test_fail_under_and_usage_errors(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    code, out, _ = run_cli(["eval", "run", "smoke", "--lm", "fake", "--no-mlflow",
-                            "--limit", "2", "--fail-under", "0.99"], capsys, monkeypatch)
+    code, out, _ = run_cli(
+        [
+            "eval",
+            "run",
+            "smoke",
+            "--lm",
+            "fake",
+            "--no-mlflow",
+            "--limit",
+            "2",
+            "--fail-under",
+            "0.99",
+        ],
+        capsys,
+        monkeypatch,
+    )
     assert code == 1 and "below the threshold 0.990" in out
     code, _, err = run_cli(["eval", "nosuch", "--lm", "fake"], capsys, monkeypatch)
     assert code == 2 and "No suite 'nosuch'" in err and "smoke" in err
-    code, _, err = run_cli(["eval", "full", "--lm", "fake", "--baseline", "last"],
-                           capsys, monkeypatch)
+    code, _, err = run_cli(
+        ["eval", "full", "--lm", "fake", "--baseline", "last"], capsys, monkeypatch
+    )
     assert code == 2 and "No finished eval of suite 'full'" in err
     code, _, err = run_cli(["eval", "show", "eval_nope"], capsys, monkeypatch)
     assert code == 2 and "No eval 'eval_nope'" in err

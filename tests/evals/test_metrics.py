@@ -52,10 +52,13 @@ def test_grounding_accepts_research_facts_from_account_data_only() -> None:
     msg = "Hi Marcus, congrats on the Savannah terminal opening at Harborline Freight."
     from_data = profile(("Harborline opened a Savannah terminal", "account_data"))
     from_model = profile(("Harborline opened a Savannah terminal", "model_knowledge"))
-    assert score("grounding", ex, prediction(outreach=plan("Marcus Reed", msg),
-                                             profile=from_data))[0] == 1.0
-    low, reason, _ = score("grounding", ex, prediction(outreach=plan("Marcus Reed", msg),
-                                                       profile=from_model))
+    assert (
+        score("grounding", ex, prediction(outreach=plan("Marcus Reed", msg), profile=from_data))[0]
+        == 1.0
+    )
+    low, reason, _ = score(
+        "grounding", ex, prediction(outreach=plan("Marcus Reed", msg), profile=from_model)
+    )
     assert low < 1.0 and "Savannah" in reason
 
 
@@ -71,16 +74,25 @@ def test_grounding_skips_scheduling_numbers_sentence_starts_and_the_footer() -> 
 # ------------------------------------------------------------------ personalization and rules
 def test_personalization_needs_name_company_and_an_account_specific_fact() -> None:
     ex = harbor()
-    full = score("personalization", ex, prediction(outreach=plan("Marcus Reed", GROUNDED),
-                                                   analysis=analysis()))
+    full = score(
+        "personalization",
+        ex,
+        prediction(outreach=plan("Marcus Reed", GROUNDED), analysis=analysis()),
+    )
     assert full[0] == 1.0
-    generic, reason, _ = score("personalization", ex, prediction(
-        outreach=plan("Marcus Reed", GENERIC), analysis=analysis()))
+    generic, reason, _ = score(
+        "personalization",
+        ex,
+        prediction(outreach=plan("Marcus Reed", GENERIC), analysis=analysis()),
+    )
     assert generic == pytest.approx(2 / 3)
     assert "lacks an account-specific fact" in reason
     nameless = "Hello, Harborline Freight's ETA dashboards went stale after the Snowflake move."
-    assert score("personalization", ex, prediction(
-        outreach=plan("Marcus Reed", nameless), analysis=analysis()))[0] == pytest.approx(2 / 3)
+    assert score(
+        "personalization",
+        ex,
+        prediction(outreach=plan("Marcus Reed", nameless), analysis=analysis()),
+    )[0] == pytest.approx(2 / 3)
 
 
 def test_output_rules_use_the_shared_rules() -> None:
@@ -93,8 +105,11 @@ def test_output_rules_use_the_shared_rules() -> None:
     assert s == pytest.approx(2 / 4)  # 3 messages + the missing call: sms and call fail
     assert "placeholder" in reason
     assert score("output_rules", ex, prediction(outreach=None))[0] == 0.0
-    good = colleague_msg(("c3", "Tom Brannigan"), ("c2", "Priya Natarajan"),
-                         "Hi Tom, Priya Natarajan asked about Harborline Freight.")
+    good = colleague_msg(
+        ("c3", "Tom Brannigan"),
+        ("c2", "Priya Natarajan"),
+        "Hi Tom, Priya Natarajan asked about Harborline Freight.",
+    )
     bad = colleague_msg(("c3", "Tom Brannigan"), ("c2", "Priya Natarajan"), "Hi [Name], hello.")
     s, reason, _ = score("output_rules", ex, prediction(colleague_messages=[good, bad, bad]))
     assert s == pytest.approx(1 / 3) and reason.startswith("to Tom Brannigan: colleague email")
@@ -111,12 +126,18 @@ def test_metrics_that_do_not_apply_are_marked_so() -> None:
 # ------------------------------------------------------------------ colleague references
 def test_colleague_reference_must_cite_the_real_referrer_and_topic() -> None:
     ex = harbor()
-    good = colleague_msg(("c3", "Tom Brannigan"), ("c2", "Priya Natarajan"),
-                         "Hi Tom, your colleague Priya Natarajan asked us about freshness "
-                         "alerts for Snowflake at Harborline Freight.")
+    good = colleague_msg(
+        ("c3", "Tom Brannigan"),
+        ("c2", "Priya Natarajan"),
+        "Hi Tom, your colleague Priya Natarajan asked us about freshness "
+        "alerts for Snowflake at Harborline Freight.",
+    )
     assert score("colleague", ex, prediction(colleague_messages=[good]))[0] == 1.0
-    wrong = colleague_msg(("c3", "Tom Brannigan"), ("c2", "Priya Natarajan"),
-                          "Hi Tom, your CEO asked us about pricing at Harborline Freight.")
+    wrong = colleague_msg(
+        ("c3", "Tom Brannigan"),
+        ("c2", "Priya Natarajan"),
+        "Hi Tom, your CEO asked us about pricing at Harborline Freight.",
+    )
     s, reason, _ = score("colleague", ex, prediction(colleague_messages=[wrong]))
     assert s == 0.0 and "Priya Natarajan" in reason and "topic" in reason
     primary = colleague_msg(("c1", "Marcus Reed"), ("c2", "Priya Natarajan"), good.body)
@@ -132,8 +153,9 @@ def test_colleague_reference_without_engagement_scores_zero() -> None:
 
 
 # ------------------------------------------------------------------ analysis against gold
-@pytest.mark.parametrize(("fit", "band", "fit_score"), [(92, 1.0, 1.0), (60, 0.5, 0.5),
-                                                        (10, 0.0, 0.0)])
+@pytest.mark.parametrize(
+    ("fit", "band", "fit_score"), [(92, 1.0, 1.0), (60, 0.5, 0.5), (10, 0.0, 0.0)]
+)
 def test_fit_band_and_score_against_gold(fit: int, band: float, fit_score: float) -> None:
     ex = harbor()  # gold: high, 85-100
     pred = prediction(analysis=analysis(fit=fit))
@@ -145,20 +167,27 @@ def test_pain_point_recall_matches_by_normalised_overlap() -> None:
     ex = harbor()  # gold: stale ETA dashboards..., unmonitored Fivetran syncs
     both = analysis(titles=("ETA dashboard staleness", "Fivetran sync monitoring gaps"))
     assert score("pain_point_recall", ex, prediction(analysis=both))[0] == 1.0
-    one, reason, _ = score("pain_point_recall", ex, prediction(
-        analysis=analysis(titles=("Stale dashboards",))))
+    one, reason, _ = score(
+        "pain_point_recall", ex, prediction(analysis=analysis(titles=("Stale dashboards",)))
+    )
     assert one == 0.5 and "missed: unmonitored Fivetran syncs" in reason
-    assert score("approach", ex, prediction(analysis=analysis(approach="opportunity_focused"))
-                 )[0] == 0.0
+    assert (
+        score("approach", ex, prediction(analysis=analysis(approach="opportunity_focused")))[0]
+        == 0.0
+    )
 
 
 def test_research_facts_tagged_account_data_must_be_in_the_account() -> None:
     ex = harbor()
-    ok = profile(("Runs cross-dock freight across 38 terminals", "account_data"),
-                 ("Founded in 1962", "model_knowledge"))
+    ok = profile(
+        ("Runs cross-dock freight across 38 terminals", "account_data"),
+        ("Founded in 1962", "model_knowledge"),
+    )
     assert score("fact_sources", ex, prediction(profile=ok))[0] == 1.0
-    bad = profile(("Runs cross-dock freight across 38 terminals", "account_data"),
-                  ("Employs 90 drivers in Atlanta", "account_data"))
+    bad = profile(
+        ("Runs cross-dock freight across 38 terminals", "account_data"),
+        ("Employs 90 drivers in Atlanta", "account_data"),
+    )
     s, reason, _ = score("fact_sources", ex, prediction(profile=bad))
     assert s == 0.5 and "Atlanta" in reason
 
@@ -178,10 +207,10 @@ def test_injection_resistance_uses_the_canary_and_the_dictated_score() -> None:
 # ------------------------------------------------------------------ optimizer metrics
 def test_metric_for_is_a_weighted_mean_and_feedback_names_what_to_fix() -> None:
     ex = harbor()
-    good = prediction(outreach=plan("Marcus Reed", GROUNDED), analysis=analysis(),
-                      profile=profile())
-    bad = prediction(outreach=plan("Marcus Reed", INVENTED), analysis=analysis(),
-                     profile=profile())
+    good = prediction(
+        outreach=plan("Marcus Reed", GROUNDED), analysis=analysis(), profile=profile()
+    )
+    bad = prediction(outreach=plan("Marcus Reed", INVENTED), analysis=analysis(), profile=profile())
     metric = metric_for("personalization", ["grounding", "personalization"], {"grounding": 3})
     assert metric(ex, good) == 1.0
     assert metric(ex, bad, None) < metric(ex, good)

@@ -26,16 +26,21 @@ def test_bundled_suites_load_and_full_uses_the_test_split() -> None:
     assert smoke.uses_judge and not full.uses_judge
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("name: list\ntarget: analysis\nmetrics: {fit_band: 1}\n", "eval subcommand"),
-    ("target: analysis\nmetrics: {fit_band: 1}\nthreads: 0\n", "'threads'"),
-    ("target: analysis\nmetrics: {fit_band: 1}\ncolour: red\n", "'colour'"),
-    ("target: everything\nmetrics: {fit_band: 1}\n", "'target'"),
-    ("target: analysis\nmetrics: {fit_band: 1}\nthresholds: {metrics: {grounding: 0.5}}\n",
-     "does not compute"),
-    ("- just a list\n", "YAML mapping"),
-    ("target: [analysis\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("name: list\ntarget: analysis\nmetrics: {fit_band: 1}\n", "eval subcommand"),
+        ("target: analysis\nmetrics: {fit_band: 1}\nthreads: 0\n", "'threads'"),
+        ("target: analysis\nmetrics: {fit_band: 1}\ncolour: red\n", "'colour'"),
+        ("target: everything\nmetrics: {fit_band: 1}\n", "'target'"),
+        (
+            "target: analysis\nmetrics: {fit_band: 1}\nthresholds: {metrics: {grounding: 0.5}}\n",
+            "does not compute",
+        ),
+        ("- just a list\n", "YAML mapping"),
+        ("target: [analysis\n", "not valid YAML"),
+    ],
+)
 def test_bad_suite_files_are_one_line_errors(tmp_path: Path, body: str, message: str) -> None:
     file = tmp_path / "suite.yaml"
     file.write_text(body)
@@ -84,22 +89,32 @@ def test_interrupted_eval_is_marked_and_keeps_finished_examples(home: Path) -> N
 
 def _row(example_id: str, **scores: float) -> ExampleResult:
     return ExampleResult(
-        index=0, example_id=example_id, status="ok", score=sum(scores.values()) / len(scores),
+        index=0,
+        example_id=example_id,
+        status="ok",
+        score=sum(scores.values()) / len(scores),
         scores={k: MetricScore(score=v, reason=f"{k} {v}") for k, v in scores.items()},
     )
 
 
 def test_comparison_is_on_shared_examples_and_tolerances_gate() -> None:
     weights = {"grounding": 1.0, "fit_band": 1.0}
-    base = [_row("a", grounding=1.0, fit_band=1.0), _row("b", grounding=1.0, fit_band=0.5),
-            _row("gone", grounding=0.0, fit_band=0.0)]
-    cur = [_row("a", grounding=0.9, fit_band=1.0), _row("b", grounding=1.0, fit_band=1.0),
-           _row("new", grounding=0.0, fit_band=0.0)]
+    base = [
+        _row("a", grounding=1.0, fit_band=1.0),
+        _row("b", grounding=1.0, fit_band=0.5),
+        _row("gone", grounding=0.0, fit_band=0.0),
+    ]
+    cur = [
+        _row("a", grounding=0.9, fit_band=1.0),
+        _row("b", grounding=1.0, fit_band=1.0),
+        _row("new", grounding=0.0, fit_band=0.0),
+    ]
     c = compare(cur, base, weights, "eval_base", tolerance=0.02, metric_tolerance=0.04)
     assert c.common == 2 and c.only_current == ["new"] and c.only_baseline == ["gone"]
     assert c.aggregate_baseline == pytest.approx(0.875) and c.delta == pytest.approx(0.1)
     assert [w.example_id for w in c.worse] == ["a"] and c.worse[0].metrics == {
-        "grounding": pytest.approx(0.1)}
+        "grounding": pytest.approx(0.1)
+    }
     assert c.better == ["b"]
     assert [m.metric for m in c.regressed_metrics] == ["grounding"]
     v = verdict(0.9, {"grounding": 0.95}, 0.5, {"grounding": 0.97}, c)

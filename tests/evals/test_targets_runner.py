@@ -18,7 +18,11 @@ from tests.evals.helpers import bakery, harbor, injected
 def test_each_target_exposes_only_its_own_step() -> None:
     assert target_predictor_names("analysis") == ["analyst.predict"]
     assert target_predictor_names("personalization") == [
-        "personalizer.email", "personalizer.linkedin", "personalizer.sms", "personalizer.call"]
+        "personalizer.email",
+        "personalizer.linkedin",
+        "personalizer.sms",
+        "personalizer.call",
+    ]
     everything = {name for name, _ in AccountPipeline().named_predictors()}
     assert set(target_predictor_names("pipeline")) == everything
     for target in TARGETS:  # names map back onto the pipeline's predictors
@@ -46,6 +50,7 @@ def _breaks_for(company: str) -> Any:
         if company in (request.messages[-1].text or "") and "profile" in answer:
             return "this is not JSON"
         return None
+
     return responder
 
 
@@ -80,18 +85,36 @@ def test_judge_scores_each_criterion_on_its_own_lm_and_reports_agreement() -> No
 
     def judge_responder(request: Any, answer: dict[str, Any]) -> Any:
         judge_calls.append("x")
-        verdict = {"relevance": 5, "specificity": 4, "tone": 5, "clarity": 3,
-                   "call_to_action": 1, "rationale": "specific but no ask"}
+        verdict = {
+            "relevance": 5,
+            "specificity": 4,
+            "tone": 5,
+            "clarity": 3,
+            "call_to_action": 1,
+            "rationale": "specific but no ask",
+        }
         return {"verdict": verdict} if "verdict" in answer else None
 
     judge = fake_lm("judge", responder=judge_responder, cache=False)
     examples = [harbor(), bakery()]
-    report = evaluate(None, "personalization", examples, ["personalization", "judge"], 1,
-                      lm=fake_lm("writer", cache=False), judge_lm=judge)
+    report = evaluate(
+        None,
+        "personalization",
+        examples,
+        ["personalization", "judge"],
+        1,
+        lm=fake_lm("writer", cache=False),
+        judge_lm=judge,
+    )
     assert len(judge_calls) == 2  # one judged message per example, on the judge's LM
     row = report.rows[0].scores["judge"]
-    assert row.details == {"relevance": 1.0, "specificity": 0.75, "tone": 1.0, "clarity": 0.5,
-                           "call_to_action": 0.0}
+    assert row.details == {
+        "relevance": 1.0,
+        "specificity": 0.75,
+        "tone": 1.0,
+        "clarity": 0.5,
+        "call_to_action": 0.0,
+    }
     assert row.score == pytest.approx(0.65) and "no ask" in row.reason
     assert report.judge_criteria["call_to_action"] == 0.0
     pairs = {(a.criterion, a.metric): a for a in report.judge_agreement}
@@ -102,8 +125,9 @@ def test_judge_scores_each_criterion_on_its_own_lm_and_reports_agreement() -> No
 def test_an_optimizers_compiled_target_module_can_be_evaluated_directly() -> None:
     student = build_target("analysis")
     student.analyst.predict.demos = []  # what an optimizer hands back: a TargetModule
-    report = evaluate(student, "analysis", [harbor()], ["fit_band"],
-                      lm=fake_lm("student", cache=False))
+    report = evaluate(
+        student, "analysis", [harbor()], ["fit_band"], lm=fake_lm("student", cache=False)
+    )
     assert report.n_failed == 0 and report.metric_counts == {"fit_band": 1}
     with pytest.raises(ConfigError, match="not personalization"):
         evaluate(student, "personalization", [harbor()], ["grounding"])

@@ -36,8 +36,13 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(local, "_ENGINES", {})
 
 
-def _fake_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, sha256: str | None = None,
-                size: int | None = len(BLOB)) -> local.LocalModelSpec:
+def _fake_model(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    *,
+    sha256: str | None = None,
+    size: int | None = len(BLOB),
+) -> local.LocalModelSpec:
     """Register model 'fake' whose parts are small temp files instead of installed packages."""
     parts_dir = tmp_path / "parts"
     parts_dir.mkdir()
@@ -46,9 +51,14 @@ def _fake_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, sha256: str 
         paths[f"fake-part{n}"] = parts_dir / f"part{n:02d}.bin"
         paths[f"fake-part{n}"].write_bytes(data)
     spec = local.LocalModelSpec(
-        filename="fake.gguf", package="fake-part{n}", parts=len(PARTS), version="1.0",
-        sha256=sha256 or hashlib.sha256(BLOB).hexdigest(), size=size,
-        install="pip install fake")
+        filename="fake.gguf",
+        package="fake-part{n}",
+        parts=len(PARTS),
+        version="1.0",
+        sha256=sha256 or hashlib.sha256(BLOB).hexdigest(),
+        size=size,
+        install="pip install fake",
+    )
     monkeypatch.setitem(local.LOCAL_MODELS, "fake", spec)
     monkeypatch.setattr(local, "part_path", lambda package, spec: paths[package])
     return spec
@@ -60,18 +70,23 @@ def test_model_dir_defaults_to_user_cache(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_assembles_parts_in_order_and_records_verification(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     _fake_model(monkeypatch, tmp_path)
     path = local.ensure_model("fake")
     assert path == tmp_path / "models" / "fake.gguf"
     assert path.read_bytes() == BLOB
-    assert (tmp_path / "models" / "fake.gguf.sha256").read_text().startswith(
-        hashlib.sha256(BLOB).hexdigest())
+    assert (
+        (tmp_path / "models" / "fake.gguf.sha256")
+        .read_text()
+        .startswith(hashlib.sha256(BLOB).hexdigest())
+    )
     assert sorted(p.name for p in path.parent.iterdir()) == ["fake.gguf", "fake.gguf.sha256"]
 
 
 def test_verified_file_is_not_hashed_or_assembled_again(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     _fake_model(monkeypatch, tmp_path)
     first = local.ensure_model("fake")
 
@@ -84,7 +99,8 @@ def test_verified_file_is_not_hashed_or_assembled_again(
 
 
 def test_existing_file_without_sidecar_is_hashed_once(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     _fake_model(monkeypatch, tmp_path)
     target = tmp_path / "models" / "fake.gguf"
     target.parent.mkdir()
@@ -112,7 +128,8 @@ def test_corrupt_file_is_replaced(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 
 
 def test_sha_mismatch_is_refused_and_leaves_nothing(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     _fake_model(monkeypatch, tmp_path, sha256="0" * 64)
     with pytest.raises(ConfigError, match="sha256"):
         local.ensure_model("fake")
@@ -120,21 +137,31 @@ def test_sha_mismatch_is_refused_and_leaves_nothing(
 
 
 def test_missing_part_package_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = local.LocalModelSpec("x.gguf", "accountflow-no-such-part{n}", 2, "1.0", "0" * 64, 1,
-                                "pip install 'accountflow[local]'")
+    spec = local.LocalModelSpec(
+        "x.gguf",
+        "accountflow-no-such-part{n}",
+        2,
+        "1.0",
+        "0" * 64,
+        1,
+        "pip install 'accountflow[local]'",
+    )
     monkeypatch.setitem(local.LOCAL_MODELS, "missing", spec)
     with pytest.raises(ConfigError, match=r"accountflow-no-such-part1 is not installed.*pip"):
         local.ensure_model("missing")
 
 
 def test_part_path_reads_the_distribution_file_list(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     rel = importlib.metadata.PackagePath("fake_part1/data/part01.bin")
     (tmp_path / "fake_part1" / "data").mkdir(parents=True)
     (tmp_path / rel).write_bytes(b"x")
     dist = types.SimpleNamespace(
-        version="1.0", files=[importlib.metadata.PackagePath("fake_part1/__init__.py"), rel],
-        locate_file=lambda p: tmp_path / p)
+        version="1.0",
+        files=[importlib.metadata.PackagePath("fake_part1/__init__.py"), rel],
+        locate_file=lambda p: tmp_path / p,
+    )
     monkeypatch.setattr(importlib.metadata, "distribution", lambda name: dist)
     spec = local.LocalModelSpec("x.gguf", "fake-part{n}", 1, "1.0", "0" * 64, 1, "pip install x")
     assert local.part_path("fake-part1", spec) == tmp_path / rel
@@ -157,7 +184,8 @@ def test_override_env_var_pointing_nowhere(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 def test_override_env_var_pointing_at_a_non_gguf_file(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     monkeypatch.setenv("ACCOUNTFLOW_LOCAL_MODEL", str(tmp_path / "notes.txt"))
     with pytest.raises(ConfigError, match="not a GGUF file"):
@@ -191,9 +219,12 @@ class FakeLlama:
 
     def create_chat_completion(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(kwargs)
-        return {"choices": [{"message": {"role": "assistant", "content": self.reply},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}}
+        return {
+            "choices": [
+                {"message": {"role": "assistant", "content": self.reply}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+        }
 
 
 class Scored(dspy.Signature):
@@ -267,8 +298,10 @@ class Assess(dspy.Signature):
 
 
 @pytest.mark.local_model
-@pytest.mark.skipif(os.environ.get("ACCOUNTFLOW_TEST_LOCAL_MODEL") != "1",
-                    reason="runs the real embedded model; set ACCOUNTFLOW_TEST_LOCAL_MODEL=1")
+@pytest.mark.skipif(
+    os.environ.get("ACCOUNTFLOW_TEST_LOCAL_MODEL") != "1",
+    reason="runs the real embedded model; set ACCOUNTFLOW_TEST_LOCAL_MODEL=1",
+)
 def test_real_model_answers_a_typed_signature(monkeypatch: pytest.MonkeyPatch) -> None:
     if REAL_MODEL_DIR:  # reuse the real assembled model, not a temp dir
         monkeypatch.setenv("ACCOUNTFLOW_MODEL_DIR", REAL_MODEL_DIR)
@@ -278,7 +311,8 @@ def test_real_model_answers_a_typed_signature(monkeypatch: pytest.MonkeyPatch) -
     with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
         result = dspy.Predict(Assess)(
             account="Acme Logistics: 400 staff, 12 warehouses, orders arrive by email and fax, "
-                    "and staff re-type them into three systems that do not talk to each other.")
+            "and staff re-type them into three systems that do not talk to each other."
+        )
     assert isinstance(result.fit_score, int)
     assert all(isinstance(p, PainPoint) for p in result.pain_points)
     assert result.approach in ("pain_point_focused", "opportunity_focused")

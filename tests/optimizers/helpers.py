@@ -19,21 +19,28 @@ TINY: dict[str, dict[str, Any]] = {
 }
 
 
-def tiny_recipe(name: str, train: int = 4, dev: int = 2, metrics: list[str] | None = None,
-                **params: Any) -> Recipe:
+def tiny_recipe(
+    name: str, train: int = 4, dev: int = 2, metrics: list[str] | None = None, **params: Any
+) -> Recipe:
     return get_recipe(name).with_overrides(
         train_limit=train, dev_limit=dev, metrics=metrics, params={**TINY[name], **params}
     )
 
 
-def run_tiny(settings: Settings, name: str, target: str = "analysis", train: int = 4,
-             dev: int = 2, params: dict[str, Any] | None = None,
-             metrics: list[str] | None = None, **request: Any) -> OptimizeResult:
+def run_tiny(
+    settings: Settings,
+    name: str,
+    target: str = "analysis",
+    train: int = 4,
+    dev: int = 2,
+    params: dict[str, Any] | None = None,
+    metrics: list[str] | None = None,
+    **request: Any,
+) -> OptimizeResult:
     """One optimize run on the fake engine with a tiny recipe (autolog off unless asked)."""
     request.setdefault("autolog", False)
     recipe = tiny_recipe(name, train=train, dev=dev, metrics=metrics, **(params or {}))
-    return optimize(settings, OptimizeRequest(target=target, recipe=recipe, lm="fake",
-                                              **request))
+    return optimize(settings, OptimizeRequest(target=target, recipe=recipe, lm="fake", **request))
 
 
 def mlflow_client(settings: Settings) -> Any:

@@ -99,10 +99,10 @@ def test_a_spent_budget_is_not_swallowed_by_dspy_evaluate() -> None:
     meter = Meter(max_calls=3)
     lm = metered(fake_lm("evaluate", cache=False), meter.phase("compile"))
     program = dspy.Predict("question -> answer")
-    devset = [dspy.Example(question=f"q{i}", answer="x").with_inputs("question")
-              for i in range(6)]
-    evaluate = dspy.Evaluate(devset=devset, metric=lambda e, p, t=None: 1.0, num_threads=2,
-                             display_progress=False)
+    devset = [dspy.Example(question=f"q{i}", answer="x").with_inputs("question") for i in range(6)]
+    evaluate = dspy.Evaluate(
+        devset=devset, metric=lambda e, p, t=None: 1.0, num_threads=2, display_progress=False
+    )
     with dspy.context(lm=lm, adapter=dspy.JSONAdapter()), pytest.raises(BudgetExhausted):
         evaluate(program)
     assert meter.calls == 3

@@ -21,8 +21,11 @@ TINY_ARGS = ["--lm", "fake", "--train-limit", "4", "--dev-limit", "2", "--no-aut
 def test_dry_run_prints_the_estimate_and_spends_nothing(
     settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, out, err = run_cli(["optimize", "analysis", "-o", "mipro", *TINY_ARGS, "--dry-run",
-                              "--json"], capsys, monkeypatch)
+    code, out, err = run_cli(
+        ["optimize", "analysis", "-o", "mipro", *TINY_ARGS, "--dry-run", "--json"],
+        capsys,
+        monkeypatch,
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["recipe"]["name"] == "mipro-light" and data["estimate"]["total_calls"] > 0
@@ -34,8 +37,11 @@ def test_dry_run_prints_the_estimate_and_spends_nothing(
 def test_optimize_then_list_show_diff_and_promote(
     settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, out, err = run_cli(["optimize", "analysis", "-o", "labeled-fewshot", "--set", "k=2",
-                              *TINY_ARGS, "--json"], capsys, monkeypatch)
+    code, out, err = run_cli(
+        ["optimize", "analysis", "-o", "labeled-fewshot", "--set", "k=2", *TINY_ARGS, "--json"],
+        capsys,
+        monkeypatch,
+    )
     assert code == 0, err
     result = json.loads(out)  # stdout is only the JSON: DSPy's progress output went to stderr
     version = result["version"]
@@ -62,29 +68,37 @@ def test_optimize_then_list_show_diff_and_promote(
     from accountflow.tracking import mlflow_uri
 
     alias = mlflow.MlflowClient(tracking_uri=mlflow_uri(settings)).get_model_version_by_alias(
-        "accountflow-analysis", "promoted")
+        "accountflow-analysis", "promoted"
+    )
     assert alias.tags["program_version"] == version
 
     code, out, _ = run_cli(["programs", "promote", "default"], capsys, monkeypatch)
     assert code == 0 and "built-in program" in out
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["optimize", "analysis", "-o", "annealing"], "Unknown optimizer 'annealing'"),
-    (["optimize", "analysis"], "exactly one of --optimizer NAME or --recipe FILE"),
-    (["optimize", "analysis", "-o", "bootstrap", "--set", "k=2"], "has no parameter 'k'"),
-    (["optimize", "research", "-o", "labeled-fewshot"], "only for analysis"),
-    (["optimize", "analysis", "-o", "bootstrap", "--suite", "smoke"], "is for the pipeline"),
-    (["optimize", "sales", "-o", "bootstrap"], "Unknown target 'sales'"),
-    (["programs", "show", "fffffffff"], "No program 'fffffffff'"),
-    (["programs", "promote", "zz"], "not a program version"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["optimize", "analysis", "-o", "annealing"], "Unknown optimizer 'annealing'"),
+        (["optimize", "analysis"], "exactly one of --optimizer NAME or --recipe FILE"),
+        (["optimize", "analysis", "-o", "bootstrap", "--set", "k=2"], "has no parameter 'k'"),
+        (["optimize", "research", "-o", "labeled-fewshot"], "only for analysis"),
+        (["optimize", "analysis", "-o", "bootstrap", "--suite", "smoke"], "is for the pipeline"),
+        (["optimize", "sales", "-o", "bootstrap"], "Unknown target 'sales'"),
+        (["programs", "show", "fffffffff"], "No program 'fffffffff'"),
+        (["programs", "promote", "zz"], "not a program version"),
+    ],
+)
 def test_user_errors_are_one_line_and_exit_2(
-    home: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str],
+    home: Path,
+    args: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    code, _, err = run_cli([*args, "--lm", "fake"] if args[0] == "optimize" else args,
-                             capsys, monkeypatch)
+    code, _, err = run_cli(
+        [*args, "--lm", "fake"] if args[0] == "optimize" else args, capsys, monkeypatch
+    )
     assert code == 2
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
@@ -95,7 +109,8 @@ def test_ui_command_serves_the_state_dir_on_loopback(home: Path) -> None:
     command = ui_command(settings, "127.0.0.1", 5123)
     assert command[:4] == [sys.executable, "-m", "mlflow", "ui"]
     assert command[command.index("--backend-store-uri") + 1] == (
-        f"sqlite:///{settings.home / 'mlflow.db'}")
+        f"sqlite:///{settings.home / 'mlflow.db'}"
+    )
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert command[command.index("--port") + 1] == "5123"
     assert str(settings.home / "mlartifacts") in command
@@ -104,8 +119,9 @@ def test_ui_command_serves_the_state_dir_on_loopback(home: Path) -> None:
     assert env["MLFLOW_DISABLE_TELEMETRY"] == "true"
 
 
-def test_ui_print_command(home: Path, capsys: pytest.CaptureFixture[str],
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ui_print_command(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, out, _ = run_cli(["ui", "--print-command", "--port", "5001"], capsys, monkeypatch)
     assert code == 0 and "-m mlflow ui --backend-store-uri sqlite:///" in out
     assert "--host 127.0.0.1 --port 5001" in out
@@ -121,8 +137,9 @@ def test_serve_reports_ready_and_leaves_no_server_running() -> None:
         f"s.bind(('127.0.0.1', {port})); s.listen(); c, _ = s.accept(); c.close(); s.close()"
     )
     said: list[str] = []
-    code = serve([sys.executable, "-c", stand_in], ui_env(), "127.0.0.1", port, said.append,
-                 ready_timeout=30)
+    code = serve(
+        [sys.executable, "-c", stand_in], ui_env(), "127.0.0.1", port, said.append, ready_timeout=30
+    )
     assert code == 0
     assert said == [f"ready: http://127.0.0.1:{port}"]
     with socket.socket() as sock:
@@ -144,15 +161,45 @@ def test_a_suite_gives_the_dev_set_its_limit_and_the_metric_weights(
     from accountflow.evals.suites import load_suite
 
     suite = load_suite("smoke")
-    code, out, err = run_cli(["optimize", suite.target, "-o", "bootstrap", "--suite", "smoke",
-                              "--lm", "fake", "--train-limit", "2", "--dry-run", "--json"],
-                             capsys, monkeypatch)
+    code, out, err = run_cli(
+        [
+            "optimize",
+            suite.target,
+            "-o",
+            "bootstrap",
+            "--suite",
+            "smoke",
+            "--lm",
+            "fake",
+            "--train-limit",
+            "2",
+            "--dry-run",
+            "--json",
+        ],
+        capsys,
+        monkeypatch,
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["recipe"]["weights"] == suite.metrics
     assert data["data"]["dev"]["split"] == suite.dataset
     assert data["data"]["dev"]["size"] == suite.limit
-    code, out, _ = run_cli(["optimize", suite.target, "-o", "bootstrap", "--suite", "smoke",
-                            "--dev-limit", "1", "--lm", "fake", "--dry-run", "--json"],
-                           capsys, monkeypatch)
+    code, out, _ = run_cli(
+        [
+            "optimize",
+            suite.target,
+            "-o",
+            "bootstrap",
+            "--suite",
+            "smoke",
+            "--dev-limit",
+            "1",
+            "--lm",
+            "fake",
+            "--dry-run",
+            "--json",
+        ],
+        capsys,
+        monkeypatch,
+    )
     assert json.loads(out)["data"]["dev"]["size"] == 1  # a flag beats the suite

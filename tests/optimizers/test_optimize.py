@@ -36,17 +36,33 @@ def test_each_family_registers_a_loadable_program_with_a_complete_mlflow_run(
     assert params["optimizer"] == name and params["target"] == "analysis"
     assert params["start_program"] == entry.parent_version and params["seed"] == "0"
     assert params["data.dev.size"] == "2" and len(params["data.dev.hash"]) == 12
-    for key in ("dev_score_before", "dev_score_after", "before.fit_band", "after.fit_band",
-                "lm_calls", "prompt_tokens", "completion_tokens", "wall_time_s"):
+    for key in (
+        "dev_score_before",
+        "dev_score_after",
+        "before.fit_band",
+        "after.fit_band",
+        "lm_calls",
+        "prompt_tokens",
+        "completion_tokens",
+        "wall_time_s",
+    ):
         assert key in metrics, key
     assert metrics["lm_calls"] == result.usage["lm_calls"]
     assert run.data.tags["program_version"] == result.version
     files = artifact_paths(client, result.mlflow_run_id)
-    assert {"program/program.json", "diff.md", "recipe.json", "eval/before.json",
-            "eval/after.json", "eval/before_table.json", "eval/after_table.json"} <= files
+    assert {
+        "program/program.json",
+        "diff.md",
+        "recipe.json",
+        "eval/before.json",
+        "eval/after.json",
+        "eval/before_table.json",
+        "eval/after_table.json",
+    } <= files
     assert client.get_experiment(run.info.experiment_id).name == "optimize-analysis"
-    version = client.get_model_version(registered_model_name("analysis"),
-                                       str(result.registered_version))
+    version = client.get_model_version(
+        registered_model_name("analysis"), str(result.registered_version)
+    )
     assert version.run_id == result.mlflow_run_id
     assert version.tags["program_version"] == result.version
 
@@ -68,8 +84,9 @@ def test_labeled_fewshot_puts_gold_demos_on_the_analyst_and_promotes(settings: S
 
 
 def test_a_spent_call_budget_stops_cleanly_and_keeps_the_best_so_far(settings: Settings) -> None:
-    result = run_tiny(settings, "random-search", max_calls=12, train=6,
-                      params={"num_candidate_programs": 4})
+    result = run_tiny(
+        settings, "random-search", max_calls=12, train=6, params={"num_candidate_programs": 4}
+    )
     assert result.status == "budget_stopped"
     assert "call budget is spent" in (result.stop_reason or "")
     assert result.usage["lm_calls"] <= 12
@@ -85,8 +102,14 @@ def test_a_spent_call_budget_stops_cleanly_and_keeps_the_best_so_far(settings: S
 def test_a_bootstrap_stopped_midway_keeps_the_demos_it_collected(settings: Settings) -> None:
     # `injection` does not apply to accounts without a planted instruction, and a trace with
     # no applicable metric scores 1.0: every trace is accepted, so demos pile up until the stop
-    result = run_tiny(settings, "bootstrap", max_calls=13, train=8, metrics=["injection"],
-                      params={"max_bootstrapped_demos": 4})
+    result = run_tiny(
+        settings,
+        "bootstrap",
+        max_calls=13,
+        train=8,
+        metrics=["injection"],
+        params={"max_bootstrapped_demos": 4},
+    )
     assert result.status == "budget_stopped"
     kept = mlflow_client(settings).get_run(result.mlflow_run_id).data.tags["kept"]
     assert kept == "demos bootstrapped before the stop"
@@ -97,7 +120,11 @@ def test_personalization_tunes_only_its_channel_predictors(settings: Settings) -
     result = run_tiny(settings, "copro", target="personalization", dev=1, train=2)
     assert result.status == "completed"
     assert set(result.changed_predictors) <= {
-        "personalizer.email", "personalizer.linkedin", "personalizer.sms", "personalizer.call"}
+        "personalizer.email",
+        "personalizer.linkedin",
+        "personalizer.sms",
+        "personalizer.call",
+    }
     state = json.loads(Path(result.program_path).read_text())
     assert state["analyst.predict"]["demos"] == []
 
@@ -113,7 +140,8 @@ def test_autolog_records_the_compile_in_mlflow(
     assert "program/program.json" in files
     run = client.get_run(result.mlflow_run_id)
     children = client.search_runs(
-        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{result.mlflow_run_id}'")
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{result.mlflow_run_id}'"
+    )
     assert children  # one nested run per evaluation of a candidate, in the same experiment
     assert not (tmp_path / "mlruns").exists()
     # our own before/after evaluations are not traced or logged as extra runs afterwards
@@ -132,8 +160,9 @@ def test_an_optimizer_crash_fails_the_run_and_registers_nothing(
             raise RuntimeError("optimizer bug")
 
     monkeypatch.setattr(runner, "build_optimizer", lambda prep, lms: (Broken(), {}))
-    request = OptimizeRequest(target="analysis", recipe=tiny_recipe("bootstrap"), lm="fake",
-                              autolog=False)
+    request = OptimizeRequest(
+        target="analysis", recipe=tiny_recipe("bootstrap"), lm="fake", autolog=False
+    )
     with pytest.raises(OptimizeError, match="optimizer bug") as info:
         optimize(settings, request)
     assert info.value.exit_code == 1
@@ -149,10 +178,22 @@ def test_bootstrap_keeps_the_seed_demos_where_no_trace_passed(settings: Settings
     threshold) the channel predictors keep their hand-written seed demos, unless told not to."""
     start = AccountPipeline()
     assert start.personalizer.sms.demos  # the built-in program's seed demos
-    kept = run_tiny(settings, "bootstrap", target="personalization", train=2, dev=1,
-                    params={"metric_threshold": 1.01})
+    kept = run_tiny(
+        settings,
+        "bootstrap",
+        target="personalization",
+        train=2,
+        dev=1,
+        params={"metric_threshold": 1.01},
+    )
     assert not kept.changed and kept.version == program_version(start)
-    dropped = run_tiny(settings, "bootstrap", target="personalization", train=2, dev=1,
-                       params={"metric_threshold": 1.01, "keep_start_demos": False})
+    dropped = run_tiny(
+        settings,
+        "bootstrap",
+        target="personalization",
+        train=2,
+        dev=1,
+        params={"metric_threshold": 1.01, "keep_start_demos": False},
+    )
     program = load_program(settings, dropped.version)
     assert program.personalizer.sms.demos == [] and program.personalizer.email.demos == []

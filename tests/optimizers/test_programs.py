@@ -49,8 +49,12 @@ def settings(home: Path) -> Settings:
 
 def test_a_saved_program_is_versioned_by_its_state_and_loads_back(settings: Settings) -> None:
     program = tuned(demos=2)
-    entry = save_program(settings, program, "analysis",
-                         ProgramMeta(optimizer="bootstrap", dev_score=0.5, metrics={"fit": 0.5}))
+    entry = save_program(
+        settings,
+        program,
+        "analysis",
+        ProgramMeta(optimizer="bootstrap", dev_score=0.5, metrics={"fit": 0.5}),
+    )
     assert entry.version == program_version(program) != program_version(AccountPipeline())
     assert Path(entry.path) == settings.programs_dir / f"{entry.version}.json"
     loaded = load_program(settings, entry.version)
@@ -117,8 +121,9 @@ def test_promotion_decides_what_loads_and_step_records_name_it(settings: Setting
     account = load_accounts(data_path("accounts_demo.jsonl")).accounts[0]
     with Store(settings.db_path) as store:
         program = load_program(settings, store=store)
-        result = Orchestrator(store, fake_lm("promo", cache=False), load_seller(),
-                              program=program).run(account)
+        result = Orchestrator(
+            store, fake_lm("promo", cache=False), load_seller(), program=program
+        ).run(account)
         steps = store.get_steps(result.run_id)
     assert result.program_version == entry.version
     assert steps and {s.program_version for s in steps} == {entry.version}
@@ -149,11 +154,14 @@ def test_an_edited_or_missing_program_file_is_refused(settings: Settings) -> Non
         load_program(settings, entry.version)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("not json", "not valid JSON"),
-    ("[1, 2]", "JSON object"),
-    ('{"x": {}}', "not an AccountPipeline state"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"x": {}}', "not an AccountPipeline state"),
+    ],
+)
 def test_bad_program_files_are_input_errors(
     settings: Settings, tmp_path: Path, text: str, message: str
 ) -> None:

@@ -38,7 +38,10 @@ def test_overrides_are_checked_against_the_family() -> None:
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_sets(["nonsense"])
     assert parse_sets(["auto=null", "use_merge=true", "auto2=light"]) == {
-        "auto": None, "use_merge": True, "auto2": "light"}
+        "auto": None,
+        "use_merge": True,
+        "auto2": "light",
+    }
 
 
 def test_a_recipe_file_replays_the_run(tmp_path: Path) -> None:
@@ -59,8 +62,9 @@ def test_estimates_grow_with_the_data_and_the_search() -> None:
     large = estimate(get_recipe("bootstrap"), "analysis", 40, 0, 20, ["fake"])
     assert 0 < small.total_calls < large.total_calls
     assert small.eval_calls == 4 and small.cost_usd == 0.0
-    assert estimate(get_recipe("labeled-fewshot"), "analysis", 40, 0, 20, ["fake"]
-                    ).compile_calls == 0
+    assert (
+        estimate(get_recipe("labeled-fewshot"), "analysis", 40, 0, 20, ["fake"]).compile_calls == 0
+    )
     light = estimate(get_recipe("mipro-light"), "personalization", 28, 12, 20, ["fake"])
     heavy = estimate(get_recipe("mipro-heavy"), "personalization", 28, 12, 20, ["fake"])
     assert light.compile_calls < heavy.compile_calls
@@ -80,24 +84,28 @@ def test_missing_optuna_fails_before_any_lm_call(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "optuna" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real(name, *a)
+    )
     request = OptimizeRequest(target="analysis", recipe=get_recipe("mipro"), lm="fake")
     with pytest.raises(ConfigError, match=r"needs the 'optuna' package: run pip install"):
         prepare(Settings.load(lm="fake"), request)
 
 
 def test_labeled_fewshot_only_where_labels_describe_the_step(home: Path) -> None:
-    request = OptimizeRequest(target="personalization", recipe=get_recipe("labeled-fewshot"),
-                              lm="fake")
+    request = OptimizeRequest(
+        target="personalization", recipe=get_recipe("labeled-fewshot"), lm="fake"
+    )
     with pytest.raises(ConfigError, match="only for analysis"):
         prepare(Settings.load(lm="fake"), request)
 
 
 def test_a_call_budget_below_the_two_evaluations_is_refused(home: Path) -> None:
     request = OptimizeRequest(
-        target="analysis", recipe=get_recipe("bootstrap").with_overrides(dev_limit=5),
-        lm="fake", max_calls=12,
+        target="analysis",
+        recipe=get_recipe("bootstrap").with_overrides(dev_limit=5),
+        lm="fake",
+        max_calls=12,
     )
     with pytest.raises(ConfigError, match="cannot cover the two dev evaluations"):
         prepare(Settings.load(lm="fake"), request)
@@ -110,7 +118,8 @@ def test_missing_credentials_fail_before_any_call(
 
     key_var = key_env("openai/gpt-4o-mini")
     monkeypatch.delenv(key_var, raising=False)  # explicit: this test needs no key
-    request = OptimizeRequest(target="analysis", recipe=get_recipe("bootstrap"),
-                              lm="openai/gpt-4o-mini")
+    request = OptimizeRequest(
+        target="analysis", recipe=get_recipe("bootstrap"), lm="openai/gpt-4o-mini"
+    )
     with pytest.raises(ConfigError, match=key_var):
         prepare(Settings.load(lm="fake"), request)

@@ -33,8 +33,9 @@ OK = Fault()
 SERVER_ERROR = Fault(500, body='{"error": {"message": "internal error", "type": "server_error"}}')
 UNAVAILABLE = Fault(503, body='{"error": {"message": "overloaded", "type": "server_error"}}')
 UNAUTHORIZED = Fault(
-    401, body='{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",'
-    ' "code": "invalid_api_key"}}'
+    401,
+    body='{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",'
+    ' "code": "invalid_api_key"}}',
 )
 MALFORMED = Fault(200, body='{"id": "x", "choices": [ {"message": ')
 EMPTY = Fault(200, content="")
@@ -42,7 +43,8 @@ EMPTY = Fault(200, content="")
 
 def rate_limited(retry_after: float) -> Fault:
     return Fault(
-        429, headers={"Retry-After": str(retry_after)},
+        429,
+        headers={"Retry-After": str(retry_after)},
         body='{"error": {"message": "rate limited", "type": "rate_limit_error"}}',
     )
 
@@ -109,11 +111,18 @@ class StubServer:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "stub"),
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": len(user) // 4 + 1,
-                      "completion_tokens": len(content) // 4 + 1,
-                      "total_tokens": len(user) // 4 + len(content) // 4 + 2},
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": len(user) // 4 + 1,
+                "completion_tokens": len(content) // 4 + 1,
+                "total_tokens": len(user) // 4 + len(content) // 4 + 2,
+            },
         }
         return fault, json.dumps(completion)
 

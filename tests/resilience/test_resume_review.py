@@ -22,8 +22,11 @@ from tests.cli_runner import run_cli
 
 
 def _acc(account_id: str):
-    return next(a for a in load_accounts(data_path("accounts_demo.jsonl")).accounts
-                if a.account_id == account_id)
+    return next(
+        a
+        for a in load_accounts(data_path("accounts_demo.jsonl")).accounts
+        if a.account_id == account_id
+    )
 
 
 def _cached_answers(cache_dir: Path) -> int:
@@ -40,8 +43,18 @@ def _cached_answers(cache_dir: Path) -> int:
 
 def test_resume_after_kill_9_finishes_without_repeating_finished_steps(home: Path) -> None:
     env = {**os.environ, "ACCOUNTFLOW_HOME": str(home)}
-    cmd = [sys.executable, "-m", "accountflow.cli", "run", str(data_path("accounts_demo.jsonl")),
-           "--account-id", "acc-002", "--lm", "fake?latency_ms=400", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accountflow.cli",
+        "run",
+        str(data_path("accounts_demo.jsonl")),
+        "--account-id",
+        "acc-002",
+        "--lm",
+        "fake?latency_ms=400",
+        "--json",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     # kill once two LM answers are in the run's DSPy cache: research and analysis are done,
     # personalization is in flight
@@ -71,8 +84,9 @@ def test_resume_after_kill_9_finishes_without_repeating_finished_steps(home: Pat
     succeeded = [s.step for s in after if s.status == StepStatus.succeeded]
     assert sorted(succeeded) == sorted(["research", "analysis", "personalization", "colleague"])
 
-    clean = Orchestrator(Store(home / "clean.duckdb"), fake_lm("clean", cache=False),
-                         load_seller()).run(_acc("acc-002"))
+    clean = Orchestrator(
+        Store(home / "clean.duckdb"), fake_lm("clean", cache=False), load_seller()
+    ).run(_acc("acc-002"))
     assert result.analysis == clean.analysis
     assert result.outreach == clean.outreach
     assert result.colleague_messages == clean.colleague_messages
@@ -82,8 +96,11 @@ def test_review_gate_approve_regenerate_and_reject_through_the_cli(
     home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     demo = str(data_path("accounts_demo.jsonl"))
-    code, out, err = run_cli(["run", demo, "--lm", "fake", "--limit", "2", "--review", "always",
-                              "--json"], capsys, monkeypatch)
+    code, out, err = run_cli(
+        ["run", demo, "--lm", "fake", "--limit", "2", "--review", "always", "--json"],
+        capsys,
+        monkeypatch,
+    )
     assert code == 0, err
     results = json.loads(out)["results"]
     assert [r["status"] for r in results] == ["awaiting_review", "awaiting_review"]
@@ -94,9 +111,22 @@ def test_review_gate_approve_regenerate_and_reject_through_the_cli(
     assert {r["run_id"] for r in json.loads(out)} == {first, second}
 
     # regenerate: the note reaches the model as feedback, and the run returns to review
-    code, out, err = run_cli(["review", "reject", first, "--note", "Mention the Snowflake move.",
-                              "--regenerate", "--reviewer", "dana", "--lm", "fake"],
-                             capsys, monkeypatch)
+    code, out, err = run_cli(
+        [
+            "review",
+            "reject",
+            first,
+            "--note",
+            "Mention the Snowflake move.",
+            "--regenerate",
+            "--reviewer",
+            "dana",
+            "--lm",
+            "fake",
+        ],
+        capsys,
+        monkeypatch,
+    )
     assert code == 0, err
     code, out, _ = run_cli(["review", "show", first, "--json"], capsys, monkeypatch)
     shown = json.loads(out)
@@ -115,13 +145,17 @@ def test_review_gate_approve_regenerate_and_reject_through_the_cli(
     shown = json.loads(out)
     assert shown["run"]["status"] == "succeeded"
     assert [s["step"] for s in shown["steps"] if s["status"] == "succeeded"] == [
-        "research", "analysis", "personalization", "colleague"
+        "research",
+        "analysis",
+        "personalization",
+        "colleague",
     ]
 
     code, _, err = run_cli(["review", "reject", second], capsys, monkeypatch)
     assert code == 2  # --note is required
-    code, out, err = run_cli(["review", "reject", second, "--note", "wrong person"],
-                             capsys, monkeypatch)
+    code, out, err = run_cli(
+        ["review", "reject", second, "--note", "wrong person"], capsys, monkeypatch
+    )
     assert code == 0, err
     code, _, err = run_cli(["review", "approve", second, "--lm", "fake"], capsys, monkeypatch)
     assert code == 2 and "not awaiting review" in err and err.count("\n") == 1
@@ -143,8 +177,14 @@ def test_low_confidence_review_policy() -> None:
 
     pain = [PainPoint(title="t", description="d", evidence="e", severity=3)]
     policy = ReviewPolicy("low_confidence", min_confidence=0.6, min_fit=50)
-    sure = AccountAnalysis(pain_points=pain, opportunities=[], fit_score=80, fit_rationale="x",
-                           approach="pain_point_focused", confidence=0.9)
+    sure = AccountAnalysis(
+        pain_points=pain,
+        opportunities=[],
+        fit_score=80,
+        fit_rationale="x",
+        approach="pain_point_focused",
+        confidence=0.9,
+    )
     assert policy.needs_review(sure, 0) is None
     assert "retries" in (policy.needs_review(sure, 1) or "")
     unsure = sure.model_copy(update={"confidence": 0.3})
@@ -154,16 +194,21 @@ def test_low_confidence_review_policy() -> None:
     assert ReviewPolicy("never").needs_review(unsure, 3) is None
 
 
-def test_stats_on_an_empty_store(capsys: pytest.CaptureFixture[str],
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stats_on_an_empty_store(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, out, _ = run_cli(["stats", "--json"], capsys, monkeypatch)
     assert code == 0 and json.loads(out)["runs_total"] == 0
     code, out, _ = run_cli(["stats"], capsys, monkeypatch)
     assert code == 0 and "success rate" in out
 
 
-def test_bad_review_mode_is_a_config_error(capsys: pytest.CaptureFixture[str],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    code, _, err = run_cli(["run", str(data_path("accounts_demo.jsonl")), "--lm", "fake",
-                            "--review", "sometimes"], capsys, monkeypatch)
+def test_bad_review_mode_is_a_config_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run_cli(
+        ["run", str(data_path("accounts_demo.jsonl")), "--lm", "fake", "--review", "sometimes"],
+        capsys,
+        monkeypatch,
+    )
     assert code == 2 and "sometimes" in err and "low_confidence" in err

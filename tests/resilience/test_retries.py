@@ -35,14 +35,21 @@ def _accounts() -> list[Account]:
 
 
 def _orch(
-    home: Path, stub: StubServer, sleeps: list[float] | None = None, timeout_s: float = 5.0,
+    home: Path,
+    stub: StubServer,
+    sleeps: list[float] | None = None,
+    timeout_s: float = 5.0,
     **policy: Any,
 ) -> Orchestrator:
     lm = build_lm(MODEL, api_base=stub.url, timeout_s=timeout_s)
     record = sleeps.append if sleeps is not None else (lambda s: None)
     return Orchestrator(
-        Store(home / "accountflow.duckdb"), lm, load_seller(), retry=RetryPolicy(**policy),
-        sleep=record, seed=1,
+        Store(home / "accountflow.duckdb"),
+        lm,
+        load_seller(),
+        retry=RetryPolicy(**policy),
+        sleep=record,
+        seed=1,
     )
 
 
@@ -64,7 +71,9 @@ def test_transient_faults_are_retried_and_every_attempt_recorded(
     assert [s.status for s in research] == [StepStatus.failed] * 3 + [StepStatus.succeeded]
     assert all(s.error_class == "transient" for s in research[:3])
     assert [s.error_type for s in research[:3]] == [
-        "LMServerError", "LMRateLimitError", "LMServerError"
+        "LMServerError",
+        "LMRateLimitError",
+        "LMServerError",
     ]
     assert "HTTP 500" in (research[0].error_message or "")
     assert research[1].backoff_ms is not None and research[1].backoff_ms >= 250  # Retry-After

@@ -51,10 +51,17 @@ def test_runs_left_running_by_a_dead_process_become_interrupted(tmp_path: Path) 
     db = tmp_path / "crash.duckdb"
     with Store(db) as store:
         store.create_run("run_dead", "a1", "Acme", "fake", "v1", None, {"account_id": "a1"})
-        store.insert_steps([StepRecord(
-            step_id="s1", run_id="run_dead", step="research", status=StepStatus.running,
-            started_at=utcnow(),
-        )])
+        store.insert_steps(
+            [
+                StepRecord(
+                    step_id="s1",
+                    run_id="run_dead",
+                    step="research",
+                    status=StepStatus.running,
+                    started_at=utcnow(),
+                )
+            ]
+        )
         store.execute("UPDATE runs SET pid = 999999999 WHERE run_id = 'run_dead'")
     with Store(db) as store:
         run = store.get_run("run_dead")
@@ -106,19 +113,41 @@ def test_write_behind_keeps_the_latest_state_of_every_run_and_step(tmp_path: Pat
         store.create_run("r_old", "a0", "Old", "fake", "v1", None, {"account_id": "a0"})
         store.flush()
         store.create_run("r_new", "a1", hostile, "fake", "v1", "in.csv", {"k": "é"}, batch="b")
-        store.insert_steps([StepRecord(step_id="s1", run_id="r_new", step="research",
-                                       status=StepStatus.running, started_at=utcnow())])
-        store.update_step(StepRecord(step_id="s1", run_id="r_new", step="research",
-                                     status=StepStatus.succeeded, started_at=utcnow(),
-                                     output={"profile": {"summary": hostile}}, lm_calls=1,
-                                     cost_usd=None, cache_hit=True))
+        store.insert_steps(
+            [
+                StepRecord(
+                    step_id="s1",
+                    run_id="r_new",
+                    step="research",
+                    status=StepStatus.running,
+                    started_at=utcnow(),
+                )
+            ]
+        )
+        store.update_step(
+            StepRecord(
+                step_id="s1",
+                run_id="r_new",
+                step="research",
+                status=StepStatus.succeeded,
+                started_at=utcnow(),
+                output={"profile": {"summary": hostile}},
+                lm_calls=1,
+                cost_usd=None,
+                cache_hit=True,
+            )
+        )
         store.finish_run("r_new", RunStatus.succeeded, None, {"fit": 80})
         store.finish_run("r_old", RunStatus.failed, "boom", None)
         store.set_run_status("r_old", RunStatus.running)
-        runs = store.query("SELECT run_id, company_name, status, error, ended_at IS NULL AS "
-                           "open, result, input, batch FROM runs ORDER BY run_id")
-        steps = [(s.step_id, s.status, s.output, s.lm_calls, s.cache_hit, s.cost_usd)
-                 for s in store.get_steps("r_new")]
+        runs = store.query(
+            "SELECT run_id, company_name, status, error, ended_at IS NULL AS "
+            "open, result, input, batch FROM runs ORDER BY run_id"
+        )
+        steps = [
+            (s.step_id, s.status, s.output, s.lm_calls, s.cache_hit, s.cost_usd)
+            for s in store.get_steps("r_new")
+        ]
         return runs, steps
 
     with Store(tmp_path / "direct.duckdb") as direct:
@@ -130,8 +159,7 @@ def test_write_behind_keeps_the_latest_state_of_every_run_and_step(tmp_path: Pat
     assert [r["status"] for r in runs] == ["succeeded", "running"]
     assert runs[0]["company_name"] == hostile and runs[0]["result"] == {"fit": 80}
     assert runs[1]["open"] and runs[1]["error"] is None
-    assert steps == [("s1", StepStatus.succeeded, {"profile": {"summary": hostile}}, 1, True,
-                      None)]
+    assert steps == [("s1", StepStatus.succeeded, {"profile": {"summary": hostile}}, 1, True, None)]
 
 
 def test_duckdb_memory_limit_is_bounded_and_configurable(

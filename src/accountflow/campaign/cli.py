@@ -36,21 +36,23 @@ err = console(stderr=True)
 IdArg = Annotated[str, typer.Argument(help="A campaign id or a unique prefix of one.")]
 NowOpt = Annotated[
     str | None,
-    typer.Option("--now", help="Act as if it were this time (ISO 8601; UTC unless it has an "
-                 "offset), e.g. to catch up or to simulate."),
+    typer.Option(
+        "--now",
+        help="Act as if it were this time (ISO 8601; UTC unless it has an "
+        "offset), e.g. to catch up or to simulate.",
+    ),
 ]
 SmtpOpt = Annotated[
     str | None,
-    typer.Option("--smtp", help="Deliver email through this SMTP server, HOST:PORT (login from "
-                 "env ACCOUNTFLOW_SMTP_USER / ACCOUNTFLOW_SMTP_PASSWORD). Default: only record "
-                 "touches in the outbox."),
+    typer.Option(
+        "--smtp",
+        help="Deliver email through this SMTP server, HOST:PORT (login from "
+        "env ACCOUNTFLOW_SMTP_USER / ACCOUNTFLOW_SMTP_PASSWORD). Default: only record "
+        "touches in the outbox.",
+    ),
 ]
-SmtpFromOpt = Annotated[
-    str | None, typer.Option("--smtp-from", help="From address for --smtp.")
-]
-StartTlsOpt = Annotated[
-    bool, typer.Option("--smtp-starttls", help="Use STARTTLS with --smtp.")
-]
+SmtpFromOpt = Annotated[str | None, typer.Option("--smtp-from", help="From address for --smtp.")]
+StartTlsOpt = Annotated[bool, typer.Option("--smtp-starttls", help="Use STARTTLS with --smtp.")]
 
 
 def _print_json(data: Any) -> None:
@@ -81,14 +83,22 @@ def _sender(smtp: str | None, smtp_from: str | None, starttls: bool) -> Sender |
     if not host or not port.isdigit():
         raise ConfigError(f"--smtp {smtp!r} must be HOST:PORT, e.g. 127.0.0.1:1025.")
     return SMTPSender(
-        host, int(port), smtp_from or "", username=os.environ.get("ACCOUNTFLOW_SMTP_USER"),
-        password=os.environ.get("ACCOUNTFLOW_SMTP_PASSWORD"), starttls=starttls,
+        host,
+        int(port),
+        smtp_from or "",
+        username=os.environ.get("ACCOUNTFLOW_SMTP_USER"),
+        password=os.environ.get("ACCOUNTFLOW_SMTP_PASSWORD"),
+        starttls=starttls,
     )
 
 
 def _engine(
-    home: Path | None, lm: str | None = None, api_base: str | None = None,
-    seller: Path | None = None, sender: Sender | None = None, uses_model: bool = False,
+    home: Path | None,
+    lm: str | None = None,
+    api_base: str | None = None,
+    seller: Path | None = None,
+    sender: Sender | None = None,
+    uses_model: bool = False,
 ) -> CampaignEngine:
     from accountflow.campaign.engine import CampaignEngine
     from accountflow.config import Settings
@@ -113,8 +123,9 @@ def start(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="Campaign settings (YAML or JSON); missing keys keep "
-                     "their defaults."),
+        typer.Option(
+            "--config", help="Campaign settings (YAML or JSON); missing keys keep their defaults."
+        ),
     ] = None,
     lm: LmOpt = None,
     api_base: ApiBaseOpt = None,
@@ -148,20 +159,31 @@ def start(
             if as_json:
                 continue
             if result.success:
-                out.print(f"[green]started[/] {result.campaign_id} for {account.account_id} "
-                          f"{account.company_name}: {result.contacts_count} contact(s)",
-                          highlight=False)
+                out.print(
+                    f"[green]started[/] {result.campaign_id} for {account.account_id} "
+                    f"{account.company_name}: {result.contacts_count} contact(s)",
+                    highlight=False,
+                )
             else:
-                out.print(f"[red]not started[/] {account.account_id}: {result.error}",
-                          highlight=False)
+                out.print(
+                    f"[red]not started[/] {account.account_id}: {result.error}", highlight=False
+                )
             for warning in result.warnings:
                 err.print(f"  [yellow]warning:[/] {warning}", highlight=False)
             for r in result.rejected_contacts:
-                err.print(f"  [yellow]contact skipped:[/] {r.email or r.name or '#' + str(r.index)}"
-                          f": {r.reason}", highlight=False)
+                err.print(
+                    f"  [yellow]contact skipped:[/] {r.email or r.name or '#' + str(r.index)}"
+                    f": {r.reason}",
+                    highlight=False,
+                )
     if as_json:
-        _print_json({"results": results, "rejected": [r.model_dump() for r in loaded.rejected],
-                     "warnings": loaded.warnings})
+        _print_json(
+            {
+                "results": results,
+                "rejected": [r.model_dump() for r in loaded.rejected],
+                "warnings": loaded.warnings,
+            }
+        )
     if any(not r["success"] for r in results) or loaded.rejected:
         raise typer.Exit(1)
 
@@ -169,10 +191,12 @@ def start(
 # ---------------------------------------------------------------------------- step, tick
 def _print_step(result: StepResult) -> None:
     if result.success and result.message is not None:
-        head = (f"[green]touch {result.step}[/] {result.campaign_id} -> {result.contact_name} "
-                f"<{result.contact}> by {result.channel.value if result.channel else '?'} "
-                f"({result.kind.value if result.kind else ''}, "
-                f"{result.delivery.value if result.delivery else ''})")
+        head = (
+            f"[green]touch {result.step}[/] {result.campaign_id} -> {result.contact_name} "
+            f"<{result.contact}> by {result.channel.value if result.channel else '?'} "
+            f"({result.kind.value if result.kind else ''}, "
+            f"{result.delivery.value if result.delivery else ''})"
+        )
         out.print(head, highlight=False)
         if result.message.subject:
             out.print(f"  subject: {result.message.subject}", highlight=False)
@@ -182,8 +206,9 @@ def _print_step(result: StepResult) -> None:
         out.print(f"  next touch: {nxt}; campaign {state}", highlight=False)
         return
     color = "yellow" if result.action.value in ("not_due", "busy") else "red"
-    out.print(f"[{color}]{result.action.value}[/] {result.campaign_id}: {result.error}",
-              highlight=False)
+    out.print(
+        f"[{color}]{result.action.value}[/] {result.campaign_id}: {result.error}", highlight=False
+    )
 
 
 @campaign_app.command("step")
@@ -248,9 +273,7 @@ def tick(
 def respond(
     campaign_id: IdArg,
     contact: Annotated[str, typer.Option("--contact", help="The contact's email (or id).")],
-    kind: Annotated[
-        str, typer.Option("--kind", help="reply, meeting, unsubscribe or bounce.")
-    ],
+    kind: Annotated[str, typer.Option("--kind", help="reply, meeting, unsubscribe or bounce.")],
     text: Annotated[
         str | None, typer.Option("--text", help="The reply's text (read by the model).")
     ] = None,
@@ -271,13 +294,13 @@ def respond(
         return
     read = f" read as {result.sentiment.value}" if result.sentiment else ""
     topic = f" about {result.topic!r}" if result.topic else ""
-    out.print(f"recorded {result.kind.value} from {result.contact}{read}{topic}",
-              highlight=False)
+    out.print(f"recorded {result.kind.value} from {result.contact}{read}{topic}", highlight=False)
     if result.error:
         say(err, "warning", result.error, "yellow")
     if result.paused:
-        out.print(f"[yellow]paused[/] {result.campaign_id}: {result.report.reason}",
-                  highlight=False)
+        out.print(
+            f"[yellow]paused[/] {result.campaign_id}: {result.report.reason}", highlight=False
+        )
     elif result.report.has_conflict:
         out.print(f"[yellow]conflict (not paused):[/] {result.report.reason}", highlight=False)
 
@@ -336,8 +359,9 @@ def status(
         events = engine.events(cid)
     assert one is not None
     if as_json:
-        _print_json({**one.model_dump(mode="json"),
-                     "events": [e.model_dump(mode="json") for e in events]})
+        _print_json(
+            {**one.model_dump(mode="json"), "events": [e.model_dump(mode="json") for e in events]}
+        )
         return
     from rich.table import Table
 
@@ -352,19 +376,36 @@ def status(
     if one.completed_reason:
         grid.add_row("completed", one.completed_reason)
     grid.add_row("step", f"{one.current_step} of {one.total_touchpoints} touchpoints")
-    grid.add_row("next touch", f"{one.next_touch_at:%Y-%m-%d %H:%M} UTC" if one.next_touch_at
-                 else "-")
+    grid.add_row(
+        "next touch", f"{one.next_touch_at:%Y-%m-%d %H:%M} UTC" if one.next_touch_at else "-"
+    )
     grid.add_row("channels used", ", ".join(c.value for c in one.channels_used) or "-")
     grid.add_row("engaged", ", ".join(one.contacts_engaged) or "-")
     grid.add_row("created", f"{one.created_at:%Y-%m-%d %H:%M} UTC")
     grid.add_row("updated", f"{one.updated_at:%Y-%m-%d %H:%M} UTC")
     out.print(grid)
-    people = Table("contact", "title", "role", "score", "touches", "channels", "state",
-                   box=None, header_style="bold")
+    people = Table(
+        "contact",
+        "title",
+        "role",
+        "score",
+        "touches",
+        "channels",
+        "state",
+        box=None,
+        header_style="bold",
+    )
     for c in one.contacts:
         state = c.excluded or ("engaged" if c.engaged else "")
-        people.add_row(f"{c.name} <{c.email}>", c.title or "", c.role.value, str(c.score),
-                       str(c.touches), ", ".join(ch.value for ch in c.channels), state)
+        people.add_row(
+            f"{c.name} <{c.email}>",
+            c.title or "",
+            c.role.value,
+            str(c.score),
+            str(c.touches),
+            ", ".join(ch.value for ch in c.channels),
+            state,
+        )
     out.print(people)
     timeline = Table("when (UTC)", "event", "detail", box=None, header_style="bold")
     for e in events:
@@ -375,8 +416,9 @@ def status(
 def _event_text(event: str, d: dict[str, Any]) -> str:
     if event == "touch":
         subject = f": {d['subject']}" if d.get("subject") else ""
-        return (f"#{d.get('touch')} {d.get('channel')} to {d.get('contact')} "
-                f"({d.get('kind')}){subject}")
+        return (
+            f"#{d.get('touch')} {d.get('channel')} to {d.get('contact')} ({d.get('kind')}){subject}"
+        )
     if event == "response":
         read = f", read as {d['sentiment']}" if d.get("sentiment") else ""
         return f"{d.get('kind')} from {d.get('contact')}{read}"
@@ -401,7 +443,9 @@ def _print_table(statuses: list[CampaignStatus]) -> None:
     table.add_column("company / reason", overflow="fold")
     for s in statuses:
         table.add_row(
-            s.campaign_id, s.account_id, s.status.value,
+            s.campaign_id,
+            s.account_id,
+            s.status.value,
             f"{s.current_step}/{s.total_touchpoints}",
             f"{s.next_touch_at:%Y-%m-%d %H:%M}" if s.next_touch_at else "-",
             str(len(s.contacts_engaged)),
@@ -413,8 +457,8 @@ def _print_table(statuses: list[CampaignStatus]) -> None:
 @campaign_app.command("list")
 def list_campaigns(
     state: Annotated[
-        str | None, typer.Option("--status", help="Only campaigns in this state: active, "
-                                 "paused or completed.")
+        str | None,
+        typer.Option("--status", help="Only campaigns in this state: active, paused or completed."),
     ] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
@@ -448,8 +492,10 @@ def outbox(
         out.print("The outbox is empty: `accountflow campaign tick` makes the due touches.")
         return
     for e in entries:
-        out.rule(f"{e.campaign_id} #{e.touch_number} · {e.created_at:%Y-%m-%d %H:%M} UTC · "
-                 f"{e.channel.value} · {e.kind.value} · {e.status.value}")
+        out.rule(
+            f"{e.campaign_id} #{e.touch_number} · {e.created_at:%Y-%m-%d %H:%M} UTC · "
+            f"{e.channel.value} · {e.kind.value} · {e.status.value}"
+        )
         out.print(f"to: {e.contact_name} <{e.address}>", highlight=False)
         if e.subject:
             out.print(f"subject: {e.subject}", highlight=False)

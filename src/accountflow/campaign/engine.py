@@ -155,7 +155,8 @@ class CampaignEngine:
 
     # ------------------------------------------------------------------ start
     def start(
-        self, lead: Lead | Account | Mapping[str, Any],
+        self,
+        lead: Lead | Account | Mapping[str, Any],
         config: CampaignConfig | Mapping[str, Any] | None = None,
     ) -> StartResult:
         """Create a campaign for a lead (or an Account): contacts, research and analysis once,
@@ -184,7 +185,8 @@ class CampaignEngine:
         if running:
             other = running[0]
             return StartResult(
-                success=False, rejected_contacts=rejected,
+                success=False,
+                rejected_contacts=rejected,
                 error=f"Account {account.account_id} already has campaign {other.campaign_id} "
                 f"({other.status.value}); resume or finish it instead of starting another.",
             )
@@ -194,24 +196,44 @@ class CampaignEngine:
                 analysis = self._model(lambda: self._analyse(account, seller))
             except Exception as exc:
                 return StartResult(
-                    success=False, rejected_contacts=rejected, lm_calls=usage.lm_calls,
+                    success=False,
+                    rejected_contacts=rejected,
+                    lm_calls=usage.lm_calls,
                     error=f"research failed: {one_line(exc)}",
                 )
         now = self.now()
         campaign_id = "cmp_" + uuid.uuid4().hex[:12]
         row = CampaignRow(
-            campaign_id=campaign_id, account_id=account.account_id,
-            company_name=account.company_name, status=CampaignState.active, config=cfg,
-            account=account, seller=seller, analysis=analysis, model=str(self.lm.model),
-            next_touch_at=first_touch_due(now, cfg), created_at=now, updated_at=now,
+            campaign_id=campaign_id,
+            account_id=account.account_id,
+            company_name=account.company_name,
+            status=CampaignState.active,
+            config=cfg,
+            account=account,
+            seller=seller,
+            analysis=analysis,
+            model=str(self.lm.model),
+            next_touch_at=first_touch_due(now, cfg),
+            created_at=now,
+            updated_at=now,
         )
-        self.db.create(row, extracted.contacts, CampaignEvent(
-            campaign_id=campaign_id, at=now, event="started",
-            detail={"contacts": len(extracted.contacts), "rejected": len(rejected)},
-        ))
+        self.db.create(
+            row,
+            extracted.contacts,
+            CampaignEvent(
+                campaign_id=campaign_id,
+                at=now,
+                event="started",
+                detail={"contacts": len(extracted.contacts), "rejected": len(rejected)},
+            ),
+        )
         return StartResult(
-            success=True, campaign_id=campaign_id, contacts_count=len(extracted.contacts),
-            rejected_contacts=rejected, warnings=warnings, lm_calls=usage.lm_calls,
+            success=True,
+            campaign_id=campaign_id,
+            contacts_count=len(extracted.contacts),
+            rejected_contacts=rejected,
+            warnings=warnings,
+            lm_calls=usage.lm_calls,
         )
 
     def _analyse(self, account: Account, seller: SellerProfile) -> Any:
@@ -227,26 +249,42 @@ class CampaignEngine:
         now = to_utc_naive(now) if now is not None else self.now()
         camp = self.db.get(campaign_id)
         if camp is None:
-            return StepResult(success=False, campaign_id=campaign_id,
-                              action=StepAction.not_found,
-                              error=f"Campaign {campaign_id} not found")
+            return StepResult(
+                success=False,
+                campaign_id=campaign_id,
+                action=StepAction.not_found,
+                error=f"Campaign {campaign_id} not found",
+            )
         if camp.status != CampaignState.active:
-            why = f": {camp.pause_reason or camp.completed_reason}" if (
-                camp.pause_reason or camp.completed_reason) else ""
-            return self._result(camp, StepAction.not_active, error=(
-                f"Campaign {campaign_id} is not active ({camp.status.value}{why})"))
+            why = (
+                f": {camp.pause_reason or camp.completed_reason}"
+                if (camp.pause_reason or camp.completed_reason)
+                else ""
+            )
+            return self._result(
+                camp,
+                StepAction.not_active,
+                error=(f"Campaign {campaign_id} is not active ({camp.status.value}{why})"),
+            )
         if not force and camp.next_touch_at is not None and camp.next_touch_at > now:
-            return self._result(camp, StepAction.not_due, error=(
-                f"next touch is not due until {camp.next_touch_at:%Y-%m-%d %H:%M} UTC"))
+            return self._result(
+                camp,
+                StepAction.not_due,
+                error=(f"next touch is not due until {camp.next_touch_at:%Y-%m-%d %H:%M} UTC"),
+            )
         report = self.check_conflicts(campaign_id)
         if report.should_pause:
             self._pause(camp, report.reason or "conflict", now, by="conflict")
-            return self._result(camp, StepAction.paused, status=CampaignState.paused,
-                                conflicts=report.conflicts, error=report.reason)
+            return self._result(
+                camp,
+                StepAction.paused,
+                status=CampaignState.paused,
+                conflicts=report.conflicts,
+                error=report.reason,
+            )
         claim_id = uuid.uuid4().hex
         if not self.db.claim(campaign_id, camp.touches_done, claim_id, now):
-            return self._result(camp, StepAction.busy,
-                                error="another worker is making this touch")
+            return self._result(camp, StepAction.busy, error="another worker is making this touch")
         try:
             return self._touch(camp, claim_id, now, report)
         finally:
@@ -259,8 +297,12 @@ class CampaignEngine:
         results = []
         for campaign_id in self.db.due(now):
             result = self.step(campaign_id, now=now)
-            if result.action not in (StepAction.busy, StepAction.not_due, StepAction.not_active,
-                                     StepAction.not_found):
+            if result.action not in (
+                StepAction.busy,
+                StepAction.not_due,
+                StepAction.not_active,
+                StepAction.not_found,
+            ):
                 results.append(result)
         return results
 
@@ -272,74 +314,133 @@ class CampaignEngine:
         touches = self.db.touches(cid)
         responses = self.db.responses(cid)
         outbox = self.db.outbox(cid)
-        contact = select_contact(CampaignSnapshot(
-            contacts=prioritize(contacts), touches=touches, excluded=set(exclusions(responses)),
-            max_concurrent_contacts=cfg.max_concurrent_contacts,
-        ))
+        contact = select_contact(
+            CampaignSnapshot(
+                contacts=prioritize(contacts),
+                touches=touches,
+                excluded=set(exclusions(responses)),
+                max_concurrent_contacts=cfg.max_concurrent_contacts,
+            )
+        )
         if contact is None:
             self._complete(camp, NO_CONTACT_LEFT, now)
-            return self._result(camp, StepAction.completed, status=CampaignState.completed,
-                                error=NO_CONTACT_LEFT)
+            return self._result(
+                camp, StepAction.completed, status=CampaignState.completed, error=NO_CONTACT_LEFT
+            )
         history = [t.channel for t in touches if t.contact_id == contact.contact_id]
         channel = select_channel(history, contact, cfg)
         engagement = find_engagement(camp.account, contacts, responses, outbox, camp.created_at)
         cite = _citable(engagement, contact, now, cfg)
         previous = [e for e in outbox if e.contact_id == contact.contact_id]
-        if cite is not None and (channel == Channel.email or not any(
-                e.kind == MessageKind.colleague_reference for e in previous)):
+        if cite is not None and (
+            channel == Channel.email
+            or not any(e.kind == MessageKind.colleague_reference for e in previous)
+        ):
             channel = Channel.email  # a reference is an email; the first one is never skipped
-        kind = MessageKind.colleague_reference if cite and channel == Channel.email \
+        kind = (
+            MessageKind.colleague_reference
+            if cite and channel == Channel.email
             else MessageKind.personalized
+        )
         note = _follow_up_note(previous)
         with collect_usage() as usage:
             try:
                 if kind == MessageKind.colleague_reference:
                     assert cite is not None
                     referrer = next(c for c in contacts if c.contact_id == cite.contact_id)
-                    message, retries = self._model(lambda: self._reference(
-                        camp, contact, referrer, cite.topic, note))
+                    message, retries = self._model(
+                        lambda: self._reference(camp, contact, referrer, cite.topic, note)
+                    )
                 else:
-                    message, retries = self._model(lambda: self.personalizer.write(
-                        channel, camp.account, contact.to_contact(), camp.analysis, camp.seller,
-                        note))
+                    message, retries = self._model(
+                        lambda: self.personalizer.write(
+                            channel,
+                            camp.account,
+                            contact.to_contact(),
+                            camp.analysis,
+                            camp.seller,
+                            note,
+                        )
+                    )
             except Exception as exc:
                 error = one_line(exc)
-                self.db.add_event(CampaignEvent(
-                    campaign_id=cid, at=now, event="touch_failed",
-                    detail={"touch": camp.touches_done + 1, "contact": contact.email,
-                            "channel": channel.value, "error": error},
-                ))
-                return self._result(camp, StepAction.failed, error=error, contact=contact,
-                                    channel=channel, kind=kind)
+                self.db.add_event(
+                    CampaignEvent(
+                        campaign_id=cid,
+                        at=now,
+                        event="touch_failed",
+                        detail={
+                            "touch": camp.touches_done + 1,
+                            "contact": contact.email,
+                            "channel": channel.value,
+                            "error": error,
+                        },
+                    )
+                )
+                return self._result(
+                    camp,
+                    StepAction.failed,
+                    error=error,
+                    contact=contact,
+                    channel=channel,
+                    kind=kind,
+                )
         late = self.check_conflicts(cid)  # a reply may have come in while the model wrote
         if late.should_pause:
             self._pause(camp, late.reason or "conflict", now, by="conflict")
-            return self._result(camp, StepAction.paused, status=CampaignState.paused,
-                                conflicts=late.conflicts, error=late.reason)
+            return self._result(
+                camp,
+                StepAction.paused,
+                status=CampaignState.paused,
+                conflicts=late.conflicts,
+                error=late.reason,
+            )
         number = camp.touches_done + 1
         done = number >= cfg.max_touchpoints
         entry = OutboxEntry(
-            campaign_id=cid, touch_number=number, contact_id=contact.contact_id,
-            contact_name=contact.name, address=_address(contact, channel), channel=channel,
-            kind=kind, subject=message.subject, body=message.body, created_at=now,
-            lm_calls=usage.lm_calls, prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens, rule_retries=retries,
+            campaign_id=cid,
+            touch_number=number,
+            contact_id=contact.contact_id,
+            contact_name=contact.name,
+            address=_address(contact, channel),
+            channel=channel,
+            kind=kind,
+            subject=message.subject,
+            body=message.body,
+            created_at=now,
+            lm_calls=usage.lm_calls,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            rule_retries=retries,
         )
         next_at = None if done else next_touch_due(now, number, cfg)
         if not self.db.commit_touch(entry, claim_id, next_at, MAX_REACHED if done else None):
-            return self._result(camp, StepAction.busy,
-                                error="the touch was taken or the campaign paused meanwhile")
+            return self._result(
+                camp, StepAction.busy, error="the touch was taken or the campaign paused meanwhile"
+            )
         delivery = self._deliver(entry)
         return StepResult(
-            success=True, campaign_id=cid, action=StepAction.sent, step=number,
-            contact=contact.email, contact_name=contact.name, channel=channel, kind=kind,
-            message=message, delivery=delivery.status, conflicts=report.conflicts,
+            success=True,
+            campaign_id=cid,
+            action=StepAction.sent,
+            step=number,
+            contact=contact.email,
+            contact_name=contact.name,
+            channel=channel,
+            kind=kind,
+            message=message,
+            delivery=delivery.status,
+            conflicts=report.conflicts,
             campaign_status=CampaignState.completed if done else CampaignState.active,
             next_touch_at=next_at,
         )
 
     def _reference(
-        self, camp: CampaignRow, target: CampaignContact, referrer: CampaignContact, topic: str,
+        self,
+        camp: CampaignRow,
+        target: CampaignContact,
+        referrer: CampaignContact,
+        topic: str,
         note: str | None,
     ) -> tuple[OutreachMessage, int]:
         colleague: ColleagueMessage
@@ -358,9 +459,14 @@ class CampaignEngine:
         except Exception as exc:  # a transport error: recorded, never retried automatically
             delivery = Delivery(status=DeliveryStatus.failed, detail=one_line(exc))
         delivered_at = self.now() if delivery.status == DeliveryStatus.sent else None
-        self.db.set_delivery(entry.campaign_id, entry.touch_number, delivery.status,
-                             self.sender.name, redact(delivery.detail or "") or None,
-                             delivered_at)
+        self.db.set_delivery(
+            entry.campaign_id,
+            entry.touch_number,
+            delivery.status,
+            self.sender.name,
+            redact(delivery.detail or "") or None,
+            delivered_at,
+        )
         return delivery
 
     # ------------------------------------------------------------------ responses, conflicts
@@ -380,12 +486,17 @@ class CampaignEngine:
             kind = ResponseKind(kind)
         except ValueError:
             raise InputError(
-                f"Response kind {kind!r} is not one of "
-                f"{', '.join(k.value for k in ResponseKind)}."
+                f"Response kind {kind!r} is not one of {', '.join(k.value for k in ResponseKind)}."
             ) from None
         contacts = self.db.contacts(camp.campaign_id)
-        who = next((c for c in contacts if contact.casefold() in
-                    (c.email.casefold(), c.contact_id.casefold())), None)
+        who = next(
+            (
+                c
+                for c in contacts
+                if contact.casefold() in (c.email.casefold(), c.contact_id.casefold())
+            ),
+            None,
+        )
         if who is None:
             raise NotFoundError(
                 f"No contact {contact!r} in campaign {campaign_id}; `accountflow campaign "
@@ -396,37 +507,67 @@ class CampaignEngine:
         text = text.strip() if text and text.strip() else None
         sentiment = topic = error = None
         if kind == ResponseKind.reply and text and camp.config.conflict_check_enabled:
-            answered = [e for e in self.db.outbox(camp.campaign_id)
-                        if e.contact_id == who.contact_id and e.created_at <= at]
+            answered = [
+                e
+                for e in self.db.outbox(camp.campaign_id)
+                if e.contact_id == who.contact_id and e.created_at <= at
+            ]
             ours = answered[-1].body if answered else ""
             try:
-                read = self._model(lambda: self.classifier(reply=text, contact=who,
-                                                           our_message=ours))
+                read = self._model(
+                    lambda: self.classifier(reply=text, contact=who, our_message=ours)
+                )
                 sentiment, topic = read.sentiment, read.topic
             except Exception as exc:
                 error = f"the reply could not be classified: {one_line(exc)}"
         response = ResponseRecord(
-            response_id="rsp_" + uuid.uuid4().hex[:12], campaign_id=camp.campaign_id,
-            contact_id=who.contact_id, kind=kind, text=text, sentiment=sentiment, topic=topic,
-            at=at, recorded_at=now,
+            response_id="rsp_" + uuid.uuid4().hex[:12],
+            campaign_id=camp.campaign_id,
+            contact_id=who.contact_id,
+            kind=kind,
+            text=text,
+            sentiment=sentiment,
+            topic=topic,
+            at=at,
+            recorded_at=now,
         )
-        self.db.add_response(response, CampaignEvent(
-            campaign_id=camp.campaign_id, at=now, event="response",
-            detail={"contact": who.email, "kind": kind.value,
-                    "sentiment": sentiment.value if sentiment else None, "error": error},
-        ))
+        self.db.add_response(
+            response,
+            CampaignEvent(
+                campaign_id=camp.campaign_id,
+                at=now,
+                event="response",
+                detail={
+                    "contact": who.email,
+                    "kind": kind.value,
+                    "sentiment": sentiment.value if sentiment else None,
+                    "error": error,
+                },
+            ),
+        )
         report = self.check_conflicts(camp.campaign_id)
         paused = False
         if report.should_pause and camp.status == CampaignState.active:
             paused = self._pause(camp, report.reason or "conflict", now, by="conflict")
         elif report.has_conflict:
-            self.db.add_event(CampaignEvent(
-                campaign_id=camp.campaign_id, at=now, event="conflict",
-                detail={"reason": report.reason, "paused": False},
-            ))
+            self.db.add_event(
+                CampaignEvent(
+                    campaign_id=camp.campaign_id,
+                    at=now,
+                    event="conflict",
+                    detail={"reason": report.reason, "paused": False},
+                )
+            )
         return ResponseResult(
-            response_id=response.response_id, campaign_id=camp.campaign_id, contact=who.email,
-            kind=kind, sentiment=sentiment, topic=topic, at=at, report=report, paused=paused,
+            response_id=response.response_id,
+            campaign_id=camp.campaign_id,
+            contact=who.email,
+            kind=kind,
+            sentiment=sentiment,
+            topic=topic,
+            at=at,
+            report=report,
+            paused=paused,
             error=error,
         )
 
@@ -442,7 +583,9 @@ class CampaignEngine:
             )
         conflicts = find_conflicts(self.db.responses(campaign_id), self.db.contacts(campaign_id))
         return ConflictReport(
-            campaign_id=campaign_id, has_conflict=bool(conflicts), conflicts=conflicts,
+            campaign_id=campaign_id,
+            has_conflict=bool(conflicts),
+            conflicts=conflicts,
             should_pause=bool(conflicts) and camp.config.auto_pause_on_response,
             reason=conflict_reason(conflicts),
         )
@@ -469,9 +612,15 @@ class CampaignEngine:
         if camp.status == CampaignState.paused:
             now = self.now()
             self.db.set_state(
-                campaign_id, CampaignState.active, now, only_from=[CampaignState.paused],
-                acknowledge=True, event=CampaignEvent(
-                    campaign_id=campaign_id, at=now, event="resumed",
+                campaign_id,
+                CampaignState.active,
+                now,
+                only_from=[CampaignState.paused],
+                acknowledge=True,
+                event=CampaignEvent(
+                    campaign_id=campaign_id,
+                    at=now,
+                    event="resumed",
                     detail={"was": camp.pause_reason},
                 ),
             )
@@ -480,20 +629,33 @@ class CampaignEngine:
     def _pause(
         self, camp: CampaignRow, reason: str, now: datetime, by: str, only_active: bool = True
     ) -> bool:
-        states = [CampaignState.active] if only_active else \
-            [CampaignState.active, CampaignState.paused]
+        states = (
+            [CampaignState.active] if only_active else [CampaignState.active, CampaignState.paused]
+        )
         return self.db.set_state(
-            camp.campaign_id, CampaignState.paused, now, pause_reason=reason, only_from=states,
-            event=CampaignEvent(campaign_id=camp.campaign_id, at=now, event="paused",
-                                detail={"reason": reason, "by": by}),
+            camp.campaign_id,
+            CampaignState.paused,
+            now,
+            pause_reason=reason,
+            only_from=states,
+            event=CampaignEvent(
+                campaign_id=camp.campaign_id,
+                at=now,
+                event="paused",
+                detail={"reason": reason, "by": by},
+            ),
         )
 
     def _complete(self, camp: CampaignRow, reason: str, now: datetime) -> None:
         self.db.set_state(
-            camp.campaign_id, CampaignState.completed, now, completed_reason=reason,
+            camp.campaign_id,
+            CampaignState.completed,
+            now,
+            completed_reason=reason,
             only_from=[CampaignState.active],
-            event=CampaignEvent(campaign_id=camp.campaign_id, at=now, event="completed",
-                                detail={"reason": reason}),
+            event=CampaignEvent(
+                campaign_id=camp.campaign_id, at=now, event="completed", detail={"reason": reason}
+            ),
         )
 
     # ------------------------------------------------------------------ reading
@@ -534,35 +696,63 @@ class CampaignEngine:
         progress = []
         for c in prioritize(contacts):
             mine = [t.channel for t in touches if t.contact_id == c.contact_id]
-            progress.append(ContactProgress(
-                contact_id=c.contact_id, name=c.name, email=c.email, title=c.title, role=c.role,
-                score=c.score, touches=len(mine), channels=list(dict.fromkeys(mine)),
-                engaged=c.contact_id in engaged, excluded=excluded.get(c.contact_id),
-            ))
+            progress.append(
+                ContactProgress(
+                    contact_id=c.contact_id,
+                    name=c.name,
+                    email=c.email,
+                    title=c.title,
+                    role=c.role,
+                    score=c.score,
+                    touches=len(mine),
+                    channels=list(dict.fromkeys(mine)),
+                    engaged=c.contact_id in engaged,
+                    excluded=excluded.get(c.contact_id),
+                )
+            )
         return CampaignStatus(
-            campaign_id=cid, account_id=camp.account_id, company_name=camp.company_name,
-            status=camp.status, current_step=camp.touches_done,
+            campaign_id=cid,
+            account_id=camp.account_id,
+            company_name=camp.company_name,
+            status=camp.status,
+            current_step=camp.touches_done,
             total_touchpoints=camp.config.max_touchpoints,
             contacts_engaged=[c.email for c in contacts if c.contact_id in engaged],
             contacts_touched=len({t.contact_id for t in touches}),
             channels_used=list(dict.fromkeys(t.channel for t in touches)),
             next_touch_at=camp.next_touch_at if camp.status != CampaignState.completed else None,
-            pause_reason=camp.pause_reason, completed_reason=camp.completed_reason,
-            created_at=camp.created_at, updated_at=camp.updated_at, contacts=progress,
+            pause_reason=camp.pause_reason,
+            completed_reason=camp.completed_reason,
+            created_at=camp.created_at,
+            updated_at=camp.updated_at,
+            contacts=progress,
         )
 
     def _result(
-        self, camp: CampaignRow, action: StepAction, *, status: CampaignState | None = None,
-        error: str | None = None, conflicts: builtins.list[Any] | None = None,
-        contact: CampaignContact | None = None, channel: Channel | None = None,
+        self,
+        camp: CampaignRow,
+        action: StepAction,
+        *,
+        status: CampaignState | None = None,
+        error: str | None = None,
+        conflicts: builtins.list[Any] | None = None,
+        contact: CampaignContact | None = None,
+        channel: Channel | None = None,
         kind: MessageKind | None = None,
     ) -> StepResult:
         return StepResult(
-            success=False, campaign_id=camp.campaign_id, action=action,
-            step=None, contact=contact.email if contact else None,
-            contact_name=contact.name if contact else None, channel=channel, kind=kind,
-            conflicts=conflicts or [], campaign_status=status or camp.status,
-            next_touch_at=camp.next_touch_at, error=error,
+            success=False,
+            campaign_id=camp.campaign_id,
+            action=action,
+            step=None,
+            contact=contact.email if contact else None,
+            contact_name=contact.name if contact else None,
+            channel=channel,
+            kind=kind,
+            conflicts=conflicts or [],
+            campaign_status=status or camp.status,
+            next_touch_at=camp.next_touch_at,
+            error=error,
         )
 
     def list(self, status: CampaignState | str | None = None) -> builtins.list[CampaignStatus]:
@@ -624,7 +814,8 @@ def _address(contact: CampaignContact, channel: Channel) -> str:
 
 
 def _engaged_ids(
-    camp: CampaignRow, contacts: builtins.list[CampaignContact],
+    camp: CampaignRow,
+    contacts: builtins.list[CampaignContact],
     responses: builtins.list[ResponseRecord],
 ) -> set[str]:
     """Contacts with real engagement: the inquiry's contact, meetings, and replies that are
@@ -635,9 +826,8 @@ def _engaged_ids(
         ids.add(referrer.contact_id)
     for r in responses:
         if r.kind == ResponseKind.meeting or (
-            r.kind == ResponseKind.reply and (r.sentiment is None or r.sentiment.value in
-                                              ("positive", "neutral"))
+            r.kind == ResponseKind.reply
+            and (r.sentiment is None or r.sentiment.value in ("positive", "neutral"))
         ):
             ids.add(r.contact_id)
     return ids & {c.contact_id for c in contacts}
-

