@@ -35,7 +35,9 @@ def make_accounts(path: Path, n: int) -> None:
                         "company_name": f"Benchmark Freight {i}",
                         "industry": "Logistics",
                         "employee_count": 200 + i % 3000,
-                        "description": f"Regional carrier number {i} that moved its data to Snowflake.",
+                        "description": (
+                            f"Regional carrier number {i} that moved its data to Snowflake."
+                        ),
                         "contacts": [
                             {
                                 "contact_id": f"c{i}",

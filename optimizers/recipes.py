@@ -200,7 +200,8 @@ RECIPES: dict[str, Recipe] = {
             _r(
                 f"mipro-{mode}",
                 "mipro",
-                f"MIPROv2 auto={mode}: proposed instructions x bootstrapped demos, searched with optuna",
+                f"MIPROv2 auto={mode}: proposed instructions x bootstrapped demos, "
+                "searched with optuna",
                 auto=mode,
                 max_bootstrapped_demos=2,
                 max_labeled_demos=0,
