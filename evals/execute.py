@@ -30,8 +30,8 @@ from accountflow.evals.store import (
     resolve_eval_id,
 )
 from accountflow.evals.suites import Suite
-from accountflow.modules import AccountPipeline, program_version
 from accountflow.orchestrator import one_line, redact
+from accountflow.pipeline import AccountPipeline, program_version
 from accountflow.store import Store
 from accountflow.store.db import utcnow
 

@@ -21,7 +21,7 @@ import dspy
 
 from accountflow.evals.metrics import MetricScore
 from accountflow.models import Channel, ColleagueMessage, OutreachPlan
-from accountflow.modules import contact_text
+from accountflow.prompts import contact_text
 from accountflow.signatures.judge import JudgeOutreach, JudgeVerdict
 
 if TYPE_CHECKING:

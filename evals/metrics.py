@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from accountflow.datasets import BAND_RANGES, band_of
 from accountflow.errors import ConfigError
 from accountflow.evals.grounding import evidence_text, grounding_score, invented_claims
-from accountflow.evals.targets import FIELDS, check_target
+from accountflow.evals.targets import check_target, fields
 from accountflow.evals.text import GENERIC, content_stems, overlap
 from accountflow.models import (
     Account,
@@ -73,7 +73,7 @@ class Metric:
 
     def applies_to(self, target: str) -> bool:
         """A metric applies to a target that fills at least one field it reads."""
-        return any(f in FIELDS[check_target(target)] for f in self.needs)
+        return any(f in fields(check_target(target)) for f in self.needs)
 
 
 METRICS: dict[str, Metric] = {}
@@ -594,7 +594,7 @@ def resolve_weights(
         if not metric.applies_to(target):
             raise ConfigError(
                 f"Metric {name!r} reads {', '.join(metric.needs)}, which the {target} target "
-                f"does not produce; pick metrics for {', '.join(FIELDS[target])}."
+                f"does not produce; pick metrics for {', '.join(fields(target))}."
             )
         if chosen[name] < 0:
             raise ConfigError(f"Metric {name!r} has a negative weight; use 0 or more.")

@@ -21,10 +21,10 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from accountflow.errors import ConfigError
 from accountflow.evals.metrics import METRICS, MetricScore, resolve_weights, score_all, weighted
-from accountflow.evals.targets import FIELDS, TargetModule, build_target
+from accountflow.evals.targets import TargetModule, build_target, fields
 from accountflow.lm.usage import Usage, collect_usage
-from accountflow.modules import AccountPipeline
 from accountflow.orchestrator import one_line
+from accountflow.pipeline import AccountPipeline
 
 ExampleStatus = Literal["ok", "error"]
 
@@ -84,7 +84,7 @@ def example_id(example: dspy.Example, index: int) -> str:
 def dump_prediction(prediction: dspy.Prediction, target: str) -> dict[str, Any]:
     """The target's fields of a prediction as JSON-ready data (what the store keeps)."""
     out: dict[str, Any] = {}
-    for key in FIELDS[target]:
+    for key in fields(target):
         value = prediction.get(key) if key in prediction.keys() else None
         if isinstance(value, BaseModel):
             out[key] = value.model_dump(mode="json")
@@ -99,7 +99,7 @@ def _failure_scores(
     error: str, weights: Mapping[str, float], example: dspy.Example, target: str
 ) -> dict[str, MetricScore]:
     """A failed example scores 0 on every metric that would have applied to it."""
-    empty = dspy.Prediction(**{k: None for k in FIELDS[target]})
+    empty = dspy.Prediction(**{k: None for k in fields(target)})
     out: dict[str, MetricScore] = {}
     for name in weights:
         try:

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from accountflow.errors import ConfigError
 from accountflow.evals.metrics import resolve_weights
-from accountflow.evals.targets import Target
+from accountflow.evals.targets import targets
 
 RESERVED = frozenset({"run", "list", "show", "compare", "suites", "metrics"})
 
@@ -51,13 +51,20 @@ class Suite(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][\w.-]*$")
     description: str = ""
-    target: Target
+    target: str
     dataset: str = "dev"
     limit: int | None = Field(default=None, ge=1)
     threads: int = Field(default=1, ge=1, le=64)
     metrics: dict[str, float] = Field(min_length=1)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     source: str | None = Field(default=None, exclude=True)
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, value: str) -> str:
+        if value not in targets():
+            raise ValueError(f"unknown target {value!r}; use one of: {', '.join(targets())}")
+        return value
 
     @field_validator("name")
     @classmethod

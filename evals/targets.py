@@ -1,48 +1,55 @@
 """Eval and optimization targets: one pipeline step (or the whole pipeline) as a `dspy.Module`.
 
-A target module runs every step up to and including its own, but only its own step's
-predictors are visible to DSPy (`named_predictors()`), so an optimizer tunes that step alone
-while the upstream steps still run with the same program (and hit DSPy's cache on repeats).
-Visible submodules keep the pipeline's attribute names (`analyst.predict`,
-`personalizer.email`...), so a tuned target's state maps back onto an `AccountPipeline`.
+Targets come from the step table (`accountflow.steps`): a step's target runs that step and
+every step it depends on, but only its own step's predictors are visible to DSPy
+(`named_predictors()`), so an optimizer tunes that step alone while the upstream steps still
+run with the same program (and hit DSPy's cache on repeats). Visible submodules keep the
+pipeline's attribute names (`analyst.predict`, `personalizer.email`...), so a tuned target's
+state maps back onto an `AccountPipeline`. `pipeline` is every step.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 import dspy
 
+from accountflow import steps
 from accountflow.errors import ConfigError
 from accountflow.models import Account, SellerProfile
-from accountflow.modules import AccountPipeline
+from accountflow.pipeline import AccountPipeline
 
-Target = Literal["research", "analysis", "personalization", "colleague", "pipeline"]
-TARGETS: tuple[str, ...] = ("research", "analysis", "personalization", "colleague", "pipeline")
+PIPELINE = "pipeline"
 
-# Which pipeline submodules each target exposes to DSPy (the rest run hidden, upstream).
-_VISIBLE: dict[str, tuple[str, ...]] = {
-    "research": ("researcher",),
-    "analysis": ("analyst",),
-    "personalization": ("personalizer",),
-    "colleague": ("referrer",),
-    "pipeline": ("researcher", "analyst", "personalizer", "referrer"),
-}
 
-# The prediction fields each target fills (what metrics may read).
-FIELDS: dict[str, tuple[str, ...]] = {
-    "research": ("profile",),
-    "analysis": ("profile", "analysis"),
-    "personalization": ("profile", "analysis", "outreach"),
-    "colleague": ("colleague_messages",),
-    "pipeline": ("profile", "analysis", "outreach", "colleague_messages"),
-}
+def targets() -> tuple[str, ...]:
+    """Every target name: one per step, then `pipeline`."""
+    return (*steps.names(), PIPELINE)
 
 
 def check_target(target: str) -> str:
-    if target not in TARGETS:
-        raise ConfigError(f"Unknown target {target!r}; use one of: {', '.join(TARGETS)}.")
+    if target not in targets():
+        raise ConfigError(f"Unknown target {target!r}; use one of: {', '.join(targets())}.")
     return target
+
+
+def target_steps(target: str) -> tuple[steps.Step, ...]:
+    """The steps a target runs, in order: its step and what that step reads."""
+    check_target(target)
+    return steps.table() if target == PIPELINE else steps.closure(target)
+
+
+def visible_steps(target: str) -> tuple[steps.Step, ...]:
+    """The steps whose predictors an optimizer of `target` tunes."""
+    return steps.table() if target == PIPELINE else (steps.get(check_target(target)),)
+
+
+def fields(target: str) -> tuple[str, ...]:
+    """The prediction fields a target fills (what metrics may read)."""
+    return tuple(step.output for step in target_steps(target))
+
+
+def calls_per_example(target: str) -> int:
+    """Uncached LM calls one example costs on `target`, before rule retries."""
+    return sum(step.calls for step in target_steps(target))
 
 
 class _Hidden:
@@ -61,37 +68,21 @@ class TargetModule(dspy.Module):
         self.target = check_target(target)
         program = program if program is not None else AccountPipeline()
         self._upstream = _Hidden(program)
-        for name in _VISIBLE[self.target]:
-            setattr(self, name, getattr(program, name))
+        for step in visible_steps(self.target):
+            setattr(self, step.attr, program.module(step))
 
-    def _step(self, name: str) -> dspy.Module:
-        if name in _VISIBLE[self.target]:
-            return getattr(self, name)
-        return getattr(self._upstream.program, name)
+    def _module(self, step: steps.Step) -> dspy.Module:
+        """The target's own (tunable) module for a visible step, else the hidden program's:
+        an optimizer's copy of this module keeps its copies of the visible steps."""
+        if step in visible_steps(self.target):
+            module: dspy.Module = getattr(self, step.attr)
+            return module
+        return self._upstream.program.module(step)
 
     def forward(self, account: Account, seller: SellerProfile) -> dspy.Prediction:
-        fields = FIELDS[self.target]
-        out: dict[str, object] = {}
-        if "profile" in fields:
-            out["profile"] = self._step("researcher")(account=account).profile
-        if "analysis" in fields:
-            out["analysis"] = self._step("analyst")(
-                account=account, profile=out["profile"], seller=seller
-            ).analysis
-        if "outreach" in fields:
-            contact = account.primary_contact
-            out["outreach"] = (
-                None
-                if contact is None
-                else self._step("personalizer")(
-                    account=account, contact=contact, analysis=out["analysis"], seller=seller
-                ).plan
-            )
-        if "colleague_messages" in fields:
-            out["colleague_messages"] = self._step("referrer")(
-                account=account, seller=seller
-            ).messages
-        return dspy.Prediction(**out)
+        return self._upstream.program.run_steps(
+            target_steps(self.target), account, seller, self._module
+        )
 
 
 def build_target(target: str, program: AccountPipeline | None = None) -> TargetModule:

@@ -296,7 +296,7 @@ def programs_list(
     as_json: JsonOpt = False,
 ) -> None:
     """Registered programs, newest first; the promoted one is what commands load."""
-    from accountflow.modules import AccountPipeline, program_version
+    from accountflow.pipeline import AccountPipeline, program_version
     from accountflow.programs import list_programs
 
     settings = _settings(home)

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accountflow.errors import ConfigError
+from accountflow.evals.targets import calls_per_example, target_predictor_names
 
 Family = Literal["labeled-fewshot", "bootstrap", "random-search", "mipro", "gepa", "copro", "simba"]
 FAMILIES: tuple[str, ...] = (
@@ -95,24 +96,6 @@ PARAMS: dict[str, frozenset[str]] = {
     "simba": frozenset({"bsize", "num_candidates", "max_steps", "max_demos"}),
 }
 
-# Non-cached LM calls one example costs per target, before rule retries: research 1, analysis
-# research + analysis, personalization those + one per channel (4), colleague about two
-# reference emails, pipeline all of them. Upstream steps hit DSPy's cache on repeats, so this
-# is an upper bound for all but the first pass.
-CALLS_PER_EXAMPLE: dict[str, int] = {
-    "research": 1,
-    "analysis": 2,
-    "personalization": 6,
-    "colleague": 2,
-    "pipeline": 8,
-}
-PREDICTORS: dict[str, int] = {
-    "research": 1,
-    "analysis": 1,
-    "personalization": 4,
-    "colleague": 1,
-    "pipeline": 7,
-}
 # Per-call token sizes of our prompts (instructions, seed demos, inputs) and answers, measured:
 # a bootstrap run on personalization with the embedded model averaged 2,079 prompt and 123
 # completion tokens over 39 calls.
@@ -327,8 +310,8 @@ class Estimate(BaseModel):
 def estimate_compile_calls(recipe: Recipe, target: str, n_train: int, n_val: int) -> int:
     """Upper-bound-ish LM calls of the optimizer's compile step (the families' own loops)."""
     p = recipe.params
-    cpe = CALLS_PER_EXAMPLE[target]
-    preds = PREDICTORS[target]
+    cpe = calls_per_example(target)
+    preds = len(target_predictor_names(target))
     if recipe.family == "labeled-fewshot":
         return 0
     if recipe.family == "bootstrap":
@@ -381,7 +364,7 @@ def estimate(
 ) -> Estimate:
     """Calls, tokens and (for priced models) dollars of a whole optimize run."""
     compile_calls = estimate_compile_calls(recipe, target, n_train, n_val)
-    eval_calls = n_dev * CALLS_PER_EXAMPLE[target]
+    eval_calls = n_dev * calls_per_example(target)
     total = compile_calls + 2 * eval_calls
     prompt, completion = total * PROMPT_TOKENS_PER_CALL, total * COMPLETION_TOKENS_PER_CALL
     price = _price(models[0]) if models else None

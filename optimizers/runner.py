@@ -30,7 +30,6 @@ from pydantic import BaseModel, Field
 
 from accountflow.config import Settings
 from accountflow.errors import AccountflowError, ConfigError
-from accountflow.modules import AccountPipeline
 from accountflow.optimizers.budget import BudgetExhausted, Meter, Phase, metered
 from accountflow.optimizers.demos import labeled_demos
 from accountflow.optimizers.recipes import (
@@ -40,6 +39,7 @@ from accountflow.optimizers.recipes import (
     missing_dependency,
     recipe_json,
 )
+from accountflow.pipeline import AccountPipeline
 from accountflow.programs import (
     LoadedProgram,
     ProgramMeta,

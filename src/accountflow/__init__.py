@@ -31,13 +31,13 @@ if TYPE_CHECKING:
         StepStatus,
     )
     from accountflow.modules import (
-        AccountPipeline,
         ColleagueReferrer,
         PainPointAnalyst,
         Personalizer,
         Researcher,
     )
     from accountflow.orchestrator import Orchestrator
+    from accountflow.pipeline import AccountPipeline
     from accountflow.store import Store
 
 # The flat API is resolved on first use (PEP 562): `accountflow --help` and other light entry
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "Account": "accountflow.models",
     "AccountAnalysis": "accountflow.models",
-    "AccountPipeline": "accountflow.modules",
+    "AccountPipeline": "accountflow.pipeline",
     "AccountResult": "accountflow.models",
     "AccountflowError": "accountflow.errors",
     "Channel": "accountflow.models",

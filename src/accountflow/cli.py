@@ -87,24 +87,11 @@ def _orchestrator(
     batch: str | None = None,
     program: str | None = None,
 ) -> Orchestrator:
-    """The orchestrator every command uses: settings' LM, retry policy and review gate, and the
-    promoted program unless `program` names another."""
-    from accountflow.lm import build_lm, use_cache_dir
-    from accountflow.orchestrator import Orchestrator, ReviewPolicy
-    from accountflow.programs import load_program
+    """The orchestrator every command uses (`Orchestrator.from_settings`)."""
+    from accountflow.orchestrator import Orchestrator
 
-    lm_obj = build_lm(settings.lm, settings.api_base, timeout_s=settings.retry.step_timeout_s)
-    use_cache_dir(settings.cache_dir)
-    review = ReviewPolicy(settings.review, settings.review_min_confidence, settings.review_min_fit)
-    return Orchestrator(
-        store,
-        lm_obj,
-        seller or settings.seller(),
-        source=source,
-        retry=settings.retry,
-        review=review,
-        batch=batch,
-        program=load_program(settings, program, store=store),
+    return Orchestrator.from_settings(
+        settings, store, seller=seller, source=source, batch=batch, program=program
     )
 
 
@@ -475,8 +462,8 @@ def _dry_run(
     with tempfile.TemporaryDirectory(prefix="accountflow-dry-") as tmp:
 
         def factory() -> Orchestrator:
-            return Orchestrator(
-                Store(Path(tmp) / "dry.duckdb"), build_lm("fake", cache=False), settings.seller()
+            return Orchestrator.from_settings(
+                settings, Store(Path(tmp) / "dry.duckdb"), lm=build_lm("fake", cache=False)
             )
 
         est = estimate(factory, settings.lm, input, contacts, limit=limit)

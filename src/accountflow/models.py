@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -392,6 +392,7 @@ class AccountResult(BaseModel):
     analysis: AccountAnalysis | None = None
     outreach: OutreachPlan | None = None
     colleague_messages: list[ColleagueMessage] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)  # outputs of steps with no field here
     model: str
     program_version: str
     lm_calls: int = 0

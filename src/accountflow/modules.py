@@ -1,15 +1,12 @@
-"""The `dspy.Module`s: one per step, and `AccountPipeline` composing them.
+"""The `dspy.Module`s, one per step (`steps.py` wires each; `pipeline.py` composes them).
 
-Optimizers and evals see these; the orchestrator calls the same submodules one step at a time
-so it can record each. Modules own their output rules: a broken rule goes back to the model as
-`feedback` for a bounded number of retries, and then fails with the rule named.
+Optimizers and evals see these through `AccountPipeline`; the orchestrator calls the same
+submodules one step at a time so it can record each. Modules own their output rules: a broken
+rule goes back to the model as `feedback` for a bounded number of retries, and then fails with
+the rule named.
 """
 
 from __future__ import annotations
-
-import hashlib
-import json
-from typing import Any
 
 import dspy
 
@@ -27,7 +24,9 @@ from accountflow.models import (
     person_keys,
     size_band,
 )
+from accountflow.prompts import analysis_text, contact_text, profile_text
 from accountflow.rules import check_colleague, check_message
+from accountflow.seed_demos import channel_demos, colleague_demos, email_demos
 from accountflow.signatures import (
     AnalyzeAccount,
     ResearchCompany,
@@ -35,34 +34,6 @@ from accountflow.signatures import (
     WriteColleagueReference,
     WriteEmail,
 )
-
-
-def contact_text(contact: Contact) -> str:
-    lines = [f"name: {contact.name or 'Unknown'}"]
-    if contact.title:
-        lines.append(f"title: {contact.title}")
-    return "\n".join(lines)
-
-
-def profile_text(profile: CompanyProfile) -> str:
-    lines = [
-        f"summary: {profile.summary}",
-        f"industry: {profile.industry}",
-        f"size: {profile.size_band}",
-    ]
-    lines += [f"fact ({f.source.value}): {f.fact}" for f in profile.key_facts]
-    lines += [f"recent: {d}" for d in profile.recent_developments]
-    return "\n".join(lines)
-
-
-def analysis_text(analysis: AccountAnalysis) -> str:
-    lines = [
-        f"fit_score: {analysis.fit_score} ({analysis.fit_rationale})",
-        f"approach: {analysis.approach}",
-    ]
-    lines += [f"pain point: {p.title}: {p.description}" for p in analysis.pain_points]
-    lines += [f"opportunity: {o}" for o in analysis.opportunities]
-    return "\n".join(lines)
 
 
 def _feedback(problems: list[str], note: str | None) -> str:
@@ -133,11 +104,9 @@ class Personalizer(dspy.Module):
         self.call = dspy.Predict(WriteChannelMessage)
         self.max_rule_retries = max_rule_retries
         if seed_demos:
-            from accountflow import seed_demos as seeds
-
-            self.email.demos = seeds.email_demos()
+            self.email.demos = email_demos()
             for channel, length in LENGTHS.items():
-                getattr(self, channel.value).demos = seeds.channel_demos(channel, length)
+                getattr(self, channel.value).demos = channel_demos(channel, length)
 
     def forward(
         self,
@@ -192,12 +161,12 @@ class Personalizer(dspy.Module):
             message.body = message.body.strip()
             problems = check_message(message, contact.name or "", account.company_name)
             if not problems:
-                _append_footer(message, seller)
+                append_footer(message, seller)
                 return message, attempt
         raise RuleViolationError("personalization", problems)
 
 
-def _append_footer(message: OutreachMessage, seller: SellerProfile) -> None:
+def append_footer(message: OutreachMessage, seller: SellerProfile) -> None:
     """Compliance text is the seller's, added verbatim after generation, never by the model."""
     footer = seller.compliance_footer
     if footer and message.channel == Channel.email and footer not in message.body:
@@ -212,8 +181,6 @@ class ColleagueReferrer(dspy.Module):
         self.predict = dspy.Predict(WriteColleagueReference)
         self.max_rule_retries = max_rule_retries
         if seed_demos:
-            from accountflow.seed_demos import colleague_demos
-
             self.predict.demos = colleague_demos()
 
     @staticmethod
@@ -274,40 +241,3 @@ class ColleagueReferrer(dspy.Module):
             if not problems:
                 return message, attempt
         raise RuleViolationError("colleague reference", problems)
-
-
-class AccountPipeline(dspy.Module):
-    """The whole program: what optimizers tune and evals score end to end."""
-
-    def __init__(self, max_rule_retries: int = 2, seed_demos: bool = True) -> None:
-        """`seed_demos=False` starts the writing steps without the hand-written examples
-        (`seed_demos.py`), e.g. to measure what they are worth."""
-        super().__init__()
-        self.researcher = Researcher()
-        self.analyst = PainPointAnalyst()
-        self.personalizer = Personalizer(max_rule_retries, seed_demos)
-        self.referrer = ColleagueReferrer(max_rule_retries, seed_demos)
-
-    def forward(self, account: Account, seller: SellerProfile) -> dspy.Prediction:
-        profile = self.researcher(account=account).profile
-        analysis = self.analyst(account=account, profile=profile, seller=seller).analysis
-        contact = account.primary_contact
-        plan = None
-        if contact is not None:
-            plan = self.personalizer(
-                account=account, contact=contact, analysis=analysis, seller=seller
-            ).plan
-        colleague = self.referrer(account=account, seller=seller).messages
-        return dspy.Prediction(
-            profile=profile, analysis=analysis, outreach=plan, colleague_messages=colleague
-        )
-
-    def version(self) -> str:
-        """A short hash of the program state (instructions, demos): names what produced a step."""
-        return program_version(self)
-
-
-def program_version(program: dspy.Module) -> str:
-    state: dict[str, Any] = program.dump_state()
-    blob = json.dumps(state, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]

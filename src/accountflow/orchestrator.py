@@ -1,9 +1,10 @@
-"""The orchestrator: runs research -> analysis -> personalization -> colleague references for one
-account, recording every step attempt in the store.
+"""The orchestrator: runs the step table (`steps.py`) for one account, recording every step
+attempt in the store.
 
 This is the one seam where pipeline code meets the database: modules never see the store, and
-LM usage reaches the step record through `collect_usage`, not through arguments. It owns the
-order of steps, their retries (policy in `resilience.py`), resume and the review gate.
+LM usage reaches the step record through `collect_usage`, not through arguments. It owns
+retries (policy in `resilience.py`), resume, the review gate, and recorded campaign touches;
+`Orchestrator.from_settings` is the one place a working orchestrator is assembled.
 """
 
 from __future__ import annotations
@@ -17,27 +18,27 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
+from accountflow import steps
 from accountflow.adapter import JSONAdapter
+from accountflow.config import Settings
 from accountflow.errors import AccountflowError
+from accountflow.lm import build_lm, use_cache_dir
 from accountflow.lm.usage import Usage, collect_usage
 from accountflow.models import (
     Account,
     AccountAnalysis,
     AccountResult,
-    ColleagueMessage,
-    CompanyProfile,
-    OutreachPlan,
     RunStatus,
     SellerProfile,
     StepStatus,
 )
-from accountflow.modules import AccountPipeline, ColleagueReferrer, program_version
+from accountflow.pipeline import AccountPipeline, program_version
+from accountflow.programs import load_program
 from accountflow.resilience import (
     CircuitBreaker,
     CircuitOpenError,
@@ -49,7 +50,6 @@ from accountflow.store import Store
 from accountflow.store.db import utcnow
 from accountflow.store.records import StepRecord
 
-STEPS: tuple[str, ...] = ("research", "analysis", "personalization", "colleague")
 _SECRET_RE = re.compile(r"\b(sk|pk|rk|xox[abp])-[A-Za-z0-9_\-]{8,}")
 _DONE = {StepStatus.succeeded, StepStatus.skipped}
 
@@ -74,15 +74,16 @@ def input_hash(account_data: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-class Skip(Exception):
-    """A step that has nothing to do for this account; the reason is recorded."""
-
-
 class ReviewPolicy:
-    """When a run stops after personalization for a human to look at the outreach."""
+    """When a run stops after its review-gated step (personalization) for a human to look at
+    the outreach."""
 
     def __init__(self, mode: str = "never", min_confidence: float = 0.5, min_fit: int = 0):
         self.mode, self.min_confidence, self.min_fit = mode, min_confidence, min_fit
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReviewPolicy:
+        return cls(settings.review, settings.review_min_confidence, settings.review_min_fit)
 
     def needs_review(self, analysis: AccountAnalysis | None, rule_retries: int) -> str | None:
         """The reason a review is needed, or None."""
@@ -99,29 +100,11 @@ class ReviewPolicy:
         return None
 
 
-@dataclass
-class _RunState:
-    account: Account
-    profile: CompanyProfile | None = None
-    analysis: AccountAnalysis | None = None
-    outreach: OutreachPlan | None = None
-    colleague_messages: list[ColleagueMessage] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    rule_retries: int = 0
-    note: str | None = None  # a reviewer's note, given to personalization as feedback
-    next_attempt: dict[str, int] = field(default_factory=dict)  # per step, across resumes
-
-
-@dataclass
-class _StepOutcome:
-    output: Any
-    rule_retries: int = 0
-
-
 class Orchestrator:
-    """Runs accounts through the pipeline one step at a time and records each attempt.
+    """Runs accounts through the step table one step at a time and records each attempt.
 
-    Thread-safe: batch workers share one orchestrator (and so one breaker and one store)."""
+    Thread-safe: batch workers share one orchestrator (and so one breaker and one store).
+    Build it with `from_settings` unless a test needs to inject parts."""
 
     def __init__(
         self,
@@ -151,20 +134,65 @@ class Orchestrator:
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
-        self._steps: dict[str, Callable[[_RunState], _StepOutcome]] = {
-            "research": self._research,
-            "analysis": self._analysis,
-            "personalization": self._personalization,
-            "colleague": self._colleague,
-        }
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        store: Store,
+        *,
+        lm: dspy.BaseLM | str | None = None,
+        program: AccountPipeline | str | None = None,
+        seller: SellerProfile | None = None,
+        review: ReviewPolicy | None = None,
+        batch: str | None = None,
+        source: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ) -> Orchestrator:
+        """The one way to assemble a working orchestrator: the model from the settings (or `lm`,
+        a model string or a built LM) with the step timeout, DSPy's cache in the state dir, the
+        review policy, the seller, and the promoted program (or `program`: a version, a file,
+        "default", or a built program). The CLI, campaigns, evals, optimizers and benchmarks
+        all come through here, so each runs what `score` runs."""
+        if isinstance(lm, dspy.BaseLM):
+            lm_obj = lm
+        else:
+            lm_obj = build_lm(
+                lm or settings.lm, settings.api_base, timeout_s=settings.retry.step_timeout_s
+            )
+        use_cache_dir(settings.cache_dir)
+        if not isinstance(program, AccountPipeline):
+            program = load_program(settings, program, store=store)
+        return cls(
+            store,
+            lm_obj,
+            seller or settings.seller(),
+            program=program,
+            source=source,
+            retry=settings.retry,
+            review=review or ReviewPolicy.from_settings(settings),
+            batch=batch,
+            sleep=sleep,
+            seed=seed,
+        )
 
     # ------------------------------------------------------------------ public
-    def run(self, account: Account) -> AccountResult:
+    def run(self, account: Account, only: Iterable[str] | None = None) -> AccountResult:
         """Run one account end to end; a failed step fails the run, later steps are not run.
+        `only` runs just those steps (and records the others as skipped), e.g. a campaign's
+        research and analysis.
 
         Raises CircuitOpenError (the run left `interrupted`, resumable) when the provider keeps
         failing across accounts."""
         self.breaker.check()
+        run_id = self.open_run(account)
+        state = steps.RunState(account=account, seller=self.seller)
+        selected = None if only is None else set(only)
+        return self._execute(run_id, state, set(), selected=selected)
+
+    def open_run(self, account: Account) -> str:
+        """Record a new run of `account` (status running) and return its id."""
         run_id = "run_" + uuid.uuid4().hex[:12]
         data = account.model_dump(mode="json")
         self.store.create_run(
@@ -178,7 +206,7 @@ class Orchestrator:
             self.batch,
             input_hash(data),
         )
-        return self._execute(run_id, _RunState(account=account), set())
+        return run_id
 
     def run_many(self, accounts: Iterable[Account]) -> Iterator[AccountResult]:
         for account in accounts:
@@ -209,43 +237,89 @@ class Orchestrator:
         reviewer's regenerate, with `note` as feedback); `approved` passes the review gate."""
         self.breaker.check()
         run = self.store.get_run(run_id)
-        state = _RunState(account=Account.model_validate(run["input"]), note=note)
-        done = self._load_done(run_id, state, redo)
+        account = Account.model_validate(run["input"])
+        state = steps.RunState(account=account, seller=self.seller, note=note)
+        next_attempt: dict[str, int] = {}
+        done = self._load_done(run_id, state, redo, next_attempt)
         if redo is not None:
             self.store.supersede_step(run_id, redo)
         self.store.set_run_status(run_id, RunStatus.running)
-        force = "regenerated on a reviewer's request" if redo == "personalization" else None
-        return self._execute(run_id, state, done, approved=approved, force_review=force)
+        force = None
+        if redo is not None and steps.get(redo).review_gate:
+            force = "regenerated on a reviewer's request"
+        return self._execute(
+            run_id, state, done, approved=approved, force_review=force, next_attempt=next_attempt
+        )
+
+    def touch(
+        self,
+        run_id: str,
+        account: Account,
+        name: str,
+        call: Callable[[AccountPipeline], steps.StepOutput],
+        record_input: dict[str, Any],
+    ) -> tuple[steps.StepOutput | None, str | None, Usage]:
+        """Run one recorded extra step of a stored run (a campaign touch): the same attempt
+        records, retries, breaker, usage, program and model as a pipeline step. Returns the
+        output (None when it failed), the error sentence, and the usage of all attempts.
+
+        Raises CircuitOpenError when the provider keeps failing."""
+        self.breaker.check()
+        state = steps.RunState(account=account, seller=self.seller)
+        first = 1 + max(
+            (r.attempt for r in self.store.get_steps(run_id) if r.step == name), default=0
+        )
+        box: dict[str, steps.StepOutput] = {}
+
+        def attempt(state: steps.RunState) -> steps.StepOutput:
+            box["out"] = call(self.program)
+            return box["out"]
+
+        error = self._run_step(run_id, name, state, first, attempt, lambda s: record_input)
+        return (None if error else box.get("out")), error, state.usage
 
     # ------------------------------------------------------------------ core
     def _execute(
         self,
         run_id: str,
-        state: _RunState,
+        state: steps.RunState,
         done: set[str],
         approved: bool = False,
         force_review: str | None = None,
+        next_attempt: dict[str, int] | None = None,
+        selected: set[str] | None = None,
     ) -> AccountResult:
         started = time.perf_counter()
         error: str | None = None
         failed_step: str | None = None
         status = RunStatus.succeeded
+        next_attempt = next_attempt or {}
         try:
-            for name in STEPS:
-                if name in done:
+            for step in steps.table():
+                if step.name in done:
                     continue
                 if failed_step is not None:
-                    self._record_not_run(run_id, state.account, name, failed_step)
+                    self._record_not_run(run_id, state.account, step.name, failed_step)
                     continue
-                err = self._run_step(run_id, name, state, state.next_attempt.get(name, 1))
+                if selected is not None and step.name not in selected:
+                    self._record_skipped(run_id, state.account, step.name, "not requested")
+                    continue
+                err = self._run_step(
+                    run_id,
+                    step.name,
+                    state,
+                    next_attempt.get(step.name, 1),
+                    lambda s, step=step: self._call_step(step, s),
+                    step.record_input,
+                )
                 if err is not None:
-                    failed_step, error = name, f"{name} failed: {err}"
+                    failed_step, error = step.name, f"{step.name} failed: {err}"
                     continue
-                if name == "personalization" and not approved:
+                if step.review_gate and not approved:
                     reason = force_review or self.review.needs_review(
-                        state.analysis, state.rule_retries
+                        state.get("analysis"), state.total_rule_retries
                     )
-                    if reason is not None and state.outreach is not None:
+                    if reason is not None and state.get(step.output) is not None:
                         status, error = RunStatus.awaiting_review, reason
                         break
         except CircuitOpenError as exc:
@@ -260,24 +334,40 @@ class Orchestrator:
         self.store.finish_run(run_id, status, error, result.model_dump(mode="json"))
         return result
 
+    def _call_step(self, step: steps.Step, state: steps.RunState) -> steps.StepOutput:
+        """Run a table step and keep its output in the run state."""
+        out = self.program.run_step(step, state)
+        state.outputs[step.output] = out.value
+        state.rule_retries[step.name] = out.rule_retries
+        return out
+
     def _result(
         self,
         run_id: str,
-        state: _RunState,
+        state: steps.RunState,
         status: RunStatus,
         error: str | None,
         started: float,
     ) -> AccountResult:
+        typed = AccountResult.model_fields
+        outputs: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for step in steps.table():
+            value = state.outputs.get(step.output)
+            if value is None and step.output not in state.outputs:
+                value = step.empty()
+            if step.output in typed:
+                outputs[step.output] = value if value is not None else step.empty()
+            else:
+                extra[step.output] = steps.dump(value)
         return AccountResult(
             run_id=run_id,
             account_id=state.account.account_id,
             company_name=state.account.company_name,
             status=status,
             error=error,
-            profile=state.profile,
-            analysis=state.analysis,
-            outreach=state.outreach,
-            colleague_messages=state.colleague_messages,
+            **{k: v for k, v in outputs.items() if v is not None},
+            extra=extra,
             model=self.model,
             program_version=self.program_version,
             lm_calls=state.usage.lm_calls,
@@ -288,38 +378,46 @@ class Orchestrator:
             duration_ms=int((time.perf_counter() - started) * 1000),
         )
 
-    def _load_done(self, run_id: str, state: _RunState, redo: str | None) -> set[str]:
+    def _load_done(
+        self,
+        run_id: str,
+        state: steps.RunState,
+        redo: str | None,
+        next_attempt: dict[str, int],
+    ) -> set[str]:
         """Put the stored outputs of finished steps into the state and return their names;
         note each step's next attempt number so attempts keep counting across resumes."""
         done: set[str] = set()
+        table = {step.name: step for step in steps.table()}
         for record in self.store.get_steps(run_id):
-            state.next_attempt[record.step] = max(
-                state.next_attempt.get(record.step, 1), record.attempt + 1
-            )
-            if record.status not in _DONE or record.step == redo:
-                continue
+            next_attempt[record.step] = max(next_attempt.get(record.step, 1), record.attempt + 1)
+            step = table.get(record.step)
+            if step is None or record.status not in _DONE or record.step == redo:
+                continue  # a campaign touch, an unfinished step, or one to redo
             done.add(record.step)
             if record.status == StepStatus.skipped:
                 continue
-            out = record.output
-            if record.step == "research":
-                state.profile = CompanyProfile.model_validate(out)
-            elif record.step == "analysis":
-                state.analysis = AccountAnalysis.model_validate(out)
-            elif record.step == "personalization":
-                state.outreach = OutreachPlan.model_validate(out) if out else None
-                state.rule_retries = record.rule_retries
-            elif record.step == "colleague":
-                state.colleague_messages = [ColleagueMessage.model_validate(m) for m in out or []]
+            state.outputs[step.output] = step.load(record.output)
+            state.rule_retries[step.name] = record.rule_retries
         return done
 
     # ------------------------------------------------------------------ recording
-    def _run_step(self, run_id: str, name: str, state: _RunState, first_attempt: int) -> str | None:
+    def _run_step(
+        self,
+        run_id: str,
+        name: str,
+        state: steps.RunState,
+        first_attempt: int,
+        call: Callable[[steps.RunState], steps.StepOutput],
+        record_input: Callable[[steps.RunState], dict[str, Any]],
+    ) -> str | None:
         """Run a step under the retry policy, one step record per attempt; returns the error
         sentence when it finally failed."""
         attempt, fresh = first_attempt, False
         for n in range(1, self.retry.max_attempts + 1):
-            record, exc, truncated = self._attempt(run_id, name, state, attempt, fresh)
+            record, exc, truncated = self._attempt(
+                run_id, name, state, attempt, call, record_input, fresh
+            )
             if exc is None:
                 self.breaker.success()
                 self.store.update_step(record)
@@ -347,7 +445,14 @@ class Orchestrator:
         return None  # unreachable: the loop returns on its last attempt
 
     def _attempt(
-        self, run_id: str, name: str, state: _RunState, attempt: int, fresh: bool = False
+        self,
+        run_id: str,
+        name: str,
+        state: steps.RunState,
+        attempt: int,
+        call: Callable[[steps.RunState], steps.StepOutput],
+        record_input: Callable[[steps.RunState], dict[str, Any]],
+        fresh: bool = False,
     ) -> tuple[StepRecord, BaseException | None, bool]:
         record = StepRecord(
             step_id="step_" + uuid.uuid4().hex[:12],
@@ -357,7 +462,7 @@ class Orchestrator:
             attempt=attempt,
             status=StepStatus.running,
             started_at=utcnow(),
-            input=self._step_input(name, state),
+            input=record_input(state),
             model=self.model,
             program_version=self.program_version,
         )
@@ -368,11 +473,11 @@ class Orchestrator:
         with collect_usage() as usage:
             try:
                 with dspy.context(lm=lm, adapter=self.adapter):
-                    outcome = self._steps[name](state)
+                    outcome = call(state)
                 record.status = StepStatus.succeeded
-                record.output = _dump(outcome.output)
+                record.output = steps.dump(outcome.value)
                 record.rule_retries = outcome.rule_retries
-            except Skip as skip:
+            except steps.Skip as skip:
                 record.status = StepStatus.skipped
                 record.error_message = str(skip)
             except Exception as exc:
@@ -392,6 +497,16 @@ class Orchestrator:
         return record, error, usage.truncated > 0
 
     def _record_not_run(self, run_id: str, account: Account, name: str, failed: str) -> None:
+        self._record_status(
+            run_id, account, name, StepStatus.not_run, f"not run because {failed} failed"
+        )
+
+    def _record_skipped(self, run_id: str, account: Account, name: str, why: str) -> None:
+        self._record_status(run_id, account, name, StepStatus.skipped, why)
+
+    def _record_status(
+        self, run_id: str, account: Account, name: str, status: StepStatus, message: str
+    ) -> None:
         self.store.insert_steps(
             [
                 StepRecord(
@@ -400,81 +515,10 @@ class Orchestrator:
                     account_id=account.account_id,
                     step=name,
                     attempt=1,
-                    status=StepStatus.not_run,
-                    error_message=f"not run because {failed} failed",
+                    status=status,
+                    error_message=message,
                     model=self.model,
                     program_version=self.program_version,
                 )
             ]
         )
-
-    def _step_input(self, name: str, state: _RunState) -> dict[str, Any]:
-        account = state.account
-        if name == "research":
-            return {"account": account.model_dump(mode="json", exclude={"contacts", "inquiry"})}
-        if name == "analysis":
-            return {"profile": _dump(state.profile), "seller": self.seller.company}
-        if name == "personalization":
-            contact = account.primary_contact
-            data = {
-                "contact": contact.model_dump(mode="json") if contact else None,
-                "analysis": _dump(state.analysis),
-                "seller": self.seller.company,
-            }
-            if state.note:
-                data["reviewer_note"] = state.note
-            return data
-        return {
-            "inquiry": account.inquiry.model_dump(mode="json") if account.inquiry else None,
-            "targets": [c.contact_id or c.name for c in ColleagueReferrer.targets(account)],
-        }
-
-    # ------------------------------------------------------------------ steps
-    def _research(self, state: _RunState) -> _StepOutcome:
-        state.profile = self.program.researcher(account=state.account).profile
-        return _StepOutcome(state.profile)
-
-    def _analysis(self, state: _RunState) -> _StepOutcome:
-        assert state.profile is not None
-        state.analysis = self.program.analyst(
-            account=state.account, profile=state.profile, seller=self.seller
-        ).analysis
-        return _StepOutcome(state.analysis)
-
-    def _personalization(self, state: _RunState) -> _StepOutcome:
-        assert state.analysis is not None
-        contact = state.account.primary_contact
-        if contact is None:
-            raise Skip("the account has no contacts to write to")
-        pred = self.program.personalizer(
-            account=state.account,
-            contact=contact,
-            analysis=state.analysis,
-            seller=self.seller,
-            note=state.note,
-        )
-        state.outreach = pred.plan
-        state.rule_retries = pred.rule_retries
-        return _StepOutcome(pred.plan, pred.rule_retries)
-
-    def _colleague(self, state: _RunState) -> _StepOutcome:
-        account = state.account
-        if account.inquiry is None:
-            raise Skip("no engagement at this account (no inquiry), so no colleague to cite")
-        if account.referrer is None:
-            raise Skip("the inquiry's contact is not among the account's contacts")
-        if not ColleagueReferrer.targets(account):
-            raise Skip("no other non-primary contacts to write to")
-        pred = self.program.referrer(account=account, seller=self.seller)
-        state.colleague_messages = pred.messages
-        return _StepOutcome(pred.messages, pred.rule_retries)
-
-
-def _dump(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return [_dump(v) for v in value]
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    return value

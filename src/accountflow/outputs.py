@@ -12,24 +12,13 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from accountflow import steps
 from accountflow.errors import ConfigError
 from accountflow.io import Rejection
-from accountflow.models import AccountResult, Channel
+from accountflow.models import AccountResult
 
-COLUMNS: list[str] = [
-    "account_id",
-    "company_name",
-    "status",
-    "fit_score",
-    "fit_rationale",
-    "top_pain_points",
-    "approach",
-    "email_subject",
-    "email_body",
-    "linkedin_note",
-    "sms",
-    "call_opener",
-    "colleague_messages",
+_LEADING = ["account_id", "company_name", "status"]
+_TRAILING = [
     "error",
     "lm_calls",
     "cache_hits",
@@ -45,45 +34,39 @@ REJECTED_COLUMNS = ["source", "row", "account_id", "field", "reason"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def output_columns() -> list[str]:
+    """The output row's columns: the account, each step's own columns (from the step table, in
+    step order), then the run's figures."""
+    return [*_LEADING, *steps.output_columns(), *_TRAILING]
+
+
 def flatten(result: AccountResult) -> dict[str, Any]:
     """The output row of one account."""
-    analysis, plan = result.analysis, result.outreach
-
-    def body(channel: Channel) -> str | None:
-        message = plan.message(channel) if plan else None
-        return message.body if message else None
-
-    email = plan.message(Channel.email) if plan else None
-    pains = sorted(analysis.pain_points, key=lambda p: -p.severity)[:3] if analysis else []
-    return {
+    row: dict[str, Any] = {
         "account_id": result.account_id,
         "company_name": result.company_name,
         "status": result.status.value,
-        "fit_score": analysis.fit_score if analysis else None,
-        "fit_rationale": analysis.fit_rationale if analysis else None,
-        "top_pain_points": "; ".join(p.title for p in pains) or None,
-        "approach": analysis.approach if analysis else None,
-        "email_subject": email.subject if email else None,
-        "email_body": email.body if email else None,
-        "linkedin_note": body(Channel.linkedin),
-        "sms": body(Channel.sms),
-        "call_opener": body(Channel.call),
-        "colleague_messages": json.dumps(
-            [m.model_dump(mode="json") for m in result.colleague_messages], ensure_ascii=False
-        )
-        if result.colleague_messages
-        else None,
-        "error": result.error,
-        "lm_calls": result.lm_calls,
-        "cache_hits": result.cache_hits,
-        "prompt_tokens": result.prompt_tokens,
-        "completion_tokens": result.completion_tokens,
-        "cost_usd": result.cost_usd,
-        "latency_ms": result.duration_ms,
-        "run_id": result.run_id,
-        "model": result.model,
-        "program_version": result.program_version,
     }
+    for step in steps.table():
+        value = getattr(result, step.output, None)
+        if step.output not in type(result).model_fields:
+            value = result.extra.get(step.output)
+        row.update(step.flatten(value))
+    row.update(
+        {
+            "error": result.error,
+            "lm_calls": result.lm_calls,
+            "cache_hits": result.cache_hits,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "cost_usd": result.cost_usd,
+            "latency_ms": result.duration_ms,
+            "run_id": result.run_id,
+            "model": result.model,
+            "program_version": result.program_version,
+        }
+    )
+    return row
 
 
 def neutralise(value: Any) -> Any:
@@ -174,7 +157,7 @@ class ParquetWriter:
 
 def open_writer(path: Path, columns: list[str] | None = None) -> RowWriter:
     suffix = path.suffix.lower()
-    cols = columns or COLUMNS
+    cols = columns or output_columns()
     if not path.parent.exists():
         raise ConfigError(f"Output directory {path.parent} does not exist; create it first.")
     if suffix == ".parquet":

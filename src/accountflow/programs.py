@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from accountflow.config import Settings
 from accountflow.errors import ConfigError, InputError, NotFoundError
-from accountflow.modules import AccountPipeline, program_version
+from accountflow.pipeline import AccountPipeline, program_version
 from accountflow.store import Store
 from accountflow.store.db import utcnow
 

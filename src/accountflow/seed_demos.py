@@ -11,6 +11,7 @@ import dspy
 
 from accountflow.config import load_seller
 from accountflow.models import Account, AccountAnalysis, Channel, Contact, PainPoint
+from accountflow.prompts import analysis_text, contact_text
 
 _ACCOUNT = Account(
     account_id="demo-seed",
@@ -96,8 +97,6 @@ COLLEAGUE = {
 
 
 def _inputs() -> dict[str, str]:
-    from accountflow.modules import analysis_text, contact_text
-
     return {
         "account": _ACCOUNT.facts_for_prompt(),
         "contact": contact_text(_ACCOUNT.contacts[0]),
@@ -118,8 +117,6 @@ def channel_demos(channel: Channel, length: str) -> list[dspy.Example]:
 
 
 def colleague_demos() -> list[dspy.Example]:
-    from accountflow.modules import contact_text
-
     inputs = _inputs()
     inputs.pop("analysis")
     return [

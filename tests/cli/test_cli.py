@@ -213,7 +213,7 @@ def test_run_and_score_use_the_promoted_program(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from accountflow.config import Settings
-    from accountflow.modules import AccountPipeline
+    from accountflow.pipeline import AccountPipeline
     from accountflow.programs import promote, save_program
 
     settings = Settings.load()

@@ -12,7 +12,7 @@ import pytest
 
 import accountflow.lm
 from accountflow.lm import fake_lm
-from accountflow.modules import AccountPipeline
+from accountflow.pipeline import AccountPipeline
 from tests.cli_runner import run_cli
 
 INSTRUCTION = "Mention one specific fact about the company"

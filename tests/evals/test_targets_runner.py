@@ -9,9 +9,9 @@ import pytest
 
 from accountflow.errors import ConfigError
 from accountflow.evals.runner import evaluate
-from accountflow.evals.targets import TARGETS, build_target, target_predictor_names
+from accountflow.evals.targets import build_target, target_predictor_names, targets
 from accountflow.lm import fake_lm
-from accountflow.modules import AccountPipeline
+from accountflow.pipeline import AccountPipeline
 from tests.evals.helpers import bakery, harbor, injected
 
 
@@ -25,7 +25,7 @@ def test_each_target_exposes_only_its_own_step() -> None:
     ]
     everything = {name for name, _ in AccountPipeline().named_predictors()}
     assert set(target_predictor_names("pipeline")) == everything
-    for target in TARGETS:  # names map back onto the pipeline's predictors
+    for target in targets():  # names map back onto the pipeline's predictors
         assert set(target_predictor_names(target)) <= everything
     with pytest.raises(ConfigError, match="Unknown target"):
         build_target("nope")

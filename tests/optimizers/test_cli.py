@@ -11,8 +11,8 @@ import pytest
 
 from accountflow.config import Settings
 from accountflow.errors import ConfigError
-from accountflow.modules import AccountPipeline, program_version
 from accountflow.optimizers.cli import free_port, serve, ui_command, ui_env
+from accountflow.pipeline import AccountPipeline, program_version
 from tests.cli_runner import run_cli
 
 TINY_ARGS = ["--lm", "fake", "--train-limit", "4", "--dev-limit", "2", "--no-autolog"]

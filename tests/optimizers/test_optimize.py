@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from accountflow.config import Settings
-from accountflow.modules import AccountPipeline, program_version
 from accountflow.optimizers import OptimizeError, OptimizeRequest, optimize
 from accountflow.optimizers.mlflow_record import registered_model_name
+from accountflow.pipeline import AccountPipeline, program_version
 from accountflow.programs import get_program, list_programs, load_program, resolve_program
 from tests.optimizers.helpers import TINY, artifact_paths, mlflow_client, run_tiny, tiny_recipe
 

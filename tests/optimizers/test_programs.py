@@ -13,8 +13,8 @@ from accountflow.datasets import path as data_path
 from accountflow.errors import ConfigError, InputError, NotFoundError
 from accountflow.io import load_accounts
 from accountflow.lm import fake_lm
-from accountflow.modules import AccountPipeline, program_version
 from accountflow.orchestrator import Orchestrator
+from accountflow.pipeline import AccountPipeline, program_version
 from accountflow.programs import (
     ProgramMeta,
     diff_states,

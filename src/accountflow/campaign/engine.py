@@ -1,7 +1,9 @@
-"""The campaign engine: a thin loop around the pure rules, the pipeline's modules and the store.
+"""The campaign engine: a thin loop around the pure rules, the orchestrator and the store.
 
-`start` researches the account once and stores everything a later process needs; `step` makes
-one touch (claim it, pick contact and channel, write it with the model, commit it, deliver it);
+`start` researches the account once (a recorded orchestrator run of the research and analysis
+steps) and stores everything a later process needs; `step` makes one touch (claim it, pick
+contact and channel, write it with the model as a recorded step of that run, with the
+orchestrator's retries, breaker, usage and promoted program, commit it, deliver it);
 `tick` steps every due campaign. Conflicts are read from recorded responses before a touch and
 again just before it is committed, so a reply that arrives while the model writes still stops
 the touch.
@@ -19,6 +21,7 @@ from typing import Any
 
 import dspy
 
+from accountflow import steps
 from accountflow.campaign.config import CampaignConfig, load_config
 from accountflow.campaign.models import (
     CampaignContact,
@@ -60,24 +63,20 @@ from accountflow.campaign.rules import (
 from accountflow.campaign.schedule import Clock, first_touch_due, next_touch_due, to_utc_naive
 from accountflow.campaign.senders import Delivery, RecordingSender, Sender
 from accountflow.campaign.store import CampaignRow, CampaignStore
-from accountflow.config import Settings, load_seller
+from accountflow.config import Settings
 from accountflow.errors import InputError, NotFoundError
-from accountflow.lm.usage import collect_usage
 from accountflow.models import (
     Account,
     Channel,
     ColleagueMessage,
     OutreachMessage,
+    RunStatus,
     SellerProfile,
 )
-from accountflow.modules import (
-    ColleagueReferrer,
-    PainPointAnalyst,
-    Personalizer,
-    Researcher,
-    _append_footer,
-)
-from accountflow.orchestrator import one_line, redact
+from accountflow.modules import ColleagueReferrer, Personalizer, append_footer
+from accountflow.orchestrator import Orchestrator, one_line, redact
+from accountflow.pipeline import AccountPipeline
+from accountflow.resilience import CircuitOpenError
 from accountflow.store import Store
 from accountflow.store.db import utcnow
 
@@ -116,14 +115,9 @@ class CampaignEngine:
         self.sender: Sender = sender or RecordingSender()
         self._lm = lm
         self._lm_lock = threading.Lock()
+        self._orchestrator: Orchestrator | None = None
         self._seller = seller
-        retries = self.settings.max_rule_retries
-        self.researcher = Researcher()
-        self.analyst = PainPointAnalyst()
-        self.personalizer = Personalizer(retries)
-        self.referrer = ColleagueReferrer(retries)
         self.classifier = ReplyClassifier()
-        self.adapter = dspy.JSONAdapter()
 
     # ------------------------------------------------------------------ plumbing
     def close(self) -> None:
@@ -137,20 +131,27 @@ class CampaignEngine:
         self.close()
 
     @property
-    def lm(self) -> dspy.LM:
-        """Built on first use, so status and listing commands never load a model."""
+    def orchestrator(self) -> Orchestrator:
+        """Built on first use (`Orchestrator.from_settings`: the model, the promoted program,
+        retries and breaker), so status and listing commands never load a model."""
         with self._lm_lock:
-            if not isinstance(self._lm, dspy.BaseLM):
-                from accountflow.lm import build_lm
+            if self._orchestrator is None:
+                self._orchestrator = Orchestrator.from_settings(
+                    self.settings, self.store, lm=self._lm, seller=self._seller, source="campaign"
+                )
+            return self._orchestrator
 
-                self._lm = build_lm(self._lm or self.settings.lm, self.settings.api_base)
-            return self._lm
+    @property
+    def lm(self) -> dspy.BaseLM:
+        return self.orchestrator.lm
 
     def now(self) -> datetime:
         return to_utc_naive(self.clock())
 
     def _model(self, call: Callable[[], Any]) -> Any:
-        with dspy.context(lm=self.lm, adapter=self.adapter):
+        """An unrecorded model call (reading a reply) with the orchestrator's LM and adapter."""
+        orchestrator = self.orchestrator
+        with dspy.context(lm=orchestrator.lm, adapter=orchestrator.adapter):
             return call()
 
     # ------------------------------------------------------------------ start
@@ -190,17 +191,19 @@ class CampaignEngine:
                 error=f"Account {account.account_id} already has campaign {other.campaign_id} "
                 f"({other.status.value}); resume or finish it instead of starting another.",
             )
-        seller = self._seller or load_seller(self.settings.seller_path)
-        with collect_usage() as usage:
-            try:
-                analysis = self._model(lambda: self._analyse(account, seller))
-            except Exception as exc:
-                return StartResult(
-                    success=False,
-                    rejected_contacts=rejected,
-                    lm_calls=usage.lm_calls,
-                    error=f"research failed: {one_line(exc)}",
-                )
+        orchestrator = self.orchestrator
+        try:
+            run = orchestrator.run(account, only=("research", "analysis"))
+        except CircuitOpenError as exc:
+            return StartResult(success=False, rejected_contacts=rejected, error=one_line(exc))
+        if run.status != RunStatus.succeeded or run.analysis is None:
+            return StartResult(
+                success=False,
+                rejected_contacts=rejected,
+                lm_calls=run.lm_calls,
+                error=run.error or "research failed",
+            )
+        seller, analysis = orchestrator.seller, run.analysis
         now = self.now()
         campaign_id = "cmp_" + uuid.uuid4().hex[:12]
         row = CampaignRow(
@@ -212,7 +215,9 @@ class CampaignEngine:
             account=account,
             seller=seller,
             analysis=analysis,
-            model=str(self.lm.model),
+            model=orchestrator.model,
+            program_version=orchestrator.program_version,
+            run_id=run.run_id,
             next_touch_at=first_touch_due(now, cfg),
             created_at=now,
             updated_at=now,
@@ -233,12 +238,8 @@ class CampaignEngine:
             contacts_count=len(extracted.contacts),
             rejected_contacts=rejected,
             warnings=warnings,
-            lm_calls=usage.lm_calls,
+            lm_calls=run.lm_calls,
         )
-
-    def _analyse(self, account: Account, seller: SellerProfile) -> Any:
-        profile = self.researcher(account=account).profile
-        return self.analyst(account=account, profile=profile, seller=seller).analysis
 
     # ------------------------------------------------------------------ step / tick
     def step(
@@ -343,48 +344,66 @@ class CampaignEngine:
             else MessageKind.personalized
         )
         note = _follow_up_note(previous)
-        with collect_usage() as usage:
-            try:
-                if kind == MessageKind.colleague_reference:
-                    assert cite is not None
-                    referrer = next(c for c in contacts if c.contact_id == cite.contact_id)
-                    message, retries = self._model(
-                        lambda: self._reference(camp, contact, referrer, cite.topic, note)
-                    )
-                else:
-                    message, retries = self._model(
-                        lambda: self.personalizer.write(
-                            channel,
-                            camp.account,
-                            contact.to_contact(),
-                            camp.analysis,
-                            camp.seller,
-                            note,
-                        )
-                    )
-            except Exception as exc:
-                error = one_line(exc)
-                self.db.add_event(
-                    CampaignEvent(
-                        campaign_id=cid,
-                        at=now,
-                        event="touch_failed",
-                        detail={
-                            "touch": camp.touches_done + 1,
-                            "contact": contact.email,
-                            "channel": channel.value,
-                            "error": error,
-                        },
-                    )
+        number = camp.touches_done + 1
+        referrer = (
+            next(c for c in contacts if c.contact_id == cite.contact_id)
+            if kind == MessageKind.colleague_reference and cite is not None
+            else None
+        )
+
+        def write(program: AccountPipeline) -> steps.StepOutput:
+            if referrer is not None and cite is not None:
+                module: ColleagueReferrer = program.module(steps.get("colleague"))
+                reference, tries = self._reference(
+                    module, camp, contact, referrer, cite.topic, note
                 )
-                return self._result(
-                    camp,
-                    StepAction.failed,
-                    error=error,
-                    contact=contact,
-                    channel=channel,
-                    kind=kind,
+                return steps.StepOutput(reference, tries)
+            writer: Personalizer = program.module(steps.get("personalization"))
+            message, tries = writer.write(
+                channel, camp.account, contact.to_contact(), camp.analysis, camp.seller, note
+            )
+            return steps.StepOutput(message, tries)
+
+        run_id = self._run_id(camp)
+        touch_input = {
+            "campaign_id": cid,
+            "touch": number,
+            "contact_id": contact.contact_id,
+            "channel": channel.value,
+            "kind": kind.value,
+            "follow_up_note": note,
+        }
+        try:
+            out, error, usage = self.orchestrator.touch(
+                run_id, camp.account, "touch", write, touch_input
+            )
+        except CircuitOpenError as exc:
+            out, error, usage = None, one_line(exc), None
+        if out is None:
+            error = error or "the touch failed"
+            self.db.add_event(
+                CampaignEvent(
+                    campaign_id=cid,
+                    at=now,
+                    event="touch_failed",
+                    detail={
+                        "touch": number,
+                        "contact": contact.email,
+                        "channel": channel.value,
+                        "error": error,
+                    },
                 )
+            )
+            return self._result(
+                camp,
+                StepAction.failed,
+                error=error,
+                contact=contact,
+                channel=channel,
+                kind=kind,
+            )
+        message, retries = out.value, out.rule_retries
+        assert usage is not None
         late = self.check_conflicts(cid)  # a reply may have come in while the model wrote
         if late.should_pause:
             self._pause(camp, late.reason or "conflict", now, by="conflict")
@@ -395,7 +414,6 @@ class CampaignEngine:
                 conflicts=late.conflicts,
                 error=late.reason,
             )
-        number = camp.touches_done + 1
         done = number >= cfg.max_touchpoints
         entry = OutboxEntry(
             campaign_id=cid,
@@ -435,8 +453,19 @@ class CampaignEngine:
             next_touch_at=next_at,
         )
 
+    def _run_id(self, camp: CampaignRow) -> str:
+        """The run a campaign's touches are recorded under (campaigns started before runs
+        recorded their research get one now)."""
+        if camp.run_id is None:
+            run_id = self.orchestrator.open_run(camp.account)
+            self.store.finish_run(run_id, RunStatus.succeeded, None, None)
+            self.db.set_run(camp.campaign_id, run_id, self.orchestrator.program_version)
+            camp.run_id = run_id
+        return camp.run_id
+
     def _reference(
         self,
+        module: ColleagueReferrer,
         camp: CampaignRow,
         target: CampaignContact,
         referrer: CampaignContact,
@@ -444,13 +473,13 @@ class CampaignEngine:
         note: str | None,
     ) -> tuple[OutreachMessage, int]:
         colleague: ColleagueMessage
-        colleague, retries = self.referrer.write(
+        colleague, retries = module.write(
             camp.account, target.to_contact(), referrer.to_contact(), topic, camp.seller, note
         )
         message = OutreachMessage(
             channel=Channel.email, subject=colleague.subject, body=colleague.body
         )
-        _append_footer(message, camp.seller)  # the same compliance text as every email
+        append_footer(message, camp.seller)  # the same compliance text as every email
         return message, retries
 
     def _deliver(self, entry: OutboxEntry) -> Delivery:

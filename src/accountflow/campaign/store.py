@@ -50,6 +50,8 @@ class CampaignRow(BaseModel):
     seller: SellerProfile
     analysis: AccountAnalysis
     model: str | None = None
+    program_version: str | None = None
+    run_id: str | None = None  # the orchestrator run holding its research and touch records
     touches_done: int = 0
     next_touch_at: datetime | None = None
     pause_reason: str | None = None
@@ -117,8 +119,9 @@ class CampaignStore:
         with self._transaction() as cur:
             cur.execute(
                 "INSERT INTO campaigns (campaign_id, account_id, company_name, status, config, "
-                "account, seller, analysis, model, touches_done, next_touch_at, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "account, seller, analysis, model, program_version, run_id, touches_done, "
+                "next_touch_at, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     row.campaign_id,
                     row.account_id,
@@ -129,6 +132,8 @@ class CampaignStore:
                     _json(row.seller),
                     _json(row.analysis),
                     row.model,
+                    row.program_version,
+                    row.run_id,
                     row.touches_done,
                     row.next_touch_at,
                     row.created_at,
@@ -144,6 +149,13 @@ class CampaignStore:
                 ],
             )
             self._event(cur, event)
+
+    def set_run(self, campaign_id: str, run_id: str, program_version: str) -> None:
+        """Attach the orchestrator run a campaign's touches are recorded under."""
+        self.store.execute(
+            "UPDATE campaigns SET run_id = ?, program_version = ? WHERE campaign_id = ?",
+            [run_id, program_version, campaign_id],
+        )
 
     def get(self, campaign_id: str) -> CampaignRow | None:
         rows = self.store.query("SELECT * FROM campaigns WHERE campaign_id = ?", [campaign_id])

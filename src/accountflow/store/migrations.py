@@ -257,4 +257,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "campaign_runs",
+        """
+        ALTER TABLE campaigns ADD COLUMN run_id VARCHAR;
+        ALTER TABLE campaigns ADD COLUMN program_version VARCHAR;
+        """,
+    ),
 ]

@@ -1,0 +1,34 @@
+"""How domain objects read in a prompt: one rendering shared by the modules, the seed demos and
+the judge, so a demo looks exactly like the real inputs it stands for."""
+
+from __future__ import annotations
+
+from accountflow.models import AccountAnalysis, CompanyProfile, Contact
+
+
+def contact_text(contact: Contact) -> str:
+    lines = [f"name: {contact.name or 'Unknown'}"]
+    if contact.title:
+        lines.append(f"title: {contact.title}")
+    return "\n".join(lines)
+
+
+def profile_text(profile: CompanyProfile) -> str:
+    lines = [
+        f"summary: {profile.summary}",
+        f"industry: {profile.industry}",
+        f"size: {profile.size_band}",
+    ]
+    lines += [f"fact ({f.source.value}): {f.fact}" for f in profile.key_facts]
+    lines += [f"recent: {d}" for d in profile.recent_developments]
+    return "\n".join(lines)
+
+
+def analysis_text(analysis: AccountAnalysis) -> str:
+    lines = [
+        f"fit_score: {analysis.fit_score} ({analysis.fit_rationale})",
+        f"approach: {analysis.approach}",
+    ]
+    lines += [f"pain point: {p.title}: {p.description}" for p in analysis.pain_points]
+    lines += [f"opportunity: {o}" for o in analysis.opportunities]
+    return "\n".join(lines)

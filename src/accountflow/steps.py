@@ -1,0 +1,321 @@
+"""The table of steps: each step of the pipeline defined once.
+
+A `Step` says which `dspy.Module` runs it (and under which attribute of `AccountPipeline`), which
+run-state values it reads, what it produces, when it has nothing to do, what its step record
+stores as input, how its stored output is read back on resume, which output columns it fills,
+and how many LM calls it costs. `AccountPipeline`, the orchestrator (run, resume, skip), eval
+and optimizer targets, call estimates, batch outputs and campaign touches all iterate this
+table, so what evals and optimizers score is what `score` runs, and adding a step is one entry
+here plus its module and signature.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dspy
+
+from accountflow.lm.usage import Usage
+from accountflow.models import (
+    Account,
+    AccountAnalysis,
+    Channel,
+    ColleagueMessage,
+    CompanyProfile,
+    OutreachPlan,
+    SellerProfile,
+)
+from accountflow.modules import ColleagueReferrer, PainPointAnalyst, Personalizer, Researcher
+
+
+class Skip(Exception):
+    """A step that has nothing to do for this account; the reason is recorded."""
+
+
+@dataclass
+class RunState:
+    """What one account's run knows so far: its inputs and each finished step's output, keyed by
+    the step's `output` name. A reviewer's `note` reaches the writing steps as feedback."""
+
+    account: Account
+    seller: SellerProfile
+    note: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    rule_retries: dict[str, int] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)  # every LM call of the run so far
+
+    def get(self, name: str) -> Any:
+        return self.outputs.get(name)
+
+    def require(self, name: str) -> Any:
+        """An upstream output a step cannot run without (the table orders steps so it exists)."""
+        value = self.outputs.get(name)
+        if value is None:
+            raise RuntimeError(f"run state has no {name!r}: a step ran before the one making it")
+        return value
+
+    @property
+    def total_rule_retries(self) -> int:
+        return sum(self.rule_retries.values())
+
+
+@dataclass
+class StepOutput:
+    """What a step's module produced, and how many rule-feedback retries it took."""
+
+    value: Any
+    rule_retries: int = 0
+
+
+@dataclass(frozen=True)
+class ProgramOptions:
+    """Construction options every step module receives."""
+
+    max_rule_retries: int = 2
+    seed_demos: bool = True
+
+
+def _no_skip(state: RunState) -> str | None:
+    return None
+
+
+def _no_columns(value: Any) -> dict[str, Any]:
+    return {}
+
+
+def dump(value: Any) -> Any:
+    """A step output as JSON-ready data (pydantic models, lists of them, plain values)."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [dump(v) for v in value]
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return value
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the pipeline. See the module docstring for what each field drives."""
+
+    name: str
+    attr: str  # attribute of AccountPipeline holding the module (optimizers see these names)
+    build: Callable[[ProgramOptions], dspy.Module]
+    output: str  # run-state key (and AccountResult field, where it has one) it fills
+    run: Callable[[Any, RunState], StepOutput]
+    load: Callable[[Any], Any]  # stored JSON output -> value
+    reads: tuple[str, ...] = ()  # run-state outputs of other steps it needs
+    skip: Callable[[RunState], str | None] = _no_skip
+    record_input: Callable[[RunState], dict[str, Any]] = lambda state: {}
+    empty: Callable[[], Any] = lambda: None  # the output when skipped
+    columns: tuple[str, ...] = ()  # batch output columns it fills, in order
+    flatten: Callable[[Any], dict[str, Any]] = _no_columns
+    calls: int = 1  # uncached LM calls per account before rule retries (estimates)
+    review_gate: bool = False  # a run may stop after this step for a human review
+
+
+# ---------------------------------------------------------------------------- research
+def _research(module: Researcher, state: RunState) -> StepOutput:
+    return StepOutput(module(account=state.account).profile)
+
+
+# ---------------------------------------------------------------------------- analysis
+def _analysis(module: PainPointAnalyst, state: RunState) -> StepOutput:
+    profile = state.require("profile")
+    return StepOutput(module(account=state.account, profile=profile, seller=state.seller).analysis)
+
+
+def _analysis_columns(analysis: AccountAnalysis | None) -> dict[str, Any]:
+    pains = sorted(analysis.pain_points, key=lambda p: -p.severity)[:3] if analysis else []
+    return {
+        "fit_score": analysis.fit_score if analysis else None,
+        "fit_rationale": analysis.fit_rationale if analysis else None,
+        "top_pain_points": "; ".join(p.title for p in pains) or None,
+        "approach": analysis.approach if analysis else None,
+    }
+
+
+# ---------------------------------------------------------------------------- personalization
+def _personalization_skip(state: RunState) -> str | None:
+    if state.account.primary_contact is None:
+        return "the account has no contacts to write to"
+    return None
+
+
+def _personalization(module: Personalizer, state: RunState) -> StepOutput:
+    contact = state.account.primary_contact
+    assert contact is not None  # the skip rule ran first
+    pred = module(
+        account=state.account,
+        contact=contact,
+        analysis=state.require("analysis"),
+        seller=state.seller,
+        note=state.note,
+    )
+    return StepOutput(pred.plan, pred.rule_retries)
+
+
+def _personalization_input(state: RunState) -> dict[str, Any]:
+    contact = state.account.primary_contact
+    data: dict[str, Any] = {
+        "contact": contact.model_dump(mode="json") if contact else None,
+        "analysis": dump(state.get("analysis")),
+        "seller": state.seller.company,
+    }
+    if state.note:
+        data["reviewer_note"] = state.note
+    return data
+
+
+def _outreach_columns(plan: OutreachPlan | None) -> dict[str, Any]:
+    def body(channel: Channel) -> str | None:
+        message = plan.message(channel) if plan else None
+        return message.body if message else None
+
+    email = plan.message(Channel.email) if plan else None
+    return {
+        "email_subject": email.subject if email else None,
+        "email_body": email.body if email else None,
+        "linkedin_note": body(Channel.linkedin),
+        "sms": body(Channel.sms),
+        "call_opener": body(Channel.call),
+    }
+
+
+# ---------------------------------------------------------------------------- colleague
+def _colleague_skip(state: RunState) -> str | None:
+    account = state.account
+    if account.inquiry is None:
+        return "no engagement at this account (no inquiry), so no colleague to cite"
+    if account.referrer is None:
+        return "the inquiry's contact is not among the account's contacts"
+    if not ColleagueReferrer.targets(account):
+        return "no other non-primary contacts to write to"
+    return None
+
+
+def _colleague(module: ColleagueReferrer, state: RunState) -> StepOutput:
+    pred = module(account=state.account, seller=state.seller, note=state.note)
+    return StepOutput(pred.messages, pred.rule_retries)
+
+
+def _colleague_input(state: RunState) -> dict[str, Any]:
+    account = state.account
+    return {
+        "inquiry": account.inquiry.model_dump(mode="json") if account.inquiry else None,
+        "targets": [c.contact_id or c.name for c in ColleagueReferrer.targets(account)],
+    }
+
+
+def _colleague_columns(messages: list[ColleagueMessage] | None) -> dict[str, Any]:
+    text = (
+        json.dumps([m.model_dump(mode="json") for m in messages], ensure_ascii=False)
+        if messages
+        else None
+    )
+    return {"colleague_messages": text}
+
+
+# ---------------------------------------------------------------------------- the table
+STEPS: tuple[Step, ...] = (
+    Step(
+        name="research",
+        attr="researcher",
+        build=lambda o: Researcher(),
+        output="profile",
+        run=_research,
+        load=CompanyProfile.model_validate,
+        record_input=lambda s: {
+            "account": s.account.model_dump(mode="json", exclude={"contacts", "inquiry"})
+        },
+        calls=1,
+    ),
+    Step(
+        name="analysis",
+        attr="analyst",
+        build=lambda o: PainPointAnalyst(),
+        output="analysis",
+        reads=("profile",),
+        run=_analysis,
+        load=AccountAnalysis.model_validate,
+        record_input=lambda s: {"profile": dump(s.get("profile")), "seller": s.seller.company},
+        columns=("fit_score", "fit_rationale", "top_pain_points", "approach"),
+        flatten=_analysis_columns,
+        calls=1,
+    ),
+    Step(
+        name="personalization",
+        attr="personalizer",
+        build=lambda o: Personalizer(o.max_rule_retries, o.seed_demos),
+        output="outreach",
+        reads=("analysis",),
+        run=_personalization,
+        load=lambda data: OutreachPlan.model_validate(data) if data else None,
+        skip=_personalization_skip,
+        record_input=_personalization_input,
+        columns=("email_subject", "email_body", "linkedin_note", "sms", "call_opener"),
+        flatten=_outreach_columns,
+        calls=len(Channel),
+        review_gate=True,
+    ),
+    Step(
+        name="colleague",
+        attr="referrer",
+        build=lambda o: ColleagueReferrer(o.max_rule_retries, o.seed_demos),
+        output="colleague_messages",
+        run=_colleague,
+        load=lambda data: [ColleagueMessage.model_validate(m) for m in data or []],
+        skip=_colleague_skip,
+        record_input=_colleague_input,
+        empty=list,
+        columns=("colleague_messages",),
+        flatten=_colleague_columns,
+        calls=2,  # about two reference emails per account with engagement
+    ),
+)
+
+
+def table() -> tuple[Step, ...]:
+    """The steps in run order. Read at call time, so a test (or plugin) that extends `STEPS`
+    is seen by every consumer."""
+    return STEPS
+
+
+def names() -> tuple[str, ...]:
+    return tuple(step.name for step in table())
+
+
+def get(name: str) -> Step:
+    for step in table():
+        if step.name == name:
+            return step
+    raise KeyError(f"unknown step {name!r}; steps are: {', '.join(names())}")
+
+
+def producer(output: str) -> Step:
+    """The step whose output is `output`."""
+    for step in table():
+        if step.output == output:
+            return step
+    raise KeyError(f"no step produces {output!r}")
+
+
+def closure(name: str) -> tuple[Step, ...]:
+    """`name` and every step it depends on (through `reads`), in run order."""
+    needed: set[str] = set()
+    pending = [name]
+    while pending:
+        step = get(pending.pop())
+        if step.name in needed:
+            continue
+        needed.add(step.name)
+        pending.extend(producer(r).name for r in step.reads)
+    return tuple(s for s in table() if s.name in needed)
+
+
+def output_columns() -> list[str]:
+    """Every step's batch output columns, in step order."""
+    return [c for step in table() for c in step.columns]
