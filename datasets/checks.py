@@ -127,7 +127,8 @@ def schema_problem(obj: object, where: str, validator: Draft202012Validator) -> 
 
 def file_problems(file: Path, validator: Draft202012Validator | None = None) -> list[str]:
     """Every bad line of a labeled file, not just the first: the model's complaint if it has
-    one, else the schema's (a line only the schema rejects means the schema is stale)."""
+    one, else the schema's. Only the schema rejects a form the model tolerates in CRM exports
+    (a count written "1,200") but which tools reading the curated files should not see."""
     validator = validator or schema_validator()
     problems: list[str] = []
     seen: dict[str, int] = {}
