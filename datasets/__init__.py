@@ -4,7 +4,10 @@ The labeled sets (`labeled/{train,dev,test}.jsonl`) are gold answers for the dem
 customer profile; evals score programs against them and optimizers train on them. A labeled file
 is curated data, so loading it is all-or-nothing: one bad line raises an `InputError` naming the
 file and line, because an eval silently run on fewer examples would not be comparable with its
-baseline. See `datasets/README.md` for how the data was made and what each label means.
+baseline. The JSONL files are the source, edited by hand; `checks.py` (run it as
+`python -m accountflow.datasets check`) keeps them valid against the model and the generated
+`labeled/schema.json`, and the splits stratified. See `datasets/README.md` for how the data was
+made and what each label means.
 """
 
 from __future__ import annotations
@@ -123,6 +126,27 @@ def split_path(split: str) -> Path:
     )
 
 
+def parse_labeled_line(raw: bytes, where: str) -> LabeledAccount:
+    """One line of a labeled file as a `LabeledAccount`; a bad line raises `InputError` naming
+    `where` (file and line) and the field, so `load_labeled` and the dataset check say the same."""
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{where} is not valid UTF-8; save the file as UTF-8.") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{where} is not valid JSON ({exc.msg} at column {exc.colno}); fix that line."
+        ) from None
+    if not isinstance(obj, dict):
+        raise InputError(f"{where} must be a JSON object with 'account' and 'labels'.")
+    try:
+        return LabeledAccount.model_validate(obj)
+    except ValidationError as exc:
+        _, reason = _explain(exc)
+        todo = "" if ";" in reason else "; fix that line"
+        raise InputError(f"{where}: {reason}{todo}.") from None
+
+
 def load_labeled(split: str) -> list[LabeledAccount]:
     """Every line of a split, schema-checked; the first bad line raises naming file and line."""
     file = split_path(split)
@@ -133,22 +157,7 @@ def load_labeled(split: str) -> list[LabeledAccount]:
             if not raw.strip():
                 continue
             where = f"{file} line {line_no}"
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise InputError(f"{where} is not valid UTF-8; save the file as UTF-8.") from None
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"{where} is not valid JSON ({exc.msg} at column {exc.colno}); fix that line."
-                ) from None
-            if not isinstance(obj, dict):
-                raise InputError(f"{where} must be a JSON object with 'account' and 'labels'.")
-            try:
-                row = LabeledAccount.model_validate(obj)
-            except ValidationError as exc:
-                _, reason = _explain(exc)
-                todo = "" if ";" in reason else "; fix that line"
-                raise InputError(f"{where}: {reason}{todo}.") from None
+            row = parse_labeled_line(raw, where)
             account_id = row.account.account_id
             if account_id in seen:
                 raise InputError(
@@ -201,6 +210,7 @@ __all__ = [
     "dataset_hash",
     "load_labeled",
     "load_split",
+    "parse_labeled_line",
     "path",
     "split_path",
 ]

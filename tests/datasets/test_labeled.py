@@ -120,6 +120,24 @@ def test_tags_describe_the_data() -> None:
             assert "ignore" in text or "disregard" in text
 
 
+def test_contact_details_are_reserved_for_fiction() -> None:
+    """Domains and e-mail addresses use the reserved .example domain, phone numbers the US range
+    reserved for fiction (555-0100 to 555-0199): hand edits must not reach real people."""
+    for row in ALL:
+        acc = row.account
+        assert acc.domain is None or acc.domain.endswith(".example"), acc.account_id
+        emails = [c.email for c in acc.contacts if c.email]
+        if acc.inquiry is not None and acc.inquiry.email:
+            emails.append(acc.inquiry.email)
+        for email in emails:
+            assert email.lower().endswith(".example"), (acc.account_id, email)
+        for contact in acc.contacts:
+            if contact.phone:
+                assert re.fullmatch(r"\+1\d{3}55501\d\d", contact.phone), contact.phone
+            if contact.linkedin_url:
+                assert contact.linkedin_url.startswith("https://www.linkedin.com/in/")
+
+
 def test_duplicate_contacts_survive_validation_unchanged() -> None:
     """Account keeps duplicates as given (no merge): cleaning them is the program's job."""
     dupes = [row for row in ALL if "duplicate_contacts" in row.labels.tags]
