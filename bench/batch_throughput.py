@@ -56,14 +56,12 @@ def make_accounts(path: Path, n: int) -> None:
 def score(input: Path, home: Path, lm: str, concurrency: int) -> dict:
     from accountflow.batch import BatchScorer
     from accountflow.config import Settings
-    from accountflow.lm import build_lm, use_cache_dir
     from accountflow.orchestrator import Orchestrator
     from accountflow.store import Store
 
     settings = Settings.load(home=home, lm=lm)
-    use_cache_dir(settings.cache_dir)
     with Store(settings.db_path) as store:
-        orch = Orchestrator(store, build_lm(lm), settings.seller())
+        orch = Orchestrator.from_settings(settings, store)
         t0 = time.perf_counter()
         summary = BatchScorer(orch, input, home / "out.jsonl", concurrency=concurrency).run()
         elapsed = time.perf_counter() - t0
@@ -118,14 +116,12 @@ def main() -> None:
         # same accounts, new batch name, same state dir: every call from DSPy's cache
         from accountflow.batch import BatchScorer
         from accountflow.config import Settings
-        from accountflow.lm import build_lm, use_cache_dir
         from accountflow.orchestrator import Orchestrator
         from accountflow.store import Store
 
         settings = Settings.load(home=tmpdir / "live", lm=lm)
-        use_cache_dir(settings.cache_dir)
         with Store(settings.db_path) as store:
-            orch = Orchestrator(store, build_lm(lm), settings.seller())
+            orch = Orchestrator.from_settings(settings, store)
             t0 = time.perf_counter()
             replay = BatchScorer(
                 orch,

@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accountflow import Store, load_accounts, load_seller  # noqa: E402
+from accountflow import Store, load_accounts  # noqa: E402
+from accountflow.config import Settings  # noqa: E402
 from accountflow.datasets import path as data_path  # noqa: E402
 from accountflow.lm import build_lm, fake_lm  # noqa: E402
 from accountflow.orchestrator import Orchestrator  # noqa: E402
@@ -39,7 +40,8 @@ def check_random_faults(tmp: Path, n: int, rate: float, attempts: int) -> None:
     try:
         lm = build_lm("openai/gpt-4o-mini", api_base=stub.url, timeout_s=5)
         policy = RetryPolicy(max_attempts=attempts, base_delay_s=0.05, breaker_threshold=20)
-        orch = Orchestrator(Store(tmp / "faults.duckdb"), lm, load_seller(), retry=policy)
+        settings = Settings.load(home=tmp / "faults").model_copy(update={"retry": policy})
+        orch = Orchestrator.from_settings(settings, Store(tmp / "faults.duckdb"), lm=lm)
         demo = load_accounts(data_path("accounts_demo.jsonl")).accounts
         accounts = [  # distinct accounts: every prompt new, no cache hits between them
             demo[i % len(demo)].model_copy(
@@ -77,7 +79,9 @@ def check_bad_key(tmp: Path) -> None:
             cache=False,
             api_key="wrong-key-for-this-check",
         )
-        orch = Orchestrator(Store(tmp / "key.duckdb"), lm, load_seller())
+        orch = Orchestrator.from_settings(
+            Settings.load(home=tmp / "key"), Store(tmp / "key.duckdb"), lm=lm
+        )
         account = load_accounts(data_path("accounts_demo.jsonl")).accounts[0]
         t0 = time.perf_counter()
         result = orch.run(account)
@@ -117,11 +121,15 @@ def check_kill_9(tmp: Path) -> None:
     done = sorted({s.step for s in before if s.status.value == "succeeded"})
     engine_lm = fake_lm("latency_ms=400")
     t0 = time.perf_counter()
-    resumed = Orchestrator(store, engine_lm, load_seller()).resume(run.run_id)
+    resumed = Orchestrator.from_settings(Settings.load(home=home), store, lm=engine_lm).resume(
+        run.run_id
+    )
     after = store.get_steps(run.run_id)
     new = [s for s in after if s.step_id not in {b.step_id for b in before}]
-    clean = Orchestrator(
-        Store(tmp / "clean.duckdb"), fake_lm("clean", cache=False), load_seller()
+    clean = Orchestrator.from_settings(
+        Settings.load(home=tmp / "clean"),
+        Store(tmp / "clean.duckdb"),
+        lm=fake_lm("clean", cache=False),
     ).run(
         next(
             a

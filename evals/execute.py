@@ -16,7 +16,6 @@ import dspy
 from pydantic import BaseModel, ConfigDict, Field
 
 from accountflow.config import Settings
-from accountflow.errors import ConfigError
 from accountflow.evals.compare import Comparison, Verdict, compare, verdict
 from accountflow.evals.runner import EvalReport, ExampleResult, evaluate
 from accountflow.evals.store import (
@@ -30,8 +29,8 @@ from accountflow.evals.store import (
     resolve_eval_id,
 )
 from accountflow.evals.suites import Suite
-from accountflow.orchestrator import one_line, redact
-from accountflow.pipeline import AccountPipeline, program_version
+from accountflow.orchestrator import Orchestrator, lm_for, one_line, redact
+from accountflow.pipeline import AccountPipeline
 from accountflow.store import Store
 from accountflow.store.db import utcnow
 
@@ -66,46 +65,6 @@ def load_examples(suite: Suite, limit: int | None = None) -> tuple[list[dspy.Exa
     return load_split(suite.dataset, n), dataset_hash(suite.dataset)
 
 
-def load_program_ref(settings: Settings, ref: str | None, store: Store) -> AccountPipeline:
-    """`--program`: a registered version (or prefix), a path to a program JSON, or None for the
-    promoted program (else the built-in one), through `accountflow.programs`."""
-    try:
-        from accountflow.programs import load_program
-    except ImportError:  # the registry is optional: a saved program JSON still works
-        return _load_program_file(settings, ref)
-    return load_program(settings, ref, store=store)
-
-
-def _load_program_file(settings: Settings, ref: str | None) -> AccountPipeline:
-    program = AccountPipeline(settings.max_rule_retries)
-    if ref is None:
-        return program
-    path = Path(ref).expanduser()
-    if not path.is_file():
-        raise ConfigError(
-            f"Program {ref!r} is not a program JSON file; pass a path saved with "
-            "program.save(path)."
-        )
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        raise ConfigError(
-            f"Program file {path} is not valid JSON; save it with program.save(path)."
-        ) from None
-    for name, predictor in program.named_predictors():
-        if name in state:
-            predictor.load_state(state[name])
-    return program
-
-
-def _lm(model: str | dspy.LM, settings: Settings) -> dspy.LM:
-    if not isinstance(model, str):
-        return model
-    from accountflow.lm import build_lm
-
-    return build_lm(model, settings.api_base)
-
-
 def run_suite(
     settings: Settings,
     suite: Suite,
@@ -123,23 +82,17 @@ def run_suite(
 ) -> SuiteOutcome:
     """Run `suite` and record it; see the module docstring. `lm` defaults to `settings.lm`,
     `judge_lm` to `lm`; `program` is a ref for `--program` or a program object."""
-    from accountflow.lm import use_cache_dir
-
     examples, data_hash = load_examples(suite, limit)
-    use_cache_dir(settings.cache_dir)
-    lm_obj = _lm(lm if lm is not None else settings.lm, settings)
-    judge_obj = _lm(judge_lm, settings) if suite.uses_judge and judge_lm is not None else None
-    judge_name = str((judge_obj or lm_obj).model) if suite.uses_judge else None
     own_store = store is None
     store = store if store is not None else Store(settings.db_path)
     try:
+        # the same factory as `score`: model (timeout, cache in the state dir) and program
+        runtime = Orchestrator.from_settings(settings, store, lm=lm, program=program)
+        lm_obj, pipeline = runtime.lm, runtime.program
+        judge_obj = lm_for(settings, judge_lm) if suite.uses_judge and judge_lm else None
+        judge_name = str((judge_obj or lm_obj).model) if suite.uses_judge else None
         recover_interrupted(store)
-        pipeline = (
-            program
-            if isinstance(program, AccountPipeline)
-            else load_program_ref(settings, program, store)
-        )
-        version = program_version(pipeline)
+        version = runtime.program_version
         baseline_id = (
             resolve_eval_id(store, baseline, suite=suite.name) if baseline is not None else None
         )

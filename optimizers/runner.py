@@ -39,6 +39,7 @@ from accountflow.optimizers.recipes import (
     missing_dependency,
     recipe_json,
 )
+from accountflow.orchestrator import lm_for
 from accountflow.pipeline import AccountPipeline
 from accountflow.programs import (
     LoadedProgram,
@@ -146,7 +147,6 @@ def prepare(settings: Settings, request: OptimizeRequest) -> Prepared:
     from accountflow.datasets import dataset_hash, load_split
     from accountflow.evals.metrics import resolve_weights
     from accountflow.evals.targets import check_target
-    from accountflow.lm import build_lm
 
     target = check_target(request.target)
     recipe = request.recipe
@@ -162,9 +162,11 @@ def prepare(settings: Settings, request: OptimizeRequest) -> Prepared:
         "teacher": request.teacher_lm,
         "reflection": request.reflection_lm,
     }
-    # build_lm checks a remote provider's credentials (check_credentials) and the embedded
-    # model's files, and makes no call.
-    lms = {role: build_lm(model, request.api_base) for role, model in models.items() if model}
+    # built like every command's model (lm_for: endpoint, step timeout, cache in the state
+    # dir); building checks a remote provider's credentials and the embedded model's files,
+    # and makes no call.
+    run_settings = settings.model_copy(update={"api_base": request.api_base})
+    lms = {role: lm_for(run_settings, model) for role, model in models.items() if model}
 
     train_all = load_split(recipe.trainset, recipe.train_limit)
     dev = load_split(recipe.devset, recipe.dev_limit)

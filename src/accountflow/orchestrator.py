@@ -74,6 +74,16 @@ def input_hash(account_data: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def lm_for(settings: Settings, lm: dspy.BaseLM | str | None = None) -> dspy.BaseLM:
+    """The LM a command runs on: `lm` (a built LM is used as is; a model string, else the
+    settings' model, is built with the settings' endpoint and step timeout), with DSPy's cache
+    in the state dir. Optimizers build their teacher and reflection models through it too."""
+    use_cache_dir(settings.cache_dir)
+    if isinstance(lm, dspy.BaseLM):
+        return lm
+    return build_lm(lm or settings.lm, settings.api_base, timeout_s=settings.retry.step_timeout_s)
+
+
 class ReviewPolicy:
     """When a run stops after its review-gated step (personalization) for a human to look at
     the outreach."""
@@ -155,13 +165,7 @@ class Orchestrator:
         review policy, the seller, and the promoted program (or `program`: a version, a file,
         "default", or a built program). The CLI, campaigns, evals, optimizers and benchmarks
         all come through here, so each runs what `score` runs."""
-        if isinstance(lm, dspy.BaseLM):
-            lm_obj = lm
-        else:
-            lm_obj = build_lm(
-                lm or settings.lm, settings.api_base, timeout_s=settings.retry.step_timeout_s
-            )
-        use_cache_dir(settings.cache_dir)
+        lm_obj = lm_for(settings, lm)
         if not isinstance(program, AccountPipeline):
             program = load_program(settings, program, store=store)
         return cls(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import accountflow.lm
+import accountflow.orchestrator
 from accountflow.lm import fake_lm
 from accountflow.pipeline import AccountPipeline
 from tests.cli_runner import run_cli
@@ -39,12 +40,13 @@ def _instruction_following(request: Any, answer: dict[str, Any]) -> Any:
 def instruction_following_fake(monkeypatch: pytest.MonkeyPatch) -> None:
     real = accountflow.lm.build_lm
 
-    def build(model: str, api_base: str | None = None, cache: bool = True) -> Any:
+    def build(model: str, api_base: str | None = None, **kwargs: Any) -> Any:
         if model == "fake":
             return fake_lm("instruction-following", responder=_instruction_following, cache=False)
-        return real(model, api_base, cache)
+        return real(model, api_base, **kwargs)
 
     monkeypatch.setattr(accountflow.lm, "build_lm", build)
+    monkeypatch.setattr(accountflow.orchestrator, "build_lm", build)
 
 
 def test_smoke_suite_passes_fast_and_is_recorded(
