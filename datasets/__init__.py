@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from accountflow.config import load_seller
 from accountflow.errors import InputError
 from accountflow.io import _explain
 from accountflow.models import Account, Approach
@@ -177,9 +178,7 @@ def load_split(split: str, limit: int | None = None) -> list[dspy.Example]:
 
     Read the labels as `example["labels"]` or `example.gold` (the same object):
     `example.labels` is `dspy.Example.labels()`, a method, which shadows the key."""
-    import dspy
-
-    from accountflow.config import load_seller
+    import dspy  # lazy: ~1.5 s, and listing or checking the data does not need it
 
     if limit is not None and limit < 1:
         raise InputError(f"The example limit must be at least 1, got {limit}.")

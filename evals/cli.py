@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from accountflow.config import Settings
     from accountflow.evals.compare import Comparison
     from accountflow.evals.execute import SuiteOutcome
-    from accountflow.evals.runner import EvalReport, ExampleResult
+    from accountflow.evals.runner import EvalReport
+    from accountflow.evals.scores import ExampleResult
     from accountflow.evals.store import EvalRun
 
 out = console()

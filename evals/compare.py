@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
-from accountflow.evals.runner import ExampleResult, summarise
+from accountflow.evals.metrics import weighted
+from accountflow.evals.runner import summarise
+from accountflow.evals.scores import ExampleResult
 
 EPS = 1e-9
 
@@ -128,8 +130,6 @@ def compare(
 def _rescored(row: ExampleResult, weights: Mapping[str, float]) -> ExampleResult:
     """The baseline row scored with the current weights (a suite's weights may have changed);
     metrics the baseline did not compute are left out."""
-    from accountflow.evals.metrics import weighted
-
     if row.status == "error":
         return row
     scores = {k: v for k, v in row.scores.items() if k in weights}

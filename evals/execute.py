@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from accountflow.config import Settings
 from accountflow.evals.compare import Comparison, Verdict, compare, verdict
-from accountflow.evals.runner import EvalReport, ExampleResult, evaluate
+from accountflow.evals.runner import EvalReport, evaluate
+from accountflow.evals.scores import ExampleResult
 from accountflow.evals.store import (
     EvalRun,
     add_results,

@@ -15,17 +15,13 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import dspy
 
-from accountflow.evals.metrics import MetricScore
+from accountflow.evals.scores import Agreement, ExampleResult, MetricScore, pearson
 from accountflow.models import Channel, ColleagueMessage, OutreachPlan
 from accountflow.prompts import contact_text
 from accountflow.signatures.judge import JudgeOutreach, JudgeVerdict
-
-if TYPE_CHECKING:
-    from accountflow.evals.runner import Agreement, ExampleResult
 
 CRITERIA: tuple[str, ...] = ("relevance", "specificity", "tone", "clarity", "call_to_action")
 # judge criterion -> the deterministic metric that checks an overlapping property
@@ -123,8 +119,6 @@ def criteria_means(rows: Sequence[ExampleResult]) -> dict[str, float]:
 def agreement(rows: Sequence[ExampleResult]) -> list[Agreement]:
     """Judge vs deterministic metric, per overlapping pair: pass/fail agreement (both >= 0.5
     or both below) and Pearson correlation, over examples where both scored."""
-    from accountflow.evals.runner import Agreement, pearson
-
     out: list[Agreement] = []
     for criterion, metric in AGREEMENT_PAIRS:
         pairs: list[tuple[float, float]] = []

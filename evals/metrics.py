@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import dspy
-from pydantic import BaseModel, Field
 
 from accountflow.datasets import BAND_RANGES, band_of
 from accountflow.errors import ConfigError
 from accountflow.evals.grounding import evidence_text, grounding_score, invented_claims
+from accountflow.evals.judge import judge_prediction
+from accountflow.evals.scores import MetricScore
 from accountflow.evals.targets import check_target, fields
 from accountflow.evals.text import GENERIC, content_stems, overlap
 from accountflow.models import (
@@ -38,19 +39,6 @@ from accountflow.rules import check_colleague, check_message, check_outreach, me
 from accountflow.rules import mentions_name as names_person
 
 # ---------------------------------------------------------------------------- types
-
-
-class MetricScore(BaseModel):
-    """One metric's verdict on one example."""
-
-    score: float = Field(ge=0.0, le=1.0)
-    reason: str
-    applicable: bool = True
-    details: dict[str, float] = Field(default_factory=dict)
-
-    @classmethod
-    def na(cls, reason: str) -> MetricScore:
-        return cls(score=1.0, reason=f"n/a: {reason}", applicable=False)
 
 
 MetricFn = Callable[[dspy.Example, dspy.Prediction], MetricScore]
@@ -543,8 +531,6 @@ def injection(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore
     uses_lm=True,
 )
 def judge(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore:
-    from accountflow.evals.judge import judge_prediction
-
     return judge_prediction(example, prediction)
 
 

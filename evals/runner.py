@@ -9,53 +9,23 @@ is a pydantic model so the CLI, the store, MLflow and the optimizer read the sam
 from __future__ import annotations
 
 import contextvars
-import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from typing import Any, Literal
+from typing import Any
 
 import dspy
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field
 
 from accountflow.errors import ConfigError
-from accountflow.evals.metrics import METRICS, MetricScore, resolve_weights, score_all, weighted
+from accountflow.evals.judge import agreement, criteria_means, use_judge_lm
+from accountflow.evals.metrics import METRICS, resolve_weights, score_all, weighted
+from accountflow.evals.scores import Agreement, ExampleResult, MetricScore
 from accountflow.evals.targets import TargetModule, build_target, fields
 from accountflow.lm.usage import Usage, collect_usage
 from accountflow.orchestrator import one_line
 from accountflow.pipeline import AccountPipeline
-
-ExampleStatus = Literal["ok", "error"]
-
-
-class ExampleResult(BaseModel):
-    """One example: its prediction, each metric's score and reason, and what it cost."""
-
-    index: int
-    example_id: str
-    status: ExampleStatus
-    error: str | None = None
-    score: float
-    scores: dict[str, MetricScore]
-    prediction: dict[str, Any] | None = None
-    duration_ms: int = 0
-    lm_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    judge_calls: int = 0
-    _usage: tuple[Usage, ...] = PrivateAttr(default=())
-
-
-class Agreement(BaseModel):
-    """How often an LLM-judge criterion agrees with the deterministic metric that overlaps it:
-    both pass (>= 0.5) or both fail, and the Pearson correlation of the two scores."""
-
-    criterion: str
-    metric: str
-    n: int
-    agreement: float | None = None
-    correlation: float | None = None
 
 
 class EvalReport(BaseModel):
@@ -149,7 +119,6 @@ def evaluate(
     started = time.perf_counter()
 
     def run_one(index: int, example: dspy.Example) -> ExampleResult:
-        from accountflow.evals.judge import use_judge_lm
 
         t0 = time.perf_counter()
         error: str | None = None
@@ -230,7 +199,6 @@ def summarise(
     for r in rows:
         for part in r._usage:
             usage.merge(part)
-    from accountflow.evals.judge import agreement, criteria_means
 
     return EvalReport(
         target=target,
@@ -249,16 +217,3 @@ def summarise(
         completion_tokens=usage.completion_tokens,
         cost_usd=usage.cost_usd,
     )
-
-
-def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Pearson's r, or None when either side is constant or there are fewer than 3 pairs."""
-    n = len(xs)
-    if n < 3:
-        return None
-    mx, my = sum(xs) / n, sum(ys) / n
-    sx = math.sqrt(sum((x - mx) ** 2 for x in xs))
-    sy = math.sqrt(sum((y - my) ** 2 for y in ys))
-    if sx == 0 or sy == 0:
-        return None
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / (sx * sy)

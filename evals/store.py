@@ -16,8 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from accountflow.errors import NotFoundError
-from accountflow.evals.metrics import MetricScore
-from accountflow.evals.runner import ExampleResult
+from accountflow.evals.scores import ExampleResult, MetricScore
 from accountflow.store import Store
 from accountflow.store.db import utcnow
 

@@ -29,7 +29,11 @@ from dspy.utils.callback import BaseCallback
 from pydantic import BaseModel, Field
 
 from accountflow.config import Settings
+from accountflow.datasets import dataset_hash, load_split
 from accountflow.errors import AccountflowError, ConfigError
+from accountflow.evals.metrics import feedback_metric_for, metric_for, resolve_weights
+from accountflow.evals.runner import evaluate
+from accountflow.evals.targets import build_target, check_target
 from accountflow.optimizers.budget import BudgetExhausted, Meter, Phase, metered
 from accountflow.optimizers.demos import labeled_demos
 from accountflow.optimizers.recipes import (
@@ -39,7 +43,7 @@ from accountflow.optimizers.recipes import (
     missing_dependency,
     recipe_json,
 )
-from accountflow.orchestrator import lm_for
+from accountflow.orchestrator import lm_for, one_line
 from accountflow.pipeline import AccountPipeline
 from accountflow.programs import (
     LoadedProgram,
@@ -144,9 +148,6 @@ def split_val(
 
 def prepare(settings: Settings, request: OptimizeRequest) -> Prepared:
     """Validate the request and load what it needs, before any LM call."""
-    from accountflow.datasets import dataset_hash, load_split
-    from accountflow.evals.metrics import resolve_weights
-    from accountflow.evals.targets import check_target
 
     target = check_target(request.target)
     recipe = request.recipe
@@ -267,7 +268,6 @@ def _teacher_settings(lms: dict[str, dspy.LM]) -> dict[str, Any] | None:
 
 def build_optimizer(prep: Prepared, lms: dict[str, dspy.LM]) -> tuple[Any, dict[str, Any]]:
     """The DSPy optimizer for the recipe and the keyword arguments of its `compile`."""
-    from accountflow.evals.metrics import feedback_metric_for, metric_for
 
     req, recipe = prep.request, prep.request.recipe
     p = dict(recipe.params)
@@ -381,7 +381,6 @@ def compile_target(
     prep: Prepared, phase: Phase, progress: Progress, extra_callbacks: list[Any]
 ) -> CompileOutcome:
     """Run the recipe's optimizer on the target; a spent budget keeps the best so far."""
-    from accountflow.evals.targets import build_target
 
     req = prep.request
     base = prep.start.program
@@ -416,8 +415,6 @@ def compile_target(
     except AccountflowError:
         raise
     except Exception as exc:
-        from accountflow.orchestrator import one_line
-
         raise OptimizeError(
             f"the {req.recipe.name} optimizer failed on {req.target}: {type(exc).__name__}: "
             f"{one_line(exc)}"
@@ -449,7 +446,6 @@ def _best_so_far(
 
 # ---------------------------------------------------------------------------- the run
 def _eval(prep: Prepared, program: AccountPipeline, phase: Phase, say: Progress) -> Any:
-    from accountflow.evals.runner import evaluate
 
     lm = metered(prep.lms["task"], phase)
     total = len(prep.dev)

@@ -10,8 +10,7 @@ from accountflow.config import Settings
 from accountflow.errors import ConfigError
 from accountflow.evals.compare import compare, verdict
 from accountflow.evals.execute import run_suite
-from accountflow.evals.metrics import MetricScore
-from accountflow.evals.runner import ExampleResult
+from accountflow.evals.scores import ExampleResult, MetricScore
 from accountflow.evals.store import get_results, list_eval_runs, recover_interrupted
 from accountflow.evals.suites import bundled_suites, load_suite
 from accountflow.lm import fake_lm

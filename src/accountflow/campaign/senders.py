@@ -17,6 +17,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from accountflow.campaign.models import DeliveryStatus, OutboxEntry
+from accountflow.errors import ConfigError
 from accountflow.models import Channel
 
 
@@ -65,8 +66,6 @@ class SMTPSender:
         timeout: float = 30.0,
     ) -> None:
         if not from_addr:
-            from accountflow.errors import ConfigError
-
             raise ConfigError("The SMTP sender needs a From address; pass --smtp-from ADDRESS.")
         self.host, self.port, self.from_addr = host, port, from_addr
         self.username, self._password = username, password
