@@ -59,7 +59,6 @@ from accountflow.campaign.rules import (
 )
 from accountflow.campaign.schedule import Clock, first_touch_due, next_touch_due, to_utc_naive
 from accountflow.campaign.senders import Delivery, RecordingSender, Sender
-from accountflow.campaign.store import CampaignRow, CampaignStore
 from accountflow.config import Settings, load_seller
 from accountflow.errors import InputError, NotFoundError
 from accountflow.lm.usage import collect_usage
@@ -79,6 +78,7 @@ from accountflow.modules import (
 )
 from accountflow.orchestrator import one_line, redact
 from accountflow.store import Store
+from accountflow.store.campaigns import CampaignRow, CampaignStore
 from accountflow.store.db import utcnow
 
 NO_CONTACT_LEFT = "no reachable contact left (every contact unsubscribed or bounced)"
