@@ -125,7 +125,8 @@ class _OnePerFile(type):
     conflicts between them) and two write-behind queues; sharing one keeps a single writer.
     Each open is matched by a `close()`; the connection closes with the last one."""
 
-    def __call__(cls: type[_D], path: Path | str, memory_limit: str | None = None) -> _D:
+    # Returns Any so that type checkers take `Store(...)`'s type from `__init__` as usual.
+    def __call__(cls, path: Path | str, memory_limit: str | None = None) -> Any:
         key = Path(path).resolve()
         with _OPEN_LOCK:
             db = _OPEN.get(key)
@@ -133,7 +134,7 @@ class _OnePerFile(type):
                 db = type.__call__(cls, path, memory_limit)
                 _OPEN[db._key] = db
                 return db
-            if type(db) is not cls:
+            if type(db) is not cls:  # a `Database` and a `Store` on one file
                 raise ConfigError(
                     f"The store {path} is already open in this process as a "
                     f"{type(db).__name__}; open it one way and share that object."
