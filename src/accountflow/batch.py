@@ -20,13 +20,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from accountflow.errors import ConfigError
-from accountflow.io import Rejection, stream_accounts
+from accountflow.errors import ConfigError, NotFoundError
+from accountflow.io import Rejection, parquet_row_count, stream_accounts
 from accountflow.models import Account, AccountResult, RunStatus
 from accountflow.orchestrator import Orchestrator, input_hash, one_line
 from accountflow.outputs import RejectedWriter, check_output, flatten, open_writer, rejected_path
 from accountflow.resilience import CircuitOpenError
-from accountflow.store.db import utcnow
+from accountflow.store import Store
+from accountflow.store.batches import BatchRecord
+from accountflow.store.codec import utcnow
 
 StopReason = Literal["completed", "budget", "breaker", "interrupted"]
 EXIT_CODES: dict[str, int] = {"budget": 3, "interrupted": 130}
@@ -80,14 +82,7 @@ def count_rows(path: Path) -> int | None:
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            import duckdb
-
-            con = duckdb.connect()
-            try:
-                row = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()
-            finally:
-                con.close()
-            return int(row[0]) if row else None
+            return parquet_row_count(path)
         with path.open("rb") as fh:
             lines = sum(1 for line in fh if line.strip())
         return lines - 1 if suffix == ".csv" else lines
@@ -148,8 +143,8 @@ class BatchScorer:
         started = time.perf_counter()
         self.store.write_behind(True)
         self._record_batch("running")
-        self.store.execute("DELETE FROM rejected WHERE batch = ?", [self.name])
-        prior = self._prior_runs()
+        self.store.batches.clear_rejections(self.name)
+        prior = self.store.batches.latest_runs(self.name)
         writer = open_writer(self.output)
         rejects = RejectedWriter(rejected_path(self.output))
         work: queue.Queue[_Work | None] = queue.Queue(maxsize=self.concurrency * 2)
@@ -209,15 +204,6 @@ class BatchScorer:
         return self.summary
 
     # ------------------------------------------------------------------ planning
-    def _prior_runs(self) -> dict[str, dict[str, Any]]:
-        """The latest run of each account in this batch (metadata only: memory stays small)."""
-        rows = self.store.query(
-            "SELECT account_id, run_id, status, input_hash, program_version, model "
-            "FROM runs WHERE batch = ? ORDER BY started_at",
-            [self.name],
-        )
-        return {str(r["account_id"]): r for r in rows}
-
     def _plan(self, account: Account, prior: dict[str, Any] | None, writer: Any) -> _Work | None:
         """Skip (writing the stored result), resume the stored run, or run afresh."""
         orch = self.orchestrator
@@ -249,19 +235,7 @@ class BatchScorer:
     def _reject(self, rejection: Rejection, rejects: RejectedWriter) -> None:
         self.summary.rejected += 1
         rejects.write(rejection)
-        self.store.execute(
-            "INSERT INTO rejected (source, row_number, account_id, field, reason, created_at, "
-            "batch) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                rejection.source,
-                rejection.row,
-                rejection.account_id,
-                rejection.field,
-                rejection.reason,
-                utcnow(),
-                self.name,
-            ],
-        )
+        self.store.add_rejections(rejection.source, [rejection], batch=self.name)
         if self.on_result:
             self.on_result(self.summary, None)
 
@@ -351,46 +325,33 @@ class BatchScorer:
     def _record_batch(self, status: str) -> None:
         s, orch = self.summary, self.orchestrator
         now = utcnow()
-        self.store.execute(
-            """INSERT INTO batches (name, input_path, contacts_path, output_path, model,
-                   program_version, status,
-                   stop_reason, accounts, succeeded, failed, rejected, cost_usd, created_at,
-                   updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (name) DO UPDATE SET input_path = excluded.input_path,
-                   contacts_path = excluded.contacts_path, output_path = excluded.output_path,
-                   model = excluded.model, program_version = excluded.program_version,
-                   status = excluded.status, stop_reason = excluded.stop_reason,
-                   accounts = excluded.accounts, succeeded = excluded.succeeded,
-                   failed = excluded.failed, rejected = excluded.rejected,
-                   cost_usd = excluded.cost_usd, updated_at = excluded.updated_at""",
-            [
-                self.name,
-                str(self.input.absolute()),
-                str(self.contacts.absolute()) if self.contacts else None,
-                str(self.output.absolute()),
-                orch.model,
-                orch.program_version,
-                status,
-                s.stop_detail,
-                s.accounts,
-                s.succeeded,
-                s.failed,
-                s.rejected,
-                s.cost_usd,
-                now,
-                now,
-            ],
+        self.store.batches.record(
+            BatchRecord(
+                name=self.name,
+                input_path=str(self.input.absolute()),
+                contacts_path=str(self.contacts.absolute()) if self.contacts else None,
+                output_path=str(self.output.absolute()),
+                model=orch.model,
+                program_version=orch.program_version,
+                status=status,
+                stop_reason=s.stop_detail,
+                accounts=s.accounts,
+                succeeded=s.succeeded,
+                failed=s.failed,
+                rejected=s.rejected,
+                cost_usd=s.cost_usd,
+                created_at=now,
+                updated_at=now,
+            )
         )
 
 
-def get_batch(store: Any, name: str) -> dict[str, Any]:
-    from accountflow.errors import NotFoundError
-
-    rows = store.query("SELECT * FROM batches WHERE name = ?", [name])
-    if not rows:
+def get_batch(store: Store, name: str) -> dict[str, Any]:
+    """A stored batch's row (its files, model and program: what `resume --batch` re-runs)."""
+    record = store.batches.get(name)
+    if record is None:
         raise NotFoundError(f"No batch {name!r}; `accountflow batches` lists them.")
-    return rows[0]
+    return record.model_dump()
 
 
 class Estimate(BaseModel):

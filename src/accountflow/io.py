@@ -297,6 +297,18 @@ def _has_surrogates(value: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
+def parquet_row_count(path: Path) -> int | None:
+    """Rows in a Parquet file, from its footer (for a progress bar's ETA)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        row = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()
+    finally:
+        con.close()
+    return int(row[0]) if row else None
+
+
 def _parquet_rows(
     path: Path, result: LoadResult
 ) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:

@@ -17,7 +17,6 @@ import difflib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,53 +26,11 @@ from accountflow.config import Settings
 from accountflow.errors import ConfigError, InputError, NotFoundError
 from accountflow.pipeline import AccountPipeline, program_version
 from accountflow.store import Store
-from accountflow.store.db import utcnow
+from accountflow.store.codec import utcnow
+from accountflow.store.programs import ProgramMeta, ProgramVersion
 
 BUILTIN = "default"  # the ref naming the built-in program (what `promote default` goes back to)
 Source = Literal["promoted", "registry", "file", "default"]
-_COLUMNS = (
-    "version",
-    "target",
-    "optimizer",
-    "parent_version",
-    "model",
-    "dev_score_before",
-    "dev_score",
-    "metrics",
-    "recipe",
-    "mlflow_run_id",
-    "registered_model",
-    "registered_version",
-    "stop_reason",
-    "path",
-    "created_at",
-)
-
-
-class ProgramMeta(BaseModel):
-    """What produced a program: the optimize run's facts, recorded next to its version."""
-
-    optimizer: str | None = None
-    parent_version: str | None = None
-    model: str | None = None
-    dev_score_before: float | None = None
-    dev_score: float | None = None
-    metrics: dict[str, float] = Field(default_factory=dict)
-    recipe: dict[str, Any] | None = None
-    mlflow_run_id: str | None = None
-    registered_model: str | None = None
-    registered_version: int | None = None
-    stop_reason: str | None = None
-
-
-class ProgramVersion(ProgramMeta):
-    """One registry entry (`programs list` rows)."""
-
-    version: str
-    target: str
-    path: str
-    created_at: datetime
-    promoted: bool = False
 
 
 class LoadedProgram(BaseModel):
@@ -154,15 +111,6 @@ def _store(settings: Settings, store: Store | None) -> Iterator[Store]:
         yield opened
 
 
-def _row(row: dict[str, Any], promoted: str | None) -> ProgramVersion:
-    data = dict(row)
-    for key in ("metrics", "recipe"):
-        if isinstance(data.get(key), str):
-            data[key] = json.loads(data[key])
-    data["metrics"] = data.get("metrics") or {}
-    return ProgramVersion(**data, promoted=data["version"] == promoted)
-
-
 def save_program(
     settings: Settings,
     program: AccountPipeline,
@@ -177,42 +125,18 @@ def save_program(
     version = program_version(program)
     path = settings.programs_dir / f"{version}.json"
     write_program_file(program, path)
-    values = [
-        version,
-        target,
-        meta.optimizer,
-        meta.parent_version,
-        meta.model,
-        meta.dev_score_before,
-        meta.dev_score,
-        json.dumps(meta.metrics),
-        json.dumps(meta.recipe) if meta.recipe else None,
-        meta.mlflow_run_id,
-        meta.registered_model,
-        meta.registered_version,
-        meta.stop_reason,
-        str(path),
-        utcnow(),
-    ]
-    updates = ", ".join(
-        f"{c} = excluded.{c}" for c in _COLUMNS if c not in {"version", "created_at"}
+    entry = ProgramVersion(
+        **meta.model_dump(), version=version, target=target, path=str(path), created_at=utcnow()
     )
     with _store(settings, store) as db:
-        db.execute(
-            f"INSERT INTO programs ({', '.join(_COLUMNS)}) VALUES "
-            f"({', '.join('?' for _ in _COLUMNS)}) ON CONFLICT (version) DO UPDATE SET {updates}",
-            values,
-        )
+        db.programs.save(entry)
         return get_program(settings, version, store=db)
 
 
 def promoted_version(settings: Settings, store: Store | None = None) -> str | None:
     """The version every command loads by default, or None for the built-in program."""
     with _store(settings, store) as db:
-        rows = db.query(
-            "SELECT version FROM program_promotions ORDER BY promoted_at DESC, rowid DESC LIMIT 1"
-        )
-    return rows[0]["version"] if rows else None
+        return db.programs.promoted_version()
 
 
 def list_programs(
@@ -220,13 +144,7 @@ def list_programs(
 ) -> list[ProgramVersion]:
     """Registered programs, newest first."""
     with _store(settings, store) as db:
-        where, params = ("WHERE target = ?", [target]) if target else ("", [])
-        rows = db.query(
-            f"SELECT {', '.join(_COLUMNS)} FROM programs {where} ORDER BY created_at DESC, version",
-            params,
-        )
-        promoted = promoted_version(settings, store=db)
-    return [_row(r, promoted) for r in rows]
+        return db.programs.entries(target)
 
 
 def get_program(settings: Settings, version: str, store: Store | None = None) -> ProgramVersion:
@@ -237,27 +155,21 @@ def get_program(settings: Settings, version: str, store: Store | None = None) ->
             f"{version!r} is not a program version; `accountflow programs list` shows them."
         )
     with _store(settings, store) as db:
-        rows = db.query(
-            f"SELECT {', '.join(_COLUMNS)} FROM programs WHERE version LIKE ? LIMIT 2", [ref + "%"]
+        rows = db.programs.by_prefix(ref)
+    if not rows:
+        raise NotFoundError(
+            f"No program {version!r}; `accountflow programs list` shows the versions."
         )
-        if not rows:
-            raise NotFoundError(
-                f"No program {version!r}; `accountflow programs list` shows the versions."
-            )
-        if len(rows) > 1:
-            raise NotFoundError(f"Program version prefix {version!r} is ambiguous; give more.")
-        return _row(rows[0], promoted_version(settings, store=db))
+    if len(rows) > 1:
+        raise NotFoundError(f"Program version prefix {version!r} is ambiguous; give more.")
+    return rows[0]
 
 
 def promote(settings: Settings, ref: str, store: Store | None = None) -> ProgramVersion | None:
     """Make a registered version (or `default`, the built-in program) what commands load."""
     with _store(settings, store) as db:
         entry = None if ref == BUILTIN else get_program(settings, ref, store=db)
-        previous = promoted_version(settings, store=db)
-        db.execute(
-            "INSERT INTO program_promotions (version, previous, promoted_at) VALUES (?, ?, ?)",
-            [entry.version if entry else None, previous, utcnow()],
-        )
+        db.programs.promote(entry.version if entry else None)
         return get_program(settings, entry.version, store=db) if entry else None
 
 

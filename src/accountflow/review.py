@@ -8,28 +8,15 @@ from __future__ import annotations
 
 import getpass
 import uuid
-from datetime import datetime
-from typing import Literal
-
-from pydantic import BaseModel
 
 from accountflow.errors import AccountflowError, ConfigError
 from accountflow.models import AccountResult, RunStatus
 from accountflow.orchestrator import Orchestrator
 from accountflow.store import Store
-from accountflow.store.db import utcnow
+from accountflow.store.codec import utcnow
+from accountflow.store.reviews import Decision, ReviewRecord
 
-Decision = Literal["approve", "reject"]
-
-
-class ReviewRecord(BaseModel):
-    review_id: str
-    run_id: str
-    decision: Decision
-    note: str | None = None
-    reviewer: str
-    regenerate: bool = False
-    decided_at: datetime
+__all__ = ["Decision", "ReviewRecord", "awaiting", "decide", "history", "record_decision"]
 
 
 def default_reviewer() -> str:
@@ -40,16 +27,12 @@ def default_reviewer() -> str:
 
 
 def awaiting(store: Store) -> list[dict[str, object]]:
-    return store.query(
-        "SELECT run_id, account_id, company_name, started_at, ended_at, error AS reason, model "
-        "FROM runs WHERE status = ? ORDER BY started_at",
-        [RunStatus.awaiting_review.value],
-    )
+    """Runs stopped at the review gate, oldest first (`reason` says why)."""
+    return store.reviews.awaiting()
 
 
 def history(store: Store, run_id: str) -> list[ReviewRecord]:
-    rows = store.query("SELECT * FROM reviews WHERE run_id = ? ORDER BY decided_at", [run_id])
-    return [ReviewRecord(**r) for r in rows]
+    return store.reviews.history(run_id)
 
 
 def decide(
@@ -92,21 +75,16 @@ def record_decision(
         raise ConfigError("A rejection needs --note saying what is wrong with the outreach.")
     if regenerate and decision != "reject":
         raise ConfigError("--regenerate goes with reject: it rewrites the outreach from the note.")
-    store.execute(
-        "INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            "rev_" + uuid.uuid4().hex[:12],
-            run_id,
-            decision,
-            note,
-            reviewer or default_reviewer(),
-            regenerate,
-            utcnow(),
-        ],
+    store.reviews.record(
+        ReviewRecord(
+            review_id="rev_" + uuid.uuid4().hex[:12],
+            run_id=run_id,
+            decision=decision,
+            note=note,
+            reviewer=reviewer or default_reviewer(),
+            regenerate=regenerate,
+            decided_at=utcnow(),
+        ),
+        end_run=f"rejected in review: {note}" if decision == "reject" and not regenerate else None,
     )
-    if decision == "reject" and not regenerate:
-        store.execute(
-            "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE run_id = ?",
-            [RunStatus.rejected.value, utcnow(), f"rejected in review: {note}", run_id],
-        )
     return run_id

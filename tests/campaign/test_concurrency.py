@@ -90,17 +90,19 @@ def test_two_engines_on_one_store(make_engine: Maker, clock: FakeClock, slow_lm:
     _assert_once(first, ids, _race([first, second, first], clock))
 
 
-def test_two_connections_on_one_file(
+def test_opening_the_file_again_shares_the_one_store(
     make_engine: Maker, clock: FakeClock, slow_lm: Any, home: Path
 ) -> None:
     first = make_engine(lm=slow_lm)
-    other_store = Store(home / "accountflow.duckdb")  # a second connection, its own lock
+    other_store = Store(home / "accountflow.duckdb")  # the same file: the same store, one writer
     try:
+        assert other_store is first.store
         second = make_engine(lm=slow_lm, store=other_store)
         ids = _start(first)
         _assert_once(first, ids, _race([first, second], clock))
     finally:
         other_store.close()
+    assert not first.store.closed  # the engine's own open still holds it
 
 
 def test_a_stale_claim_from_a_dead_worker_is_taken_over(

@@ -18,9 +18,9 @@ from accountflow.campaign import (
     StepAction,
 )
 from accountflow.campaign.models import CampaignEvent, ResponseRecord
-from accountflow.campaign.store import CampaignStore
 from accountflow.errors import InputError, NotFoundError
 from accountflow.lm import fake_lm
+from accountflow.store.campaigns import CampaignStore
 from tests.campaign.helpers import FakeClock
 
 Maker = Callable[..., CampaignEngine]

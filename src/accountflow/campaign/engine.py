@@ -62,7 +62,6 @@ from accountflow.campaign.rules import (
 )
 from accountflow.campaign.schedule import Clock, first_touch_due, next_touch_due, to_utc_naive
 from accountflow.campaign.senders import Delivery, RecordingSender, Sender
-from accountflow.campaign.store import CampaignRow, CampaignStore
 from accountflow.config import Settings
 from accountflow.errors import InputError, NotFoundError
 from accountflow.models import (
@@ -78,6 +77,7 @@ from accountflow.orchestrator import Orchestrator, one_line, redact
 from accountflow.pipeline import AccountPipeline
 from accountflow.resilience import CircuitOpenError
 from accountflow.store import Store
+from accountflow.store.campaigns import CampaignRow, CampaignStore
 from accountflow.store.db import utcnow
 
 NO_CONTACT_LEFT = "no reachable contact left (every contact unsubscribed or bounced)"

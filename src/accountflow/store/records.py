@@ -1,4 +1,4 @@
-"""Row types of the store: what `runs list` and `runs show` return."""
+"""Row types of the store: what `runs list`, `runs show` and `stats` read."""
 
 from __future__ import annotations
 
@@ -51,4 +51,28 @@ class RunRecord(BaseModel):
     lm_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float | None = None
+
+
+class StepLatency(BaseModel):
+    step: str
+    attempts: int
+    succeeded: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+class ErrorCount(BaseModel):
+    error_type: str
+    error_class: str | None
+    count: int
+
+
+class UsageTotals(BaseModel):
+    """LM usage summed over the steps of some runs (`accountflow stats`)."""
+
+    accounts: int = 0
+    lm_calls: int = 0
+    cache_hits: int = 0
+    tokens: int = 0
     cost_usd: float | None = None

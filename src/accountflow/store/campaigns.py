@@ -1,4 +1,4 @@
-"""Campaign tables and queries over the shared `accountflow.store.Store`.
+"""Campaign tables (`campaigns`, contacts, outbox, responses, events) and their queries.
 
 A campaign outlives the process: its config, account, seller and analysis are stored with it,
 and every touch (outbox), response and state change (events) is a row. A touch is claimed with a
@@ -8,9 +8,7 @@ transaction with the campaign's step counter, so two workers never send the same
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +27,8 @@ from accountflow.campaign.models import (
 )
 from accountflow.errors import NotFoundError
 from accountflow.models import Account, AccountAnalysis, SellerProfile
-from accountflow.store import Store
+from accountflow.store.codec import decode_json, from_json, like_prefix, sql_value, to_json
+from accountflow.store.db import Database
 
 # A claim older than this belongs to a worker that died mid-touch; another may take it over.
 CLAIM_LEASE = timedelta(minutes=15)
@@ -62,61 +61,26 @@ class CampaignRow(BaseModel):
     updated_at: datetime
 
 
-def _json(value: Any) -> str:
-    if isinstance(value, BaseModel):
-        return value.model_dump_json()
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _value(v: Any) -> Any:
-    return v.value if hasattr(v, "value") else v
-
-
-def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 class CampaignStore:
-    """Queries over the campaign tables; all writes go through the Store's one writer lock."""
+    """Queries over the campaign tables; all writes go through the store's one writer."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    # ------------------------------------------------------------------ plumbing
-    @contextmanager
-    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Several writes that stand or fall together, under the Store's writer lock (the
-        Store has no public transaction yet; this uses its lock and connection as its own
-        `executemany` does)."""
-        with self.store._lock:
-            cur = self.store._con.cursor()
-            cur.execute("BEGIN")
-            try:
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException:
-                try:
-                    cur.execute("ROLLBACK")
-                except duckdb.Error:  # a failed COMMIT has already ended the transaction
-                    pass
-                raise
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def _write_returning(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """One write whose RETURNING rows say whether it matched (a claim, a state change).
-        A concurrent writer on another connection to the same file shows up as a DuckDB
-        transaction conflict: that writer won, so it counts as no match."""
-        with self.store._lock:
-            cur = self.store._con.cursor()
-            try:
+        A write conflict inside DuckDB means another writer won: no match."""
+        try:
+            with self.db.transaction() as cur:
                 return cur.execute(sql, list(params)).fetchall()
-            except duckdb.TransactionException:
-                return []
+        except duckdb.TransactionException:
+            return []
 
     # ------------------------------------------------------------------ campaigns
     def create(
         self, row: CampaignRow, contacts: Sequence[CampaignContact], event: CampaignEvent
     ) -> None:
-        with self._transaction() as cur:
+        with self.db.transaction() as cur:
             cur.execute(
                 "INSERT INTO campaigns (campaign_id, account_id, company_name, status, config, "
                 "account, seller, analysis, model, program_version, run_id, touches_done, "
@@ -127,10 +91,10 @@ class CampaignStore:
                     row.account_id,
                     row.company_name,
                     row.status.value,
-                    _json(row.config),
-                    _json(row.account),
-                    _json(row.seller),
-                    _json(row.analysis),
+                    to_json(row.config),
+                    to_json(row.account),
+                    to_json(row.seller),
+                    to_json(row.analysis),
                     row.model,
                     row.program_version,
                     row.run_id,
@@ -144,7 +108,7 @@ class CampaignStore:
                 f"INSERT INTO campaign_contacts (campaign_id, {', '.join(_CONTACT_COLUMNS)}) "
                 f"VALUES (?, {', '.join('?' for _ in _CONTACT_COLUMNS)})",
                 [
-                    [row.campaign_id, *(_value(getattr(c, k)) for k in _CONTACT_COLUMNS)]
+                    [row.campaign_id, *(sql_value(getattr(c, k)) for k in _CONTACT_COLUMNS)]
                     for c in contacts
                 ],
             )
@@ -152,20 +116,20 @@ class CampaignStore:
 
     def set_run(self, campaign_id: str, run_id: str, program_version: str) -> None:
         """Attach the orchestrator run a campaign's touches are recorded under."""
-        self.store.execute(
+        self.db.execute(
             "UPDATE campaigns SET run_id = ?, program_version = ? WHERE campaign_id = ?",
             [run_id, program_version, campaign_id],
         )
 
     def get(self, campaign_id: str) -> CampaignRow | None:
-        rows = self.store.query("SELECT * FROM campaigns WHERE campaign_id = ?", [campaign_id])
+        rows = self.db.query("SELECT * FROM campaigns WHERE campaign_id = ?", [campaign_id])
         return self._row(rows[0]) if rows else None
 
     def resolve(self, prefix: str) -> str:
         """Accept a unique prefix of a campaign id, like `runs show` does for runs."""
-        rows = self.store.query(
+        rows = self.db.query(
             "SELECT campaign_id FROM campaigns WHERE campaign_id LIKE ? ESCAPE '\\' LIMIT 2",
-            [_like_prefix(prefix)],
+            [like_prefix(prefix)],
         )
         if not rows:
             raise NotFoundError(
@@ -177,20 +141,20 @@ class CampaignStore:
 
     def ids(self, status: CampaignState | None = None) -> list[str]:
         where, params = ("WHERE status = ?", [status.value]) if status else ("", [])
-        rows = self.store.query(
+        rows = self.db.query(
             f"SELECT campaign_id FROM campaigns {where} ORDER BY created_at, campaign_id", params
         )
         return [str(r["campaign_id"]) for r in rows]
 
     def open_for_account(self, account_id: str) -> list[CampaignRow]:
-        rows = self.store.query(
+        rows = self.db.query(
             "SELECT * FROM campaigns WHERE account_id = ? AND status <> ? ORDER BY created_at",
             [account_id, CampaignState.completed.value],
         )
         return [self._row(r) for r in rows]
 
     def due(self, now: datetime) -> list[str]:
-        rows = self.store.query(
+        rows = self.db.query(
             "SELECT campaign_id FROM campaigns WHERE status = ? AND next_touch_at <= ? "
             "ORDER BY next_touch_at, created_at, campaign_id",
             [CampaignState.active.value, now],
@@ -216,7 +180,7 @@ class CampaignStore:
         if only_from:
             where = f" AND status IN ({', '.join('?' for _ in only_from)})"
             params += [s.value for s in only_from]
-        with self._transaction() as cur:
+        with self.db.transaction() as cur:
             changed = cur.execute(
                 "UPDATE campaigns SET status = ?, pause_reason = ?, completed_reason = ?, "
                 "updated_at = ?"
@@ -271,7 +235,7 @@ class CampaignStore:
         caller still holds the claim and the campaign is still active (a pause meanwhile wins)."""
         state = CampaignState.completed if completed_reason else CampaignState.active
         try:
-            with self._transaction() as cur:
+            with self.db.transaction() as cur:
                 moved = cur.execute(
                     "UPDATE campaigns SET touches_done = touches_done + 1, next_touch_at = ?, "
                     "status = ?, completed_reason = ?, claim_id = NULL, claimed_at = NULL, "
@@ -293,7 +257,7 @@ class CampaignStore:
                 cur.execute(
                     f"INSERT INTO campaign_outbox ({', '.join(_OUTBOX_COLUMNS)}) VALUES "
                     f"({', '.join('?' for _ in _OUTBOX_COLUMNS)})",
-                    [_value(getattr(entry, c)) for c in _OUTBOX_COLUMNS],
+                    [sql_value(getattr(entry, c)) for c in _OUTBOX_COLUMNS],
                 )
                 self._event(
                     cur,
@@ -334,14 +298,14 @@ class CampaignStore:
         detail: str | None,
         delivered_at: datetime | None,
     ) -> None:
-        self.store.execute(
+        self.db.execute(
             "UPDATE campaign_outbox SET status = ?, sender = ?, detail = ?, delivered_at = ? "
             "WHERE campaign_id = ? AND touch_number = ?",
             [status.value, sender, detail, delivered_at, campaign_id, touch_number],
         )
 
     def touches(self, campaign_id: str) -> list[Touch]:
-        rows = self.store.query(
+        rows = self.db.query(
             "SELECT touch_number, contact_id, channel, kind, created_at AS at "
             "FROM campaign_outbox WHERE campaign_id = ? ORDER BY touch_number",
             [campaign_id],
@@ -350,7 +314,7 @@ class CampaignStore:
 
     def outbox(self, campaign_id: str | None = None, limit: int = 1000) -> list[OutboxEntry]:
         where, params = ("WHERE o.campaign_id = ?", [campaign_id]) if campaign_id else ("", [])
-        rows = self.store.query(
+        rows = self.db.query(
             f"SELECT o.*, c.name AS contact_name FROM campaign_outbox o "
             f"LEFT JOIN campaign_contacts c USING (campaign_id, contact_id) {where} "
             f"ORDER BY o.created_at, o.campaign_id, o.touch_number LIMIT ?",
@@ -360,7 +324,7 @@ class CampaignStore:
 
     # ------------------------------------------------------------------ contacts, responses
     def contacts(self, campaign_id: str) -> list[CampaignContact]:
-        rows = self.store.query(
+        rows = self.db.query(
             f"SELECT {', '.join(_CONTACT_COLUMNS)} FROM campaign_contacts "
             "WHERE campaign_id = ? ORDER BY input_order",
             [campaign_id],
@@ -368,7 +332,7 @@ class CampaignStore:
         return [CampaignContact(**r) for r in rows]
 
     def add_response(self, response: ResponseRecord, event: CampaignEvent) -> None:
-        with self._transaction() as cur:
+        with self.db.transaction() as cur:
             cur.execute(
                 "INSERT INTO campaign_responses (response_id, campaign_id, contact_id, kind, "
                 "text, sentiment, topic, occurred_at, recorded_at, acknowledged) "
@@ -379,7 +343,7 @@ class CampaignStore:
                     response.contact_id,
                     response.kind.value,
                     response.text,
-                    _value(response.sentiment),
+                    sql_value(response.sentiment),
                     response.topic,
                     response.at,
                     response.recorded_at,
@@ -389,7 +353,7 @@ class CampaignStore:
             self._event(cur, event)
 
     def responses(self, campaign_id: str) -> list[ResponseRecord]:
-        rows = self.store.query(
+        rows = self.db.query(
             "SELECT response_id, campaign_id, contact_id, kind, text, sentiment, topic, "
             "occurred_at AS at, recorded_at, acknowledged FROM campaign_responses "
             "WHERE campaign_id = ? ORDER BY occurred_at, recorded_at",
@@ -399,31 +363,28 @@ class CampaignStore:
 
     # ------------------------------------------------------------------ events
     def add_event(self, event: CampaignEvent) -> None:
-        with self._transaction() as cur:
+        with self.db.transaction() as cur:
             self._event(cur, event)
 
     def events(self, campaign_id: str) -> list[CampaignEvent]:
-        rows = self.store.query(
+        rows = self.db.query(
             "SELECT campaign_id, occurred_at AS at, event, detail FROM campaign_events "
             "WHERE campaign_id = ? ORDER BY occurred_at, seq",
             [campaign_id],
         )
-        return [CampaignEvent(**{**r, "detail": json.loads(r["detail"] or "{}")}) for r in rows]
+        return [CampaignEvent(**{**r, "detail": from_json(r["detail"]) or {}}) for r in rows]
 
     @staticmethod
     def _event(cur: duckdb.DuckDBPyConnection, event: CampaignEvent) -> None:
         cur.execute(
             "INSERT INTO campaign_events (campaign_id, occurred_at, event, detail) "
             "VALUES (?, ?, ?, ?)",
-            [event.campaign_id, event.at, event.event, _json(event.detail)],
+            [event.campaign_id, event.at, event.event, to_json(event.detail)],
         )
 
     @staticmethod
     def _row(row: dict[str, Any]) -> CampaignRow:
-        for key in ("config", "account", "seller", "analysis"):
-            if isinstance(row.get(key), str):
-                row[key] = json.loads(row[key])
-        return CampaignRow(**row)
+        return CampaignRow(**decode_json(row, ("config", "account", "seller", "analysis")))
 
 
 class _Lost(Exception):
