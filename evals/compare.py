@@ -85,13 +85,13 @@ def compare(
     worse: list[ExampleDelta] = []
     better: list[str] = []
     for i in common:
-        c, b = cur[i], _rescored(base[i], weights)
-        drop = c.score - b.score
+        row, was = cur[i], _rescored(base[i], weights)
+        drop = row.score - was.score
         if drop < -example_tolerance - EPS:
             metrics: dict[str, float] = {}
             reasons: dict[str, str] = {}
             for name in weights:
-                sc, sb = c.scores.get(name), b.scores.get(name)
+                sc, sb = row.scores.get(name), was.scores.get(name)
                 if sc is None or sb is None or not (sc.applicable or sb.applicable):
                     continue
                 if sc.score < sb.score - EPS:
@@ -100,12 +100,12 @@ def compare(
             worse.append(
                 ExampleDelta(
                     example_id=i,
-                    current=c.score,
-                    baseline=b.score,
+                    current=row.score,
+                    baseline=was.score,
                     delta=drop,
                     metrics=metrics,
                     reasons=reasons,
-                    error=c.error,
+                    error=row.error,
                 )
             )
         elif drop > example_tolerance + EPS:

@@ -100,11 +100,13 @@ def tags(example: dspy.Example) -> set[str]:
 
 
 def _account(example: dspy.Example) -> Account:
-    return example.account  # type: ignore[no-any-return]
+    account: Account = example.account
+    return account
 
 
 def _seller(example: dspy.Example) -> SellerProfile | None:
-    return example.get("seller")  # type: ignore[no-any-return]
+    seller: SellerProfile | None = example.get("seller")
+    return seller
 
 
 def _pred(prediction: dspy.Prediction, key: str) -> Any:

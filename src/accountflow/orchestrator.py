@@ -9,6 +9,7 @@ retries (policy in `resilience.py`), resume, the review gate, and recorded campa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -313,7 +314,7 @@ class Orchestrator:
                     step.name,
                     state,
                     next_attempt.get(step.name, 1),
-                    lambda s, step=step: self._call_step(step, s),
+                    functools.partial(self._call_step, step),
                     step.record_input,
                 )
                 if err is not None:
