@@ -154,3 +154,17 @@ def test_built_lms_carry_their_reference() -> None:
     remote = build_lm("openai/x", api_base="https://u:pw@127.0.0.1:9/v1", cache=False)
     assert model_ref(remote).format() == "openai/x?api_base=https%3A//127.0.0.1%3A9/v1"
     assert remote.kwargs["api_base"] == "https://u:pw@127.0.0.1:9/v1"
+
+
+def test_settings_and_the_retry_policy_read_references_without_loading_dspy() -> None:
+    """config -> resilience -> lm.ref is a plain import chain: no circle, and no DSPy (the
+    `lm` package names its heavy API lazily)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, accountflow.config, accountflow.resilience, accountflow.lm.ref; "
+        "print(sorted(m for m in ('dspy', 'litellm', 'accountflow.lm.build') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

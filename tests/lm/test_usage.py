@@ -161,3 +161,19 @@ def _quoted(url: str) -> Any:
     from urllib.parse import quote
 
     return quote(url, safe="/")
+
+
+def test_async_calls_are_counted_and_leave_no_tracker_behind() -> None:
+    import asyncio
+
+    lm = build_lm("fake", cache=False)
+
+    async def two_calls() -> None:
+        predict = dspy.Predict("question -> answer")
+        await predict.acall(question="a")
+        await predict.acall(question="b")
+
+    with dspy.context(lm=lm, adapter=dspy.JSONAdapter(), **NO_HISTORY), collect_usage() as usage:
+        asyncio.run(two_calls())
+    assert usage.lm_calls == 2 and usage.prompt_tokens > 0
+    assert dspy.settings.usage_tracker is None  # the per-call tracker was removed again
