@@ -26,6 +26,8 @@ from accountflow.campaign import CampaignEngine
 from accountflow.datasets import path as data_path
 from accountflow.io import load_accounts
 from accountflow.lm import build_lm, fake_lm
+from accountflow.lm.ref import Backend, ModelRef
+from accountflow.lm.usage import model_ref
 
 START = datetime(2026, 11, 2, 9, 0)  # Monday 09:00 UTC
 REPLY_TEXT = (
@@ -67,7 +69,7 @@ def main() -> None:
 
     home = args.home or Path(tempfile.mkdtemp(prefix="campaign-sim-"))
     os.environ["ACCOUNTFLOW_HOME"] = str(home)
-    fake = args.lm.split("?")[0] == "fake"
+    fake = ModelRef.parse(args.lm).backend is Backend.fake
     lm = (
         fake_lm("campaign-sim", responder=_scripted_reader, cache=False)
         if fake
@@ -80,7 +82,7 @@ def main() -> None:
     )
     clock = SimClock(START)
     t0 = time.perf_counter()
-    print(f"state dir: {home}\nmodel: {lm.model}{' (scripted reply reading)' if fake else ''}")
+    print(f"state dir: {home}\nmodel: {model_ref(lm)}{' (scripted reply reading)' if fake else ''}")
     print(
         f"account: {account.account_id} {account.company_name}, contacts: "
         + "; ".join(f"{c.name} ({c.title})" for c in account.contacts)

@@ -6,9 +6,11 @@ that all fail and might even pick one. `BudgetExhausted` therefore derives from 
 like `KeyboardInterrupt`, which DSPy's executors and optuna re-raise; the runner catches it,
 keeps the best program seen so far and records why it stopped.
 
-Counting happens in the LM itself (`MeteredLM`), not in a context-local collector: optimizers
-fan out to worker threads, and a context variable does not follow them there, while every copy
-of the LM an optimizer makes (`lm.copy(rollout_id=...)`) shares the one `Meter`.
+Calls are reserved in the LM itself (`MeteredLM`) and measured by the one usage seam
+(`accountflow.lm.usage.UsageCallback`), which hands each finished call to the LM's `on_usage`:
+not to a context-local collector, because optimizers fan out to worker threads and a context
+variable does not follow them there, while every copy of the LM an optimizer makes
+(`lm.copy(rollout_id=...)`) shares the one `Meter`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import dspy
 
-from accountflow.lm.usage import TrackedLM
+from accountflow.lm.usage import CallUsage, TrackedLM
 
 
 class BudgetExhausted(BaseException):  # a stop signal, like KeyboardInterrupt
@@ -80,20 +82,18 @@ class Meter:
                 raise BudgetExhausted(f"{phase.name}: {phase.stop_reason}")
             self.calls += 1
 
-    def record(self, entry: dict[str, Any]) -> None:
-        """Account for one finished call from the LM's history entry."""
-        usage = entry.get("usage") or {}
+    def record(self, call: CallUsage) -> None:
+        """Account for one finished call, as the usage seam measured it."""
         with self._lock:
-            if not usage:  # DSPy reports cache hits with empty usage: no provider call
+            if call.cache_hit:  # served from DSPy's cache: no provider call
                 self.calls -= 1
                 self.cache_hits += 1
                 return
-            self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
-            self.completion_tokens += int(usage.get("completion_tokens") or 0)
-            cost = entry.get("cost")
-            if cost is not None:
+            self.prompt_tokens += call.prompt_tokens
+            self.completion_tokens += call.completion_tokens
+            if call.cost_usd is not None:
                 self.priced = True
-                self.cost_usd += float(cost)
+                self.cost_usd += call.cost_usd
 
     def snapshot(self) -> dict[str, float]:
         """Figures for MLflow metrics and reports."""
@@ -139,9 +139,8 @@ class MeteredLM(TrackedLM):
         self.phase.meter.acquire(self.phase)
         return await super().acall(*args, **kwargs)
 
-    def update_history(self, entry: dict[str, Any]) -> None:
-        super().update_history(entry)
-        self.phase.meter.record(entry)
+    def on_usage(self, call: CallUsage) -> None:
+        self.phase.meter.record(call)
 
 
 def metered(lm: dspy.LM, phase: Phase) -> MeteredLM:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accountflow.errors import ConfigError
 from accountflow.evals.targets import calls_per_example, target_predictor_names
+from accountflow.lm.ref import ModelRef
 
 Family = Literal["labeled-fewshot", "bootstrap", "random-search", "mipro", "gepa", "copro", "simba"]
 FAMILIES: tuple[str, ...] = (
@@ -382,13 +383,14 @@ def estimate(
 
 def _price(model: str) -> tuple[float, float] | None:
     """Per-token input/output prices from litellm's bundled price map; free for local/fake."""
-    if model.split("?")[0] == "fake" or model.startswith("local/"):
+    ref = ModelRef.parse(model)
+    if ref.in_process:
         return (0.0, 0.0)
     try:
         import litellm  # lazy: ~7 s; only for remote providers, which need it anyway
     except ImportError:
         return None
-    info = litellm.model_cost.get(model) or litellm.model_cost.get(model.partition("/")[2])
+    info = litellm.model_cost.get(ref.litellm_model) or litellm.model_cost.get(ref.name)
     if not info:
         return None
     return (

@@ -244,9 +244,9 @@ class BatchScorer:
         import dspy
 
         # DSPy keeps the last 10,000 calls, whole prompts, per LM and globally: a batch needs
-        # neither (the store records every step), and TrackedLM honours `max_history_size=0`
-        # for both while its usage hook still counts every call.
-        with dspy.context(max_history_size=0):
+        # neither (the store records every step). Usage is measured by a callback, which
+        # DSPy runs with history disabled too.
+        with dspy.context(disable_history=True):
             self._work_loop(work, done)
 
     def _work_loop(self, work: queue.Queue[_Work | None], done: queue.Queue[_Done]) -> None:
@@ -374,17 +374,16 @@ class Estimate(BaseModel):
 
 def price(model: str, prompt_tokens: int, completion_tokens: int) -> tuple[float | None, str]:
     """Dollar cost from litellm's (local, offline) cost map; None when the model has no price."""
-    if model.split("?")[0] == "fake" or model.startswith("local/"):
-        return 0.0, "runs on this machine: no per-token price"
-    try:
-        import litellm
+    from accountflow.lm.ref import ModelRef
+    from accountflow.lm.usage import price as lm_price
 
-        prompt_cost, completion_cost = litellm.cost_per_token(
-            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-        )
-    except Exception:
-        return None, f"litellm's cost map has no price for {model}"
-    return float(prompt_cost + completion_cost), "priced with litellm's cost map"
+    ref = ModelRef.parse(model)
+    if ref.in_process:
+        return 0.0, "runs on this machine: no per-token price"
+    cost = lm_price(ref, prompt_tokens, completion_tokens)
+    if cost is None:
+        return None, f"litellm's cost map has no price for {ref.litellm_model}"
+    return cost, "priced with litellm's cost map"
 
 
 def estimate(

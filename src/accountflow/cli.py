@@ -407,12 +407,13 @@ def score(
     Exit codes: 0 all succeeded, 1 some failed or were rejected, 2 usage or configuration error,
     3 budget reached, 130 interrupted (re-run the same command to resume)."""
     from accountflow.batch import BatchScorer
+    from accountflow.lm.ref import Backend, ModelRef
 
     settings = _settings(home, lm, api_base, seller, review)
     if dry_run:
         _dry_run(settings, input, contacts, limit, as_json)
         return
-    local = settings.lm.startswith("local/")
+    local = ModelRef.parse(settings.lm).backend is Backend.local
     workers = concurrency or (1 if local else 8)
     if local and workers > 1 and not quiet:
         err.print("note: the embedded model runs one call at a time; extra workers only queue.")
@@ -430,7 +431,7 @@ def score(
             budget_usd=budget_usd,
             on_result=progress.update if progress else None,
         )
-        if budget_usd is not None and orchestrator.model.startswith(("fake", "local/")):
+        if budget_usd is not None and ModelRef.parse(orchestrator.model).in_process:
             err.print(f"note: {orchestrator.model} has no price, so --budget-usd never stops it.")
         if progress:
             progress.start(scorer.name, settings.lm, orchestrator.program_version, workers)
@@ -623,6 +624,9 @@ def resume(
     assert run_id is not None
     settings = _settings(home, lm, api_base)
     with _open_store(settings) as store:
+        recorded = store.get_run(run_id).get("model")
+        if lm is None and recorded:  # the model (and endpoint) the run was started with
+            settings = settings.model_copy(update={"lm": recorded})
         orchestrator = _orchestrator(settings, store)
         try:
             result = orchestrator.resume(run_id)
@@ -836,9 +840,11 @@ def lm_check(lm: LmOpt = None, api_base: ApiBaseOpt = None) -> None:
     import dspy
 
     from accountflow.lm import build_lm, describe_backend
+    from accountflow.lm.ref import ModelRef
 
     settings = _settings(None, lm, api_base)
-    out.print(f"model {settings.lm}: {describe_backend(settings.lm)}", highlight=False)
+    ref = ModelRef.parse(settings.lm, settings.api_base)
+    out.print(f"model {ref}: {describe_backend(ref)}", highlight=False)
     lm_obj = build_lm(settings.lm, settings.api_base, cache=False)
     t0 = time.perf_counter()
     try:

@@ -29,7 +29,7 @@ from accountflow.adapter import JSONAdapter
 from accountflow.config import Settings
 from accountflow.errors import AccountflowError
 from accountflow.lm import build_lm, use_cache_dir
-from accountflow.lm.usage import Usage, collect_usage
+from accountflow.lm.usage import Usage, collect_usage, model_ref
 from accountflow.models import (
     Account,
     AccountAnalysis,
@@ -139,7 +139,7 @@ class Orchestrator:
         self.retry = retry or RetryPolicy()
         self.review = review or ReviewPolicy()
         self.breaker = CircuitBreaker(self.retry.breaker_threshold)
-        self.model = str(lm.model)
+        self.model = model_ref(lm).format()
         self.program_version = program_version(self.program)
         self.adapter = JSONAdapter()
         self._sleep = sleep

@@ -16,6 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from accountflow.errors import RuleViolationError
+from accountflow.lm.ref import key_env, provider_of
+
 
 class ErrorClass(str, Enum):
     transient = "transient"
@@ -58,8 +61,6 @@ def classify(exc: BaseException, truncated: bool = False) -> Classified:
         LMNotConfiguredError,
         is_retryable_lm_error,
     )
-
-    from accountflow.errors import RuleViolationError
 
     if isinstance(exc, LMAuthError | LMNotConfiguredError):
         return Classified(ErrorClass.permanent, _auth_sentence(exc))
@@ -143,9 +144,7 @@ def _lm_sentence(exc: BaseException) -> str:
 def _auth_sentence(exc: BaseException) -> str:
     """Which key was refused and which variable sets it; never the key itself."""
     model = str(getattr(exc, "model", "") or "")
-    provider = (getattr(exc, "provider", None) or model.split("/", 1)[0] or "provider").lower()
-    from accountflow.lm import key_env  # an auth error means the LM layer is loaded already
-
+    provider = (getattr(exc, "provider", None) or provider_of(model) or "provider").lower()
     env_keys = getattr(exc, "env_keys", None) or [key_env(provider)]
     names = " or ".join(env_keys)
     return (

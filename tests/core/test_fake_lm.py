@@ -261,19 +261,19 @@ def test_collect_usage_counts_calls_and_tokens() -> None:
         Researcher()(account=account)  # outside the block: not counted
     assert usage.lm_calls == 1 and usage.cache_hits == 0
     assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
-    assert usage.models == {"fake/default"}
+    assert usage.models == {"fake"}  # the model as the user would type it
     assert not usage.cache_hit
 
 
 def test_batch_workers_keep_calls_out_of_dspy_history_but_usage_still_counts() -> None:
-    """`max_history_size=0` (what batch workers set) keeps whole prompts out of DSPy's global
+    """`disable_history=True` (what batch workers set) keeps whole prompts out of DSPy's global
     and per-LM history, which would otherwise hold 10,000 of them; usage is still collected."""
     from dspy.clients import base_lm
 
     lm, account = build_lm("fake", cache=False), _demo()
     with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
         before = len(base_lm.GLOBAL_HISTORY)
-        with dspy.context(max_history_size=0), collect_usage() as usage:
+        with dspy.context(disable_history=True), collect_usage() as usage:
             Researcher()(account=account)
         assert usage.lm_calls == 1 and usage.prompt_tokens > 0
         assert len(base_lm.GLOBAL_HISTORY) == before and lm.history == []

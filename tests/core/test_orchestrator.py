@@ -44,7 +44,7 @@ def test_full_run_records_every_step(home: Path) -> None:
         assert step.started_at and step.ended_at and step.duration_ms is not None
         assert step.input is not None and step.output is not None
         assert step.lm_calls >= 1 and step.prompt_tokens > 0 and step.completion_tokens > 0
-        assert step.model == "fake/default"
+        assert step.model == "fake"  # as typed: resume rebuilds it from this
         assert step.program_version == orch.program_version
     assert steps[3].lm_calls == 2  # one colleague message per target
     assert result.lm_calls == sum(s.lm_calls for s in steps)

@@ -8,6 +8,7 @@ import dspy
 import pytest
 
 from accountflow.lm import fake_lm
+from accountflow.lm.usage import CallUsage
 from accountflow.optimizers.budget import BudgetExhausted, Meter, metered
 
 
@@ -68,9 +69,9 @@ def test_the_dollar_limit_applies_after_priced_calls() -> None:
     meter = Meter(budget_usd=0.01)
     phase = meter.phase("compile")
     meter.acquire(phase)
-    meter.record({"usage": {"prompt_tokens": 100, "completion_tokens": 10}, "cost": 0.006})
+    meter.record(CallUsage("openai/x", prompt_tokens=100, completion_tokens=10, cost_usd=0.006))
     meter.acquire(phase)
-    meter.record({"usage": {"prompt_tokens": 100, "completion_tokens": 10}, "cost": 0.006})
+    meter.record(CallUsage("openai/x", prompt_tokens=100, completion_tokens=10, cost_usd=0.006))
     with pytest.raises(BudgetExhausted, match=r"dollar budget is spent \(\$0.0120"):
         meter.acquire(phase)
     assert meter.snapshot()["cost_usd"] == pytest.approx(0.012)

@@ -14,7 +14,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from dspy.lm15 import (
@@ -279,36 +278,3 @@ class AsyncFakeEngine:
 
     async def aclose(self) -> None:
         pass
-
-
-@dataclass(frozen=True)
-class FakeOptions:
-    latency_ms: float = 0.0
-    fail_rate: float = 0.0  # share of calls that fail with an injected, retryable 503
-    seed: int = 0
-
-
-def parse_fake_options(model: str) -> FakeOptions:
-    """`fake?latency_ms=200&fail_rate=0.3&seed=7`; unknown options are a configuration error."""
-    from accountflow.errors import ConfigError
-
-    _, _, query = model.partition("?")
-    values: dict[str, float] = {}
-    for part in filter(None, query.split("&")):
-        key, _, value = part.partition("=")
-        if key not in FakeOptions.__dataclass_fields__:
-            raise ConfigError(
-                f"Unknown fake LM option {key!r}; the options are latency_ms=N, fail_rate=0..1 "
-                "and seed=N."
-            )
-        try:
-            values[key] = float(value)
-        except ValueError:
-            raise ConfigError(f"fake?{key} needs a number, got {value!r}.") from None
-    if not 0 <= values.get("fail_rate", 0) <= 1:
-        raise ConfigError("fake?fail_rate must be between 0 and 1.")
-    return FakeOptions(
-        latency_ms=values.get("latency_ms", 0.0),
-        fail_rate=values.get("fail_rate", 0.0),
-        seed=int(values.get("seed", 0)),
-    )
