@@ -31,7 +31,7 @@ ReviewMode = Literal["never", "always", "low_confidence"]
 def _number(flag: object, env: str, default: float, kind: type = float) -> float:
     raw = _pick(flag, env, default)
     try:
-        return kind(raw)  # type: ignore[no-any-return]
+        return kind(raw)
     except (TypeError, ValueError):
         what = "a whole number" if kind is int else "a number"
         raise ConfigError(f"{env} must be {what}, got {raw!r}.") from None
@@ -81,10 +81,10 @@ class Settings(BaseModel):
         return cls(
             home=Path(str(_pick(home, "ACCOUNTFLOW_HOME", DEFAULT_HOME))).expanduser().absolute(),
             lm=str(_pick(lm, "ACCOUNTFLOW_LM", DEFAULT_LM)),
-            api_base=_pick(api_base, "ACCOUNTFLOW_API_BASE", None),  # type: ignore[arg-type]
+            api_base=_pick(api_base, "ACCOUNTFLOW_API_BASE", None),
             seller_path=Path(str(seller_path)) if seller_path else None,
             max_rule_retries=int(_number(None, "ACCOUNTFLOW_MAX_RULE_RETRIES", 2, int)),
-            review=mode,  # type: ignore[arg-type]
+            review=mode,
             review_min_confidence=_number(None, "ACCOUNTFLOW_REVIEW_MIN_CONFIDENCE", 0.5),
             review_min_fit=int(_number(None, "ACCOUNTFLOW_REVIEW_MIN_FIT", 0, int)),
             retry=retry,

@@ -78,7 +78,7 @@ def build_lm(
             seed=options.seed,
         )
     elif ref.backend is Backend.local:
-        lm = local_lm(ref.name, cache=cache)  # type: ignore[assignment]
+        lm = local_lm(ref.name, cache=cache)
     else:
         lm = _litellm_lm(ref, cache, timeout_s, api_key)
     lm.ref = ref

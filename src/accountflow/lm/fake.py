@@ -13,7 +13,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from dspy.lm15 import (
@@ -181,8 +181,8 @@ class FakeEngine:
                 lo = min(0, hi - 100)
             return lo + _digest(ctx.seed, name) % (hi - lo + 1)
         if kind == "number":
-            lo, hi = float(schema.get("minimum", 0.0)), float(schema.get("maximum", 1.0))
-            return round(lo + (hi - lo) * (_digest(ctx.seed, name) % 1000) / 1000, 3)
+            low, high = float(schema.get("minimum", 0.0)), float(schema.get("maximum", 1.0))
+            return round(low + (high - low) * (_digest(ctx.seed, name) % 1000) / 1000, 3)
         if kind == "boolean":
             return False
         text = self._string(name, ctx, siblings)
@@ -272,7 +272,7 @@ class AsyncFakeEngine:
     async def complete(self, request: Request) -> Response:
         return self.sync.complete(request)
 
-    async def stream(self, request: Request):  # type: ignore[no-untyped-def]
+    async def stream(self, request: Request) -> AsyncIterator[Any]:
         for event in self.sync.stream(request):
             yield event
 
