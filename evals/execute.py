@@ -16,6 +16,7 @@ import dspy
 from pydantic import BaseModel, ConfigDict, Field
 
 from accountflow.config import Settings
+from accountflow.datasets import dataset_hash, load_split
 from accountflow.evals.compare import Comparison, Verdict, compare, verdict
 from accountflow.evals.runner import EvalReport, evaluate
 from accountflow.evals.scores import ExampleResult
@@ -60,8 +61,6 @@ class SuiteOutcome(BaseModel):
 
 def load_examples(suite: Suite, limit: int | None = None) -> tuple[list[dspy.Example], str]:
     """The suite's examples and the dataset's hash."""
-    from accountflow.datasets import dataset_hash, load_split
-
     n = limit if limit is not None else suite.limit
     return load_split(suite.dataset, n), dataset_hash(suite.dataset)
 

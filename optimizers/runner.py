@@ -469,13 +469,11 @@ def _eval(prep: Prepared, program: AccountPipeline, phase: Phase, say: Progress)
 
 def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
     """Run a prepared optimization end to end (see the module docstring)."""
-    from accountflow import tracking
-    from accountflow.lm import use_cache_dir
+    from accountflow import tracking  # lazy: MLflow's import costs seconds
     from accountflow.optimizers import mlflow_record as rec
 
     say = progress or (lambda _msg: None)
     req, settings, recipe = prep.request, prep.settings, prep.request.recipe
-    use_cache_dir(settings.cache_dir)
     meter = Meter(max_calls=req.max_calls, budget_usd=req.budget_usd)
     warnings: list[str] = []
     started = time.perf_counter()

@@ -22,6 +22,8 @@ from pydantic import BaseModel, Field
 
 from accountflow.errors import ConfigError, NotFoundError
 from accountflow.io import Rejection, parquet_row_count, stream_accounts
+from accountflow.lm.ref import ModelRef
+from accountflow.lm.usage import price as lm_price
 from accountflow.models import Account, AccountResult, RunStatus
 from accountflow.orchestrator import Orchestrator, input_hash, one_line
 from accountflow.outputs import RejectedWriter, check_output, flatten, open_writer, rejected_path
@@ -374,9 +376,6 @@ class Estimate(BaseModel):
 
 def price(model: str, prompt_tokens: int, completion_tokens: int) -> tuple[float | None, str]:
     """Dollar cost from litellm's (local, offline) cost map; None when the model has no price."""
-    from accountflow.lm.ref import ModelRef
-    from accountflow.lm.usage import price as lm_price
-
     ref = ModelRef.parse(model)
     if ref.in_process:
         return 0.0, "runs on this machine: no per-token price"

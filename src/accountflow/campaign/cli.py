@@ -98,16 +98,11 @@ def _engine(
     api_base: str | None = None,
     seller: Path | None = None,
     sender: Sender | None = None,
-    uses_model: bool = False,
 ) -> CampaignEngine:
     from accountflow.campaign.engine import CampaignEngine
     from accountflow.config import Settings
 
     settings = Settings.load(home=home, lm=lm, api_base=api_base, seller=seller)
-    if uses_model:
-        from accountflow.lm import use_cache_dir
-
-        use_cache_dir(settings.cache_dir)
     return CampaignEngine(settings=settings, sender=sender)
 
 
@@ -152,7 +147,7 @@ def start(
     for rejection in loaded.rejected:
         say(err, "rejected", rejection, "red")
     results = []
-    with _engine(home, lm, api_base, seller, uses_model=True) as engine:
+    with _engine(home, lm, api_base, seller) as engine:
         for account in accounts:
             result = engine.start(account, settings_config)
             results.append({"account_id": account.account_id, **result.model_dump(mode="json")})
@@ -229,7 +224,7 @@ def step(
     """Make one campaign's next touch if it is due (or --force); exit 1 if none was sent."""
     when = _when(now, "--now")
     sender = _sender(smtp, smtp_from, smtp_starttls)
-    with _engine(home, lm, api_base, sender=sender, uses_model=True) as engine:
+    with _engine(home, lm, api_base, sender=sender) as engine:
         result = engine.step(engine.resolve(campaign_id), force=force, now=when)
     if as_json:
         _print_json(result.model_dump(mode="json"))
@@ -255,7 +250,7 @@ def tick(
     Exit 1 if any due touch failed."""
     when = _when(now, "--now")
     sender = _sender(smtp, smtp_from, smtp_starttls)
-    with _engine(home, lm, api_base, sender=sender, uses_model=True) as engine:
+    with _engine(home, lm, api_base, sender=sender) as engine:
         results = engine.tick(now=when)
     if as_json:
         _print_json([r.model_dump(mode="json") for r in results])
@@ -287,7 +282,7 @@ def respond(
 ) -> None:
     """Record a contact's response; a conflict pauses the campaign (with auto-pause on)."""
     when = _when(at, "--at")
-    with _engine(home, lm, api_base, uses_model=True) as engine:
+    with _engine(home, lm, api_base) as engine:
         result = engine.record_response(engine.resolve(campaign_id), contact, kind, text, when)
     if as_json:
         _print_json(result.model_dump(mode="json"))
