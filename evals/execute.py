@@ -31,6 +31,7 @@ from accountflow.evals.store import (
     resolve_eval_id,
 )
 from accountflow.evals.suites import Suite
+from accountflow.lm.usage import model_ref
 from accountflow.orchestrator import Orchestrator, lm_for, one_line, redact
 from accountflow.pipeline import AccountPipeline
 from accountflow.store import Store
@@ -90,7 +91,8 @@ def run_suite(
         runtime = Orchestrator.from_settings(settings, store, lm=lm, program=program)
         lm_obj, pipeline = runtime.lm, runtime.program
         judge_obj = lm_for(settings, judge_lm) if suite.uses_judge and judge_lm else None
-        judge_name = str((judge_obj or lm_obj).model) if suite.uses_judge else None
+        judge_name = model_ref(judge_obj or lm_obj).format() if suite.uses_judge else None
+        recorded_model = model_ref(lm_obj).format()  # as runs record it: typed, no secrets
         recover_interrupted(store)
         version = runtime.program_version
         baseline_id = (
@@ -105,7 +107,7 @@ def run_suite(
                 target=suite.target,
                 dataset=suite.dataset,
                 dataset_hash=data_hash,
-                model=redact(str(lm_obj.model)),
+                model=recorded_model,
                 judge_model=judge_name,
                 program_version=version,
                 status="running",
@@ -167,7 +169,7 @@ def run_suite(
             target=suite.target,
             dataset=suite.dataset,
             dataset_hash=data_hash,
-            model=redact(str(lm_obj.model)),
+            model=recorded_model,
             judge_model=judge_name,
             program_version=version,
             report=report,

@@ -26,7 +26,7 @@ from accountflow.campaign.models import (
     Touch,
 )
 from accountflow.errors import InputError
-from accountflow.io import _explain
+from accountflow.io import ACCOUNT_COLUMNS, _explain
 from accountflow.models import EMAIL_RE, Account, Channel, Contact
 
 TOP_CONTACT_TOUCHES = 3  # the top contact gets the first three touches
@@ -220,18 +220,7 @@ def lead_account(lead: Lead, contacts: Sequence[CampaignContact]) -> tuple[Accou
     if inquiry is not None and _engaged(inquiry.contact_id, inquiry.email, members) is None:
         warnings.append("the inquiry's contact is not among the usable contacts; it is ignored")
         inquiry = None
-    fields = lead.model_dump(
-        include={
-            "account_id",
-            "company_name",
-            "domain",
-            "industry",
-            "employee_count",
-            "location",
-            "description",
-            "notes",
-        }
-    )
+    fields = lead.model_dump(include=set(ACCOUNT_COLUMNS))
     try:
         return Account(**fields, contacts=members, inquiry=inquiry), warnings
     except ValidationError as exc:
