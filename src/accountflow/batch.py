@@ -126,8 +126,11 @@ class BatchScorer:
             raise ConfigError("--concurrency must be at least 1.")
         if budget_usd is not None and budget_usd <= 0:
             raise ConfigError("--budget-usd must be more than 0.")
-        check_output(output)
-        self.stream = stream_accounts(input, contacts)  # file checks happen here
+        # before reading anything: an output that is an input would be destroyed
+        check_output(output, [input] if contacts is None else [input, contacts])
+        # the files, headers, contacts and first row are checked here, before the batch is
+        # recorded or the output opened, so a file that cannot start leaves both untouched
+        self.stream = stream_accounts(input, contacts)
         self.orchestrator = orchestrator
         self.store = orchestrator.store
         self.input, self.output, self.contacts = input, output, contacts

@@ -1,7 +1,8 @@
 """Reading account files (JSONL, CSV, Parquet) into validated `Account`s, row by row.
 
 A bad row never stops the others: it becomes a `Rejection` naming its line and the field at
-fault. Only a file that cannot be read at all (missing, empty, unknown format) raises.
+fault. Only a file that cannot be read at all raises `InputError`: missing, empty or without
+account rows, unknown format, a CSV header without `account_id` or with a column twice.
 CSV is read with the standard library so every error carries its exact line number (DuckDB's
 reader drops the line numbers of good rows); Parquet is read through DuckDB.
 """
@@ -9,6 +10,7 @@ reader drops the line numbers of good rows); Parquet is read through DuckDB.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from accountflow.errors import InputError
-from accountflow.models import Account, Contact
+from accountflow.models import MAX_FIELD_CHARS, Account, Contact
 
 ACCOUNT_COLUMNS = [
     "account_id",
@@ -39,6 +41,10 @@ CONTACT_COLUMNS = [
     "linkedin_url",
     "is_primary",
 ]
+# The csv module's own per-field limit (131,072 characters by default; `_csv.Error` past it) is
+# raised to this, so a field over the 20,000-character input limit is rejected by validation,
+# naming its column; a field past even this is rejected as a row and reading goes on.
+CSV_FIELD_LIMIT = 1 << 20
 FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -112,23 +118,27 @@ def load_accounts(path: str | Path, contacts: str | Path | None = None) -> LoadR
         else:
             result.accounts.append(item)
     result.warnings = stream.warnings
-    if not result.accounts and not result.rejected:
-        raise InputError(f"Input file {stream.path} has no account rows.")
     return result
 
 
 def stream_accounts(path: str | Path, contacts: str | Path | None = None) -> AccountStream:
-    """Validated accounts and rejections one row at a time, for files of any size; the file
-    checks run now, so a missing or unreadable file fails before any work starts."""
+    """Validated accounts and rejections one row at a time, for files of any size.
+
+    Everything that makes a file unusable is checked now, before the caller opens an output or
+    records anything: the files, the headers, the whole contacts file and the first account
+    row (so a file without account rows fails here too)."""
     path = Path(path)
     fmt = _check_file(path)
     if contacts is not None and _check_file(Path(contacts)) != "csv":
         raise InputError(f"Contacts file {contacts} must be a .csv file.")
-    return AccountStream(path, fmt, Path(contacts) if contacts is not None else None)
+    stream = AccountStream(path, fmt, Path(contacts) if contacts is not None else None)
+    stream.open()
+    return stream
 
 
 class AccountStream:
-    """Iterate to get `Account`s and `Rejection`s in file order; `warnings` fills as it goes.
+    """Iterate (once) to get `Account`s and `Rejection`s in file order; `warnings` fills as it
+    goes.
 
     Memory holds the contacts file (grouped by account) and the set of account ids seen (to
     reject duplicates), never the accounts themselves."""
@@ -137,8 +147,24 @@ class AccountStream:
         self.path, self.fmt, self.contacts = path, fmt, contacts
         self.warnings: list[str] = []
         self.rows = 0
+        self._items: Iterator[Account | Rejection] | None = None
+        self._first: list[Account | Rejection] = []
+
+    def open(self) -> None:
+        """Read up to the first item now, so every file-level error raises here."""
+        if self._items is None:
+            self._items = self._read()
+            first = next(self._items, None)
+            self._first = [first] if first is not None else []
 
     def __iter__(self) -> Iterator[Account | Rejection]:
+        self.open()
+        assert self._items is not None
+        first, self._first = self._first, []
+        yield from first
+        yield from self._items
+
+    def _read(self) -> Iterator[Account | Rejection]:
         holder = LoadResult()  # collects warnings and contact-file rejections
         path = self.path
         rows: Iterator[tuple[int, dict[str, Any] | Rejection]]
@@ -148,13 +174,16 @@ class AccountStream:
             rows = _csv_rows(path, ACCOUNT_COLUMNS, holder)
         else:
             rows = _parquet_rows(path, holder)
+        first = next(rows, None)  # the accounts header is checked here
+        if first is None:
+            raise InputError(f"Input file {path} has no account rows; add at least one account.")
         by_contact: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         if self.contacts is not None:
             by_contact = _load_contacts(self.contacts, holder)
         yield from holder.rejected
         holder.rejected.clear()
         seen: set[str] = set()
-        for line, row in rows:
+        for line, row in itertools.chain([first], rows):
             self.rows += 1
             self.warnings[:] = holder.warnings
             if isinstance(row, Rejection):
@@ -216,7 +245,10 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
                 )
                 continue
             try:
-                obj = json.loads(text)
+                obj = json.loads(text, object_pairs_hook=_unique_keys)
+            except _DuplicateKeyError as exc:
+                yield line_no, Rejection(source=str(path), row=line_no, reason=str(exc))
+                continue
             except json.JSONDecodeError as exc:
                 yield (
                     line_no,
@@ -238,15 +270,38 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
             yield line_no, obj
 
 
+class _DuplicateKeyError(ValueError):
+    """A JSON object names a key twice: which value was meant is unknowable."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            name = " ".join(key.split())  # no control characters in messages
+            raise _DuplicateKeyError(f"key {name!r} appears twice in one object; keep one")
+        obj[key] = value
+    return obj
+
+
 def _csv_rows(
     path: Path, columns: list[str], result: LoadResult
 ) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)  # deliberately: see CSV_FIELD_LIMIT
     with path.open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
         reader = csv.reader(fh)
         try:
             header = [h.strip().lstrip("\ufeff") for h in next(reader)]
         except StopIteration:
             raise InputError(f"Input file {path} is empty; it needs a header row.") from None
+        except csv.Error as exc:
+            raise InputError(f"{path.name}: the header cannot be read as CSV ({exc}).") from None
+        twice = next((h for i, h in enumerate(header) if h in columns and h in header[:i]), None)
+        if twice is not None:
+            raise InputError(
+                f"{path.name}: the header has the column {twice!r} twice; keep one of them."
+            )
         unknown = [h for h in header if h not in columns]
         for name in unknown:
             result.warnings.append(
@@ -256,7 +311,15 @@ def _csv_rows(
         if "account_id" not in header:
             raise InputError(f"{path.name}: the header has no 'account_id' column; add it.")
         line_no = reader.line_num
-        for values in reader:
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # the reader goes on at the next line
+                start, line_no = line_no + 1, reader.line_num
+                yield start, Rejection(source=str(path), row=start, reason=_csv_error(exc))
+                continue
             start, line_no = line_no + 1, reader.line_num
             if not any(v.strip() for v in values):
                 continue
@@ -291,6 +354,15 @@ def _csv_rows(
                     if k in columns
                 },
             )
+
+
+def _csv_error(exc: csv.Error) -> str:
+    if "field limit" in str(exc):
+        return (
+            f"a field is longer than {CSV_FIELD_LIMIT:,} characters (fields may have at most "
+            f"{MAX_FIELD_CHARS:,}); shorten it or check for a quote that is never closed"
+        )
+    return f"cannot be read as CSV ({exc})"
 
 
 def _has_surrogates(value: str) -> bool:

@@ -157,7 +157,10 @@ class Account(_Input):
     def _required(cls, value: object) -> object:
         if value is None or (isinstance(value, str) and not value.strip()):
             raise ValueError("is empty")
-        return str(value).strip() if not isinstance(value, str) else value.strip()
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            # a list, object, boolean or float is a mistake in the file, not an id or a name
+            raise ValueError(f"must be a string or an integer, not {type(value).__name__}")
+        return str(value).strip()
 
     @field_validator("domain")
     @classmethod

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -169,12 +171,33 @@ def open_writer(path: Path, columns: list[str] | None = None) -> RowWriter:
     raise ConfigError(f"Output {path} has an unknown extension; use .parquet, .csv or .jsonl.")
 
 
-def check_output(path: Path) -> None:
-    """Fail before any work when the output cannot be written."""
+def check_output(path: Path, inputs: Sequence[Path] = ()) -> None:
+    """Fail before any work when the output cannot be written, or when writing it (or its
+    rejected-rows file) would replace one of `inputs`: the same file by any path, symlink or
+    hard link."""
     if path.suffix.lower() not in (".parquet", ".csv", ".jsonl", ".ndjson"):
         raise ConfigError(f"Output {path} has an unknown extension; use .parquet, .csv or .jsonl.")
     if not path.parent.exists():
         raise ConfigError(f"Output directory {path.parent} does not exist; create it first.")
+    for source in inputs:
+        if _same_file(path, source):
+            raise ConfigError(
+                f"--out {path} is the input file {source}; writing it would destroy the input, "
+                "so choose another --out path."
+            )
+        if _same_file(rejected_path(path), source):
+            raise ConfigError(
+                f"--out {path} would write its rejected rows to {rejected_path(path)}, which is "
+                f"the input file {source}; choose another --out path."
+            )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """One file on disk (device and inode, through symlinks); a file not yet there is no input."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def rejected_path(output: Path) -> Path:

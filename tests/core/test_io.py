@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from accountflow import io as io_module
 from accountflow.datasets import path as data_path
 from accountflow.errors import InputError
 from accountflow.io import ACCOUNT_COLUMNS, CONTACT_COLUMNS, LoadResult, load_accounts
@@ -350,3 +351,79 @@ def test_hostile_company_name_loads_verbatim(tmp_path: Path) -> None:
         result = load_accounts(path)
         assert result.rejected == []
         assert [a.company_name for a in result.accounts] == [name]
+
+
+# ---------------------------------------------------------------- strict input (issue 12)
+
+
+def test_account_ids_must_be_strings_or_integers(tmp_path: Path) -> None:
+    path = _jsonl(
+        tmp_path / "ids.jsonl",
+        [
+            {"account_id": ["a", "b"], "company_name": "List Id"},  # 1
+            {"account_id": {"id": 1}, "company_name": "Dict Id"},  # 2
+            {"account_id": True, "company_name": "Bool Id"},  # 3
+            {"account_id": 1.5, "company_name": "Float Id"},  # 4
+            {"account_id": 7, "company_name": "Int Id"},  # 5
+            {"account_id": "s8", "company_name": ["Not", "A", "Name"]},  # 6
+        ],
+    )
+    result = load_accounts(path)
+    assert [a.account_id for a in result.accounts] == ["7"]
+    rejected = _by_row(result)
+    assert sorted(rejected) == [1, 2, 3, 4, 6]
+    for row in (1, 2, 3, 4):
+        assert rejected[row].field == "account_id", rejected[row]
+        assert "string" in rejected[row].reason
+    assert "list" in rejected[1].reason and "bool" in rejected[3].reason
+    assert rejected[6].field == "company_name"
+    _assert_one_line(result)
+
+
+def test_duplicate_json_keys_reject_the_row(tmp_path: Path) -> None:
+    path = _jsonl(
+        tmp_path / "dupes.jsonl",
+        [
+            b'{"account_id": "d1", "company_name": "First", "company_name": "Second"}',
+            b'{"account_id": "d2", "company_name": "C", "contacts": [{"name": "A", "name": "B"}]}',
+            {"account_id": "d3", "company_name": "Fine"},
+        ],
+    )
+    result = load_accounts(path)
+    assert [a.account_id for a in result.accounts] == ["d3"]
+    rejected = _by_row(result)
+    assert sorted(rejected) == [1, 2]
+    assert "'company_name'" in rejected[1].reason and "twice" in rejected[1].reason
+    assert "'name'" in rejected[2].reason
+    _assert_one_line(result)
+
+
+def test_duplicate_csv_header_columns_are_an_input_error(tmp_path: Path) -> None:
+    accounts = _write_csv(tmp_path / "a.csv", b"account_id,company_name,notes,notes\nx,X,1,2\n")
+    message = _input_error(accounts)
+    assert "a.csv" in message and "'notes'" in message and "twice" in message
+
+    good = _write_csv(tmp_path / "good.csv", b"account_id,company_name,,\nx,X,,\n")
+    assert [a.account_id for a in load_accounts(good).accounts] == ["x"]  # blank names: ignored
+
+    contacts = _write_csv(
+        tmp_path / "c.csv", b"account_id,email,email\nx,a@x.example,b@x.example\n"
+    )
+    message = _input_error(good, contacts)
+    assert "c.csv" in message and "'email'" in message
+
+
+def test_csv_field_over_the_reader_limit_rejects_its_row_only(tmp_path: Path) -> None:
+    """Past even the raised csv limit the row is rejected (line and reason) and reading goes on
+    at the next line."""
+    path = _write_csv(
+        tmp_path / "huge.csv",
+        b"account_id,company_name,notes\nh1,One,ok\nh2,Two,"
+        + b"x" * (io_module.CSV_FIELD_LIMIT + 1)
+        + b"\nh3,Three,ok\n",
+    )
+    result = load_accounts(path)
+    assert [a.account_id for a in result.accounts] == ["h1", "h3"]
+    (rejection,) = result.rejected
+    assert rejection.row == 3 and f"{io_module.CSV_FIELD_LIMIT:,} characters" in rejection.reason
+    _assert_one_line(result)
