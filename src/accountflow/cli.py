@@ -21,8 +21,10 @@ from accountflow.optimizers.cli import register as register_optimizers
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
+    from accountflow.errors import StoreInUseError
     from accountflow.models import AccountResult, SellerProfile
     from accountflow.orchestrator import Orchestrator
+    from accountflow.stats import LiveSnapshot
     from accountflow.store import Store
 
 app = typer.Typer(
@@ -259,9 +261,17 @@ def runs_list(
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List recorded runs, newest first."""
-    with _open_store(_settings(home)) as store:
-        rows = store.list_runs(limit=limit, status=status)
+    """List recorded runs, newest first (during a batch: from its live snapshot)."""
+    from accountflow.errors import StoreInUseError
+
+    settings = _settings(home)
+    try:
+        with _open_store(settings) as store:
+            rows = store.list_runs(limit=limit, status=status)
+    except StoreInUseError as exc:
+        live = _live_snapshot(settings, exc)
+        rows = live.runs_for(limit, status)
+        say(err, "note", live.label(), "cyan")
     if as_json:
         _print_json([r.model_dump(mode="json") for r in rows])
         return
@@ -783,19 +793,45 @@ def _decide(
 
 
 # ---------------------------------------------------------------------------- stats
+def _live_snapshot(settings: Settings, in_use: StoreInUseError) -> LiveSnapshot:
+    """The snapshot of the batch holding the store; without one (no running process
+    published it) the "in use" error stands. Callers print `live.label()` with the figures."""
+    from accountflow.stats import read_live
+
+    live = read_live(settings.db_path)
+    if live is None:
+        raise in_use
+    return live
+
+
 @app.command()
 def stats(
     batch: Annotated[str | None, typer.Option("--batch", help="Only this batch.")] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Runs by status, success rate, step latency, calls, tokens, cost, cache hits, errors."""
+    """Runs by status, success rate, step latency, calls, tokens, cost, cache hits, errors.
+
+    While a batch holds the store, the figures come from the snapshot it publishes."""
+    from accountflow.errors import StoreInUseError
     from accountflow.stats import compute
 
-    with _open_store(_settings(home)) as store:
-        st = compute(store, batch)
+    settings = _settings(home)
+    live = None
+    try:
+        with _open_store(settings) as store:
+            st = compute(store, batch)
+    except StoreInUseError as exc:
+        live = _live_snapshot(settings, exc)
+        st = live.stats_for(batch, settings.db_path)
+        say(err, "note", live.label(), "cyan")
     if as_json:
-        _print_json(st.model_dump(mode="json"))
+        data = st.model_dump(mode="json")
+        if live is not None:
+            data["live_snapshot"] = live.model_dump(
+                mode="json", include={"pid", "taken_at", "batch"}
+            )
+        _print_json(data)
         return
     from rich.table import Table
 
