@@ -127,3 +127,32 @@ def test_campaign_messages_print_ids_and_errors_verbatim(
     assert code == 1 and "not started odd-2:" in out and MESSAGE in out
     code, out, _ = run_cli(["campaign", "list"], capsys, monkeypatch)
     assert code == 0 and ODD in out
+
+
+def test_no_print_path_relies_on_markup() -> None:
+    """The consoles print with markup off, so a `[red]...[/]` tag in a printed string would
+    show as written: style through `styled(...)`/`say(...)` instead. (Progress-bar columns
+    parse their own static templates, so `TextColumn(...)` may keep its tags.)"""
+    import re
+
+    import accountflow.campaign.cli
+    import accountflow.cli
+    import accountflow.evals.cli
+    import accountflow.optimizers.cli
+
+    tag = re.compile(r"\[(?:/|/?(?:bold|dim|italic|red|green|yellow|blue|cyan|magenta)\b[^\]]*)\]")
+    found = []
+    for module in (accountflow.cli, accountflow.campaign.cli, accountflow.evals.cli):
+        found += _tags(module.__file__, tag)
+    found += _tags(accountflow.optimizers.cli.__file__, tag)
+    assert found == []
+
+
+def _tags(file: str | None, tag: Any) -> list[str]:
+    assert file is not None
+    lines = Path(file).read_text().splitlines()
+    return [
+        f"{Path(file).name}:{n}: {line.strip()}"
+        for n, line in enumerate(lines, 1)
+        if tag.search(line) and "TextColumn(" not in line
+    ]
