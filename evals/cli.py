@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.text import Text
 from typer.core import TyperGroup
 
-from accountflow.cli_options import console, say
+from accountflow.cli_options import console, say, styled
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
@@ -66,11 +67,11 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _delta(value: float | None) -> str:
+def _delta(value: float | None) -> str | Text:
     if value is None:
         return "-"
     color = "red" if value < -1e-9 else "green" if value > 1e-9 else "dim"
-    return f"[{color}]{value:+.3f}[/]"
+    return styled((f"{value:+.3f}", color))
 
 
 # ---------------------------------------------------------------------------- run
@@ -146,9 +147,9 @@ def eval_run(
         nonlocal done
         done += 1
         if not as_json:
-            mark = "[red]error[/]" if row.status == "error" else f"{row.score:.3f}"
+            mark = ("error", "red") if row.status == "error" else f"{row.score:.3f}"
             err.print(
-                f"  [{done}] {row.example_id} {mark} ({row.duration_ms / 1000:.1f}s)",
+                styled(f"  [{done}] {row.example_id} ", mark, f" ({row.duration_ms / 1000:.1f}s)"),
                 highlight=False,
             )
 
@@ -181,10 +182,13 @@ def eval_run(
 def _print_outcome(outcome: SuiteOutcome, settings: Settings) -> None:
     report = outcome.report
     out.print(
-        f"[bold]{outcome.eval_id}[/] suite {outcome.suite} · target {outcome.target} · "
-        f"dataset {outcome.dataset} ({outcome.dataset_hash}) · model {outcome.model} · "
-        f"program {outcome.program_version}"
-        + (f" · judge {outcome.judge_model}" if outcome.judge_model else ""),
+        styled(
+            (outcome.eval_id, "bold"),
+            f" suite {outcome.suite} · target {outcome.target} · "
+            f"dataset {outcome.dataset} ({outcome.dataset_hash}) · model {outcome.model} · "
+            f"program {outcome.program_version}"
+            + (f" · judge {outcome.judge_model}" if outcome.judge_model else ""),
+        ),
         highlight=False,
     )
     _print_report(report, outcome.comparison)
@@ -195,9 +199,12 @@ def _print_outcome(outcome: SuiteOutcome, settings: Settings) -> None:
 
         out.print(f"MLflow run {outcome.mlflow_run_id}: {ui_command(settings)}", highlight=False)
     if outcome.verdict.passed:
-        out.print("[green bold]PASSED[/]")
+        out.print("PASSED", style="green bold")
     else:
-        out.print("[red bold]FAILED[/]: " + "; ".join(outcome.verdict.reasons), highlight=False)
+        out.print(
+            styled(("FAILED", "red bold"), ": " + "; ".join(outcome.verdict.reasons)),
+            highlight=False,
+        )
 
 
 def _print_report(report: EvalReport, comparison: Comparison | None) -> None:
@@ -211,7 +218,7 @@ def _print_report(report: EvalReport, comparison: Comparison | None) -> None:
         table.add_column("baseline", justify="right")
         table.add_column("delta", justify="right")
     for name, weight in report.weights.items():
-        row = [
+        row: list[str | Text] = [
             name,
             f"{weight:g}",
             str(report.metric_counts.get(name, 0)),
@@ -221,9 +228,14 @@ def _print_report(report: EvalReport, comparison: Comparison | None) -> None:
             m = base.get(name)
             row += [_fmt(m.baseline if m else None), _delta(m.delta if m else None)]
             if m and m.regressed:
-                row[0] = f"[red]{name} (regressed)[/]"
+                row[0] = styled((f"{name} (regressed)", "red"))
         table.add_row(*row)
-    agg = ["[bold]aggregate[/]", "", str(report.n_examples), f"[bold]{report.aggregate:.3f}[/]"]
+    agg: list[str | Text] = [
+        styled(("aggregate", "bold")),
+        "",
+        str(report.n_examples),
+        styled((f"{report.aggregate:.3f}", "bold")),
+    ]
     if comparison:
         agg += [_fmt(comparison.aggregate_baseline), _delta(comparison.delta)]
     table.add_row(*agg)
@@ -241,7 +253,7 @@ def _print_report(report: EvalReport, comparison: Comparison | None) -> None:
             )
     failed = [r for r in report.rows if r.status == "error"]
     if failed:
-        out.print(f"[red]{len(failed)} example(s) failed[/] (scored 0):")
+        out.print(styled((f"{len(failed)} example(s) failed", "red"), " (scored 0):"))
         for r in failed:
             out.print(f"  {r.example_id}: {r.error}", highlight=False)
     out.print(
@@ -317,7 +329,7 @@ def eval_list(
             r.eval_id,
             r.suite,
             r.target,
-            f"[{color}]{r.status}[/]",
+            styled((r.status, color)),
             f"{r.started_at:%m-%d %H:%M:%S}",
             str(r.n_examples),
             str(r.n_failed),
@@ -359,12 +371,15 @@ def eval_show(
         )
         return
     out.print(
-        f"[bold]{run.eval_id}[/] suite {run.suite} · {run.status} · target {run.target} · "
-        f"dataset {run.dataset} ({run.dataset_hash}) · model {run.model} · program "
-        f"{run.program_version}"
-        + (f" · judge {run.judge_model}" if run.judge_model else "")
-        + (f" · baseline {run.baseline_id}" if run.baseline_id else "")
-        + (f"\n[red]{run.error}[/]" if run.error else ""),
+        styled(
+            (run.eval_id, "bold"),
+            f" suite {run.suite} · {run.status} · target {run.target} · "
+            f"dataset {run.dataset} ({run.dataset_hash}) · model {run.model} · program "
+            f"{run.program_version}"
+            + (f" · judge {run.judge_model}" if run.judge_model else "")
+            + (f" · baseline {run.baseline_id}" if run.baseline_id else ""),
+            ("\n" + run.error, "red") if run.error else "",
+        ),
         highlight=False,
     )
     report = summarise(run.target, run.weights, rows, run.duration_ms or 0)
@@ -373,7 +388,7 @@ def eval_show(
     _print_report(report, None)
     reasons = (run.summary.get("verdict") or {}).get("reasons") or []
     if reasons:
-        out.print("[red]gate:[/] " + "; ".join(reasons), highlight=False)
+        out.print(styled(("gate:", "red"), " " + "; ".join(reasons)), highlight=False)
     if run.summary.get("worse"):
         out.print("worse than the baseline: " + ", ".join(run.summary["worse"]), highlight=False)
     if run.mlflow_run_id:
@@ -431,22 +446,27 @@ def eval_compare(
         )
         return
     out.print(
-        f"[bold]{base_run.eval_id}[/] ({base_run.suite}, program "
-        f"{base_run.program_version}) -> [bold]{cand_run.eval_id}[/] ({cand_run.suite}, "
-        f"program {cand_run.program_version})",
+        styled(
+            (base_run.eval_id, "bold"),
+            f" ({base_run.suite}, program {base_run.program_version}) -> ",
+            (cand_run.eval_id, "bold"),
+            f" ({cand_run.suite}, program {cand_run.program_version})",
+        ),
         highlight=False,
     )
     if base_run.target != cand_run.target:
-        err.print(
-            f"[yellow]warning:[/] different targets ({base_run.target} vs "
-            f"{cand_run.target}); only the shared metrics compare",
-            highlight=False,
+        say(
+            err,
+            "warning",
+            f"different targets ({base_run.target} vs {cand_run.target}); "
+            "only the shared metrics compare",
         )
     if comparison.only_current or comparison.only_baseline:
-        err.print(
-            f"[yellow]warning:[/] {len(comparison.only_baseline)} example(s) only in the "
+        say(
+            err,
+            "warning",
+            f"{len(comparison.only_baseline)} example(s) only in the "
             f"baseline, {len(comparison.only_current)} only in the candidate",
-            highlight=False,
         )
     report = summarise(
         cand_run.target,
@@ -469,10 +489,13 @@ def eval_suites(as_json: JsonOpt = False) -> None:
     for s in suites:
         size = f"first {s.limit}" if s.limit else "all"
         out.print(
-            f"[bold]{s.name}[/]: {s.description}\n  target {s.target}, dataset {s.dataset} "
-            f"({size}), threads {s.threads}, fail under "
-            f"{_fmt(s.thresholds.fail_under)}; metrics "
-            + ", ".join(f"{k} x{v:g}" for k, v in s.metrics.items()),
+            styled(
+                (s.name, "bold"),
+                f": {s.description}\n  target {s.target}, dataset {s.dataset} "
+                f"({size}), threads {s.threads}, fail under "
+                f"{_fmt(s.thresholds.fail_under)}; metrics "
+                + ", ".join(f"{k} x{v:g}" for k, v in s.metrics.items()),
+            ),
             highlight=False,
         )
 
@@ -496,4 +519,7 @@ def eval_metrics(as_json: JsonOpt = False) -> None:
         )
         return
     for m in METRICS.values():
-        out.print(f"[bold]{m.name}[/] ({', '.join(m.needs)}): {m.description}", highlight=False)
+        out.print(
+            styled((m.name, "bold"), f" ({', '.join(m.needs)}): {m.description}"),
+            highlight=False,
+        )

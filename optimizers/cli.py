@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from accountflow.cli_options import console, say
+from accountflow.cli_options import console, say, styled
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
@@ -242,12 +242,18 @@ def _print_optimize(result: OptimizeResult) -> None:
 
     color = "green" if result.status == "completed" else "yellow"
     out.print(
-        f"[bold]{result.version}[/] {result.target} · {result.recipe} · [{color}]{result.status}"
-        f"[/]" + (f" ({result.stop_reason})" if result.stop_reason else ""),
+        styled(
+            (result.version, "bold"),
+            f" {result.target} · {result.recipe} · ",
+            (result.status, color),
+            f" ({result.stop_reason})" if result.stop_reason else "",
+        ),
         highlight=False,
     )
     table = Table("metric", "before", "after", box=None, header_style="bold")
-    table.add_row("[bold]dev score[/]", _fmt(result.dev_score_before), _fmt(result.dev_score_after))
+    table.add_row(
+        styled(("dev score", "bold")), _fmt(result.dev_score_before), _fmt(result.dev_score_after)
+    )
     for name in dict.fromkeys([*result.metrics_before, *result.metrics_after]):
         table.add_row(
             name, _fmt(result.metrics_before.get(name)), _fmt(result.metrics_after.get(name))
@@ -319,7 +325,7 @@ def programs_list(
             f"{_fmt(r.dev_score_before)}->{_fmt(r.dev_score)}",
             (r.mlflow_run_id or "-")[:8],
             f"{r.created_at:%m-%d %H:%M}",
-            "[green]yes[/]" if r.promoted else "",
+            styled(("yes", "green")) if r.promoted else "",
         )
     if rows:
         out.print(table)
@@ -356,21 +362,23 @@ def programs_show(
         return
     from accountflow.programs import demo_summary
 
-    head = f"[bold]{version}[/]"
+    head = styled((version, "bold"))
     if entry:
-        head += (
+        head.append(
             f" {entry.target} · {entry.optimizer or '-'} · dev {_fmt(entry.dev_score_before)}"
             f" -> {_fmt(entry.dev_score)} · from {entry.parent_version or '-'} · MLflow run "
-            f"{entry.mlflow_run_id or '-'}" + (" · [green]promoted[/]" if entry.promoted else "")
+            f"{entry.mlflow_run_id or '-'}"
         )
+        if entry.promoted:
+            head.append(" · ").append("promoted", "green")
         if entry.stop_reason:
-            head += f"\nstopped: {entry.stop_reason}"
+            head.append(f"\nstopped: {entry.stop_reason}")
     out.print(head, highlight=False)
     for view in views:
         out.rule(f"{view.name} ({len(view.demos)} demos)")
-        out.print(view.instructions, highlight=False, markup=False)
+        out.print(view.instructions, highlight=False)
         for i, demo in enumerate(view.demos, 1):
-            out.print(f"[dim]demo {i}:[/] {demo_summary(demo)}", highlight=False)
+            out.print(styled((f"demo {i}:", "dim"), f" {demo_summary(demo)}"), highlight=False)
 
 
 @programs_app.command("promote")

@@ -28,6 +28,7 @@ from accountflow.models import Account, AccountResult, RunStatus
 from accountflow.orchestrator import Orchestrator, input_hash, one_line
 from accountflow.outputs import RejectedWriter, check_output, flatten, open_writer, rejected_path
 from accountflow.resilience import CircuitOpenError
+from accountflow.stats import publish_live
 from accountflow.store import Store
 from accountflow.store.batches import BatchRecord
 from accountflow.store.codec import utcnow
@@ -145,6 +146,12 @@ class BatchScorer:
 
     # ------------------------------------------------------------------ public
     def run(self) -> BatchSummary:
+        """Score the file; meanwhile `stats` and `runs list` in other processes read the live
+        snapshot this publishes (the store itself is locked to this process)."""
+        with publish_live(self.store, self.name):
+            return self._run()
+
+    def _run(self) -> BatchSummary:
         started = time.perf_counter()
         self.store.write_behind(True)
         self._record_batch("running")

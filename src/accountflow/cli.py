@@ -15,14 +15,16 @@ import typer
 from typer.exceptions import TyperException
 
 from accountflow.campaign.cli import campaign_app
-from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console, say
+from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console, say, styled
 from accountflow.evals.cli import eval_app
 from accountflow.optimizers.cli import register as register_optimizers
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
+    from accountflow.errors import StoreInUseError
     from accountflow.models import AccountResult, SellerProfile
     from accountflow.orchestrator import Orchestrator
+    from accountflow.stats import LiveSnapshot
     from accountflow.store import Store
 
 app = typer.Typer(
@@ -168,17 +170,19 @@ def run(
                 if as_json:
                     results.append(orchestrator.run(account))
                     continue
-                with err.status(f"{account.account_id} {account.company_name}..."):
+                with err.status(styled(f"{account.account_id} {account.company_name}...")):
                     result = orchestrator.run(account)
                 results.append(result)
                 _print_result(result)
         except CircuitOpenError as exc:
             left = [a.account_id for a in accounts[len(results) :]]
-            err.print(
-                f"[red]stopped:[/] {exc} Resume the interrupted run with `accountflow resume "
+            say(
+                err,
+                "stopped",
+                f"{exc} Resume the interrupted run with `accountflow resume "
                 f"RUN_ID` (see `accountflow runs list --status interrupted`); not started: "
                 f"{', '.join(left)}.",
-                highlight=False,
+                "red",
             )
             raise typer.Exit(1) from None
     failed = sum(r.status.value not in ("succeeded", "awaiting_review") for r in results)
@@ -211,7 +215,7 @@ def _print_result(result: AccountResult) -> None:
     grid.add_column(style="bold cyan", no_wrap=True)
     grid.add_column()
     if result.error:
-        grid.add_row("error", f"[red]{result.error}[/]")
+        grid.add_row("error", styled((result.error, "red")))
     if result.profile:
         grid.add_row("profile", result.profile.summary)
     if result.analysis:
@@ -224,11 +228,11 @@ def _print_result(result: AccountResult) -> None:
             grid.add_row("pain point", f"[{p.severity}/5] {p.title}: {p.description}")
     if result.outreach:
         for m in result.outreach.messages:
-            text = f"[bold]{m.subject}[/]\n{m.body}" if m.subject else m.body
+            text = styled((m.subject, "bold"), "\n", m.body) if m.subject else m.body
             grid.add_row(m.channel.value, text)
         grid.add_row("sequence", " -> ".join(c.value for c in result.outreach.recommended_sequence))
     for c in result.colleague_messages:
-        grid.add_row(f"to {c.target_name}", f"[bold]{c.subject}[/]\n{c.body}")
+        grid.add_row(f"to {c.target_name}", styled((c.subject or "", "bold"), "\n", c.body))
     cost = f", ${result.cost_usd:.4f}" if result.cost_usd else ""
     grid.add_row(
         "run",
@@ -240,8 +244,8 @@ def _print_result(result: AccountResult) -> None:
     out.print(
         Panel(
             grid,
-            title=f"{result.company_name} ({result.account_id})",
-            subtitle=f"[{color}]{result.status.value}[/]",
+            title=styled(f"{result.company_name} ({result.account_id})"),
+            subtitle=styled((result.status.value, color)),
             title_align="left",
         )
     )
@@ -257,9 +261,17 @@ def runs_list(
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List recorded runs, newest first."""
-    with _open_store(_settings(home)) as store:
-        rows = store.list_runs(limit=limit, status=status)
+    """List recorded runs, newest first (during a batch: from its live snapshot)."""
+    from accountflow.errors import StoreInUseError
+
+    settings = _settings(home)
+    try:
+        with _open_store(settings) as store:
+            rows = store.list_runs(limit=limit, status=status)
+    except StoreInUseError as exc:
+        live = _live_snapshot(settings, exc)
+        rows = live.runs_for(limit, status)
+        say(err, "note", live.label(), "cyan")
     if as_json:
         _print_json([r.model_dump(mode="json") for r in rows])
         return
@@ -305,9 +317,12 @@ def runs_show(
     from rich.table import Table
 
     out.print(
-        f"[bold]{run_row['run_id']}[/] {run_row['account_id']} {run_row['company_name']} · "
-        f"{run_row['status']} · model {run_row['model']} · program {run_row['program_version']}"
-        + (f"\n[red]{run_row['error']}[/]" if run_row.get("error") else "")
+        styled(
+            (run_row["run_id"], "bold"),
+            f" {run_row['account_id']} {run_row['company_name']} · {run_row['status']} · "
+            f"model {run_row['model']} · program {run_row['program_version']}",
+            ("\n" + str(run_row["error"]), "red") if run_row.get("error") else "",
+        )
     )
     table = Table(
         "step",
@@ -341,10 +356,10 @@ def runs_show(
         if s.input is None and s.output is None:
             continue
         out.rule(f"{s.step} (attempt {s.attempt})")
-        out.print("[bold]input[/]")
+        out.print("input", style="bold")
         out.print(JSON(json.dumps(s.input, ensure_ascii=False, default=str)))
         if s.output is not None:
-            out.print("[bold]output[/]")
+            out.print("output", style="bold")
             out.print(JSON(json.dumps(s.output, ensure_ascii=False, default=str)))
 
 
@@ -694,7 +709,9 @@ def review_show(
         )
         return
     out.print(
-        f"[bold]{run_row['run_id']}[/] · {run_row['status']} · {run_row.get('error') or ''}",
+        styled(
+            (run_row["run_id"], "bold"), f" · {run_row['status']} · {run_row.get('error') or ''}"
+        ),
         highlight=False,
     )
     if result is not None:
@@ -776,19 +793,45 @@ def _decide(
 
 
 # ---------------------------------------------------------------------------- stats
+def _live_snapshot(settings: Settings, in_use: StoreInUseError) -> LiveSnapshot:
+    """The snapshot of the batch holding the store; without one (no running process
+    published it) the "in use" error stands. Callers print `live.label()` with the figures."""
+    from accountflow.stats import read_live
+
+    live = read_live(settings.db_path)
+    if live is None:
+        raise in_use
+    return live
+
+
 @app.command()
 def stats(
     batch: Annotated[str | None, typer.Option("--batch", help="Only this batch.")] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Runs by status, success rate, step latency, calls, tokens, cost, cache hits, errors."""
+    """Runs by status, success rate, step latency, calls, tokens, cost, cache hits, errors.
+
+    While a batch holds the store, the figures come from the snapshot it publishes."""
+    from accountflow.errors import StoreInUseError
     from accountflow.stats import compute
 
-    with _open_store(_settings(home)) as store:
-        st = compute(store, batch)
+    settings = _settings(home)
+    live = None
+    try:
+        with _open_store(settings) as store:
+            st = compute(store, batch)
+    except StoreInUseError as exc:
+        live = _live_snapshot(settings, exc)
+        st = live.stats_for(batch, settings.db_path)
+        say(err, "note", live.label(), "cyan")
     if as_json:
-        _print_json(st.model_dump(mode="json"))
+        data = st.model_dump(mode="json")
+        if live is not None:
+            data["live_snapshot"] = live.model_dump(
+                mode="json", include={"pid", "taken_at", "batch"}
+            )
+        _print_json(data)
         return
     from rich.table import Table
 

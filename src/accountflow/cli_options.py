@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 # Tables printed into a pipe or a log would otherwise fold at rich's default 80 columns.
 _PIPE_WIDTH = 160
@@ -16,20 +17,29 @@ _PIPE_WIDTH = 160
 
 def console(stderr: bool = False) -> Console:
     """The console every command group prints through: the terminal's width on a terminal,
-    `COLUMNS` or 160 columns when the output goes to a pipe or a file."""
+    `COLUMNS` or 160 columns when the output goes to a pipe or a file.
+
+    Markup is off: every string printed, every table cell and rule title is shown as written,
+    so user, provider and model text such as `[fake/x]` or `[bold]` never turns into style
+    tags and vanishes. Styling is explicit, through `styled` (or a `style=` argument)."""
     stream = sys.stderr if stderr else sys.stdout
     width = None
     if not stream.isatty() and "COLUMNS" not in os.environ:
         width = _PIPE_WIDTH
-    return Console(stderr=stderr, soft_wrap=True, width=width)
+    return Console(stderr=stderr, soft_wrap=True, width=width, markup=False)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line built from plain strings and `(text, style)` pairs, none of it read as markup:
+    the one way the CLI colours part of a line, and what Panel titles and spinners take
+    (they would parse a plain string as markup even on a console with markup off)."""
+    return Text.assemble(*parts)
 
 
 def say(to: Console, label: str, text: object, style: str = "yellow") -> None:
-    """One labelled line (`error: ...`, `warning: ...`); the text is escaped, so a message
-    such as "pip install 'accountflow[local]'" is printed as written, not read as markup."""
-    from rich.markup import escape
-
-    to.print(f"[{style}]{label}:[/] {escape(str(text))}", highlight=False)
+    """One labelled line (`error: ...`, `warning: ...`); the text is printed as written, so a
+    message such as "pip install 'accountflow[local]'" keeps its brackets."""
+    to.print(styled((f"{label}:", style), " ", str(text)), highlight=False)
 
 
 HomeOpt = Annotated[

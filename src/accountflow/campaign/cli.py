@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console, say
+from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console, say, styled
 
 if TYPE_CHECKING:
     from accountflow.campaign.engine import CampaignEngine
@@ -155,21 +155,26 @@ def start(
                 continue
             if result.success:
                 out.print(
-                    f"[green]started[/] {result.campaign_id} for {account.account_id} "
-                    f"{account.company_name}: {result.contacts_count} contact(s)",
+                    styled(
+                        ("started", "green"),
+                        f" {result.campaign_id} for {account.account_id} "
+                        f"{account.company_name}: {result.contacts_count} contact(s)",
+                    ),
                     highlight=False,
                 )
             else:
                 out.print(
-                    f"[red]not started[/] {account.account_id}: {result.error}", highlight=False
+                    styled(("not started", "red"), f" {account.account_id}: {result.error}"),
+                    highlight=False,
                 )
             for warning in result.warnings:
-                err.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+                say(err, "  warning", warning, "yellow")
             for r in result.rejected_contacts:
-                err.print(
-                    f"  [yellow]contact skipped:[/] {r.email or r.name or '#' + str(r.index)}"
-                    f": {r.reason}",
-                    highlight=False,
+                say(
+                    err,
+                    "  contact skipped",
+                    f"{r.email or r.name or '#' + str(r.index)}: {r.reason}",
+                    "yellow",
                 )
     if as_json:
         _print_json(
@@ -186,11 +191,12 @@ def start(
 # ---------------------------------------------------------------------------- step, tick
 def _print_step(result: StepResult) -> None:
     if result.success and result.message is not None:
-        head = (
-            f"[green]touch {result.step}[/] {result.campaign_id} -> {result.contact_name} "
+        head = styled(
+            (f"touch {result.step}", "green"),
+            f" {result.campaign_id} -> {result.contact_name} "
             f"<{result.contact}> by {result.channel.value if result.channel else '?'} "
             f"({result.kind.value if result.kind else ''}, "
-            f"{result.delivery.value if result.delivery else ''})"
+            f"{result.delivery.value if result.delivery else ''})",
         )
         out.print(head, highlight=False)
         if result.message.subject:
@@ -202,7 +208,8 @@ def _print_step(result: StepResult) -> None:
         return
     color = "yellow" if result.action.value in ("not_due", "busy") else "red"
     out.print(
-        f"[{color}]{result.action.value}[/] {result.campaign_id}: {result.error}", highlight=False
+        styled((result.action.value, color), f" {result.campaign_id}: {result.error}"),
+        highlight=False,
     )
 
 
@@ -294,10 +301,11 @@ def respond(
         say(err, "warning", result.error, "yellow")
     if result.paused:
         out.print(
-            f"[yellow]paused[/] {result.campaign_id}: {result.report.reason}", highlight=False
+            styled(("paused", "yellow"), f" {result.campaign_id}: {result.report.reason}"),
+            highlight=False,
         )
     elif result.report.has_conflict:
-        out.print(f"[yellow]conflict (not paused):[/] {result.report.reason}", highlight=False)
+        say(out, "conflict (not paused)", result.report.reason, "yellow")
 
 
 @campaign_app.command("pause")
@@ -365,7 +373,7 @@ def status(
     grid.add_column()
     color = {"active": "green", "paused": "yellow"}.get(one.status.value, "blue")
     grid.add_row("campaign", f"{one.campaign_id} · {one.account_id} {one.company_name}")
-    grid.add_row("status", f"[{color}]{one.status.value}[/]")
+    grid.add_row("status", styled((one.status.value, color)))
     if one.pause_reason:
         grid.add_row("pause reason", one.pause_reason)
     if one.completed_reason:
