@@ -7,6 +7,8 @@ User errors print one line on stderr and exit 2; a run with failed or rejected r
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -406,13 +408,42 @@ def score(
 
     Exit codes: 0 all succeeded, 1 some failed or were rejected, 2 usage or configuration error,
     3 budget reached, 130 interrupted (re-run the same command to resume)."""
-    from accountflow.batch import BatchScorer
-    from accountflow.lm.ref import Backend, ModelRef
-
     settings = _settings(home, lm, api_base, seller, review)
     if dry_run:
         _dry_run(settings, input, contacts, limit, as_json)
         return
+    _score(
+        settings,
+        input,
+        out,
+        contacts,
+        concurrency,
+        batch,
+        limit,
+        budget_usd,
+        program,
+        quiet,
+        as_json,
+    )
+
+
+def _score(
+    settings: Settings,
+    input: Path,
+    out: Path,
+    contacts: Path | None,
+    concurrency: int | None,
+    batch: str | None,
+    limit: int | None,
+    budget_usd: float | None,
+    program: str | None,
+    quiet: bool,
+    as_json: bool = False,
+) -> None:
+    """`score` (and `resume --batch`) with resolved settings: run the batch, print, exit."""
+    from accountflow.batch import BatchScorer
+    from accountflow.lm.ref import Backend, ModelRef
+
     local = ModelRef.parse(settings.lm).backend is Backend.local
     workers = concurrency or (1 if local else 8)
     if local and workers > 1 and not quiet:
@@ -430,11 +461,13 @@ def score(
             limit=limit,
             budget_usd=budget_usd,
             on_result=progress.update if progress else None,
+            seller_path=settings.seller_path,
+            program_ref=program,
         )
         if budget_usd is not None and ModelRef.parse(orchestrator.model).in_process:
             err.print(f"note: {orchestrator.model} has no price, so --budget-usd never stops it.")
         if progress:
-            progress.start(scorer.name, settings.lm, orchestrator.program_version, workers)
+            progress.start(scorer.name, orchestrator.model, orchestrator.program_version, workers)
         try:
             summary = scorer.run()
         finally:
@@ -445,7 +478,7 @@ def score(
     elif not quiet:
         for warning in summary.warnings:
             say(err, "warning", warning, "yellow")
-        _print_summary(summary, input, out, contacts)
+        _print_summary(summary, settings, orchestrator.lm)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
 
@@ -546,7 +579,7 @@ class _BatchProgress:
         self.bar.stop()
 
 
-def _print_summary(s: Any, input: Path, out_path: Path, contacts: Path | None) -> None:
+def _print_summary(s: Any, settings: Settings, lm: Any) -> None:
     from rich.table import Table
 
     table = Table.grid(padding=(0, 2))
@@ -566,15 +599,27 @@ def _print_summary(s: Any, input: Path, out_path: Path, contacts: Path | None) -
         f"{s.prompt_tokens}+{s.completion_tokens} tokens, ${s.cost_usd:.4f}",
     )
     table.add_row("time", f"{s.elapsed_s:.1f}s ({s.accounts_per_s:.2f} accounts/s)")
-    table.add_row("output", str(out_path))
+    table.add_row("output", s.output)
     if s.stop != "completed":
         table.add_row("stopped", f"{s.stop}: {s.stop_detail}")
     err.print(table)
     if s.stop in ("budget", "interrupted", "breaker"):
-        again = f"accountflow score {input} --out {out_path} --batch {s.batch}"
-        if contacts:
-            again += f" --contacts {contacts}"
-        err.print(f"resume with: {again}", highlight=False)
+        err.print(f"resume with: {_resume_hint(s.batch, settings, lm)}", highlight=False)
+
+
+def _resume_hint(batch: str, settings: Settings, lm: Any) -> str:
+    """The command that resumes `batch` as it ran, from any directory: `resume --batch` takes
+    the files, model, endpoint, seller, review mode and program from the batch's record; the
+    state dir is named, and an endpoint whose credentials the record leaves out is given
+    again (the environment's ACCOUNTFLOW_API_BASE, if that is where it came from, serves too)."""
+    from accountflow.lm.usage import model_ref
+
+    words = ["accountflow", "resume", "--batch", batch, "--home", str(settings.home)]
+    ref = model_ref(lm)
+    if ref.endpoint and ref.endpoint != ref.api_base:
+        if ref.endpoint != os.environ.get("ACCOUNTFLOW_API_BASE"):
+            words += ["--api-base", ref.endpoint]
+    return shlex.join(words)
 
 
 # ---------------------------------------------------------------------------- resume
@@ -610,28 +655,32 @@ def resume(
         with _open_store(_settings(home)) as store:
             row = get_batch(store, batch)
         contacts = Path(row["contacts_path"]) if row["contacts_path"] else None
-        score(
+        settings = _settings(home, lm, api_base, row["seller_path"], row["review"])
+        settings = _resumed_model(settings, row["model"], lm, api_base)
+        _score(
+            settings,
             Path(row["input_path"]),
             Path(row["output_path"]),
-            contacts=contacts,
-            lm=lm or row["model"],
-            api_base=api_base,
-            batch=batch,
-            home=home,
-            as_json=as_json,
+            contacts,
+            None,
+            batch,
+            None,
+            None,
+            row["program_ref"],
+            False,
+            as_json,
         )
         return
     assert run_id is not None
     settings = _settings(home, lm, api_base)
     with _open_store(settings) as store:
-        recorded = store.get_run(run_id).get("model")
-        if lm is None and recorded:  # the model (and endpoint) the run was started with
-            settings = settings.model_copy(update={"lm": recorded})
+        settings = _resumed_model(settings, store.get_run(run_id).get("model"), lm, api_base)
         orchestrator = _orchestrator(settings, store)
         try:
             result = orchestrator.resume(run_id)
         except CircuitOpenError as exc:
-            say(err, "stopped", f"{exc} Run `accountflow resume {run_id}` again later.", "red")
+            again = shlex.join(["accountflow", "resume", run_id, "--home", str(settings.home)])
+            say(err, "stopped", f"{exc} Run `{again}` again later.", "red")
             raise typer.Exit(1) from None
     if as_json:
         _print_json(result.model_dump(mode="json"))
@@ -639,6 +688,26 @@ def resume(
         _print_result(result)
     if result.status.value not in ("succeeded", "awaiting_review"):
         raise typer.Exit(1)
+
+
+def _resumed_model(
+    settings: Settings, recorded: str | None, lm: str | None, api_base: str | None
+) -> Settings:
+    """Settings on the model and endpoint a run or batch recorded, unless `--lm` names another
+    model or `--api-base` another endpoint. ACCOUNTFLOW_API_BASE does not move a recorded
+    endpoint: it is used only when it is that endpoint (it then restores credentials the
+    record leaves out)."""
+    from accountflow.lm.ref import ModelRef, redact_api_base
+
+    if lm is not None or not recorded:
+        return settings
+    endpoint = api_base
+    if endpoint is None:
+        env = settings.api_base
+        recorded_base = ModelRef.parse(recorded).api_base
+        if env and recorded_base and redact_api_base(env) == recorded_base:
+            endpoint = env
+    return settings.model_copy(update={"lm": recorded, "api_base": endpoint})
 
 
 # ---------------------------------------------------------------------------- review
