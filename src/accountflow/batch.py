@@ -357,7 +357,7 @@ def get_batch(store: Store, name: str) -> dict[str, Any]:
     """A stored batch's row (its files, model and program: what `resume --batch` re-runs)."""
     record = store.batches.get(name)
     if record is None:
-        raise NotFoundError(f"No batch {name!r}; `accountflow batches` lists them.")
+        raise NotFoundError(f"No batch {name!r}; `accountflow batches list` lists them.")
     return record.model_dump()
 
 

@@ -40,7 +40,11 @@ review_app = typer.Typer(
 )
 app.add_typer(review_app, name="review")
 lm_app = typer.Typer(help="Check which language model backend is used.", no_args_is_help=True)
+batches_app = typer.Typer(
+    help="Named `score` batches: their files, model, status and counts.", no_args_is_help=True
+)
 app.add_typer(runs_app, name="runs")
+app.add_typer(batches_app, name="batches")
 app.add_typer(lm_app, name="lm")
 app.add_typer(eval_app, name="eval")
 app.add_typer(campaign_app, name="campaign")
@@ -710,6 +714,69 @@ def _resumed_model(
     return settings.model_copy(update={"lm": recorded, "api_base": endpoint})
 
 
+# ---------------------------------------------------------------------------- batches
+@batches_app.command("list")
+def batches_list(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Latest N batches.")] = 50,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List `score` batches, most recently run first."""
+    with _open_store(_settings(home)) as store:
+        rows = store.batches.list(limit)
+    if as_json:
+        _print_json([r.model_dump(mode="json") for r in rows])
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for name in ("batch", "status", "updated (UTC)", "accounts", "ok", "failed", "rejected"):
+        table.add_column(name, no_wrap=name != "batch", overflow="fold")
+    table.add_column("model", overflow="fold")
+    for r in rows:
+        table.add_row(
+            escape(r.name),
+            r.status,
+            f"{r.updated_at:%m-%d %H:%M:%S}",
+            str(r.accounts),
+            str(r.succeeded),
+            str(r.failed),
+            str(r.rejected),
+            escape(r.model),
+        )
+    out.print(table if rows else "No batches yet: `accountflow score FILE --out OUT` makes one.")
+
+
+@batches_app.command("show")
+def batches_show(
+    name: Annotated[str, typer.Argument(help="A batch name (`accountflow batches list`).")],
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One batch: its files, model, seller, review mode, program, status, counts, its runs by
+    status, and the command that resumes it."""
+    from accountflow.batch import get_batch
+
+    settings = _settings(home)
+    with _open_store(settings) as store:
+        row = get_batch(store, name)
+        by_status = store.runs_by_status(name)
+    if as_json:
+        _print_json({"batch": row, "runs_by_status": by_status})
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2))
+    for key, value in row.items():
+        table.add_row(key, escape("-" if value is None else str(value)))
+    table.add_row("runs", ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "-")
+    out.print(table)
+    again = shlex.join(["accountflow", "resume", "--batch", name, "--home", str(settings.home)])
+    out.print(f"resume with: {again}", highlight=False, markup=False)
+
+
 # ---------------------------------------------------------------------------- review
 @review_app.command("list")
 def review_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
@@ -902,7 +969,9 @@ def stats(
 
 # ---------------------------------------------------------------------------- lm
 @lm_app.command("check")
-def lm_check(lm: LmOpt = None, api_base: ApiBaseOpt = None) -> None:
+def lm_check(
+    lm: LmOpt = None, api_base: ApiBaseOpt = None, home: HomeOpt = None, as_json: JsonOpt = False
+) -> None:
     """Say which backend a model string selects and make one tiny call to it."""
     import time
 
@@ -911,9 +980,10 @@ def lm_check(lm: LmOpt = None, api_base: ApiBaseOpt = None) -> None:
     from accountflow.lm import build_lm, describe_backend
     from accountflow.lm.ref import ModelRef
 
-    settings = _settings(None, lm, api_base)
+    settings = _settings(home, lm, api_base)
     ref = ModelRef.parse(settings.lm, settings.api_base)
-    out.print(f"model {ref}: {describe_backend(ref)}", highlight=False)
+    if not as_json:
+        out.print(f"model {ref}: {describe_backend(ref)}", highlight=False, markup=False)
     lm_obj = build_lm(settings.lm, settings.api_base, cache=False)
     t0 = time.perf_counter()
     try:
@@ -924,8 +994,19 @@ def lm_check(lm: LmOpt = None, api_base: ApiBaseOpt = None) -> None:
         from accountflow.errors import ConfigError
         from accountflow.orchestrator import one_line
 
-        raise ConfigError(f"{settings.lm} did not answer: {one_line(exc)}") from None
-    out.print(f"ok in {time.perf_counter() - t0:.1f}s: {answer!r}", highlight=False)
+        raise ConfigError(f"{ref} did not answer: {one_line(exc)}") from None
+    seconds = time.perf_counter() - t0
+    if as_json:
+        _print_json(
+            {
+                "model": ref.format(),
+                "backend": describe_backend(ref),
+                "answer": answer,
+                "seconds": round(seconds, 3),
+            }
+        )
+        return
+    out.print(f"ok in {seconds:.1f}s: {answer!r}", highlight=False, markup=False)
 
 
 register_optimizers(app)  # optimize, programs list|show|promote|diff, ui

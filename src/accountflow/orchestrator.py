@@ -26,7 +26,7 @@ from dspy.utils.exceptions import AdapterParseError
 from accountflow import steps
 from accountflow.adapter import JSONAdapter
 from accountflow.config import Settings
-from accountflow.errors import AccountflowError
+from accountflow.errors import AccountflowError, RuleViolationError
 from accountflow.identity import RunIdentity, input_hash, seller_hash
 from accountflow.lm import build_lm, use_cache_dir
 from accountflow.lm.usage import Usage, collect_usage, model_ref
@@ -586,6 +586,8 @@ class Orchestrator:
                 record.status = StepStatus.failed
                 record.error_type = type(exc).__name__
                 record.error_message = one_line(exc)
+                if isinstance(exc, RuleViolationError):
+                    record.rule_retries = exc.rule_retries
                 error = exc
         record.ended_at = utcnow()
         record.duration_ms = int((time.perf_counter() - t0) * 1000)

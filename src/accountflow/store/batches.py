@@ -78,6 +78,14 @@ class BatchStore:
         rows = self.db.query("SELECT * FROM batches WHERE name = ?", [name])
         return BatchRecord(**rows[0]) if rows else None
 
+    def list(self, limit: int = 50) -> list[BatchRecord]:
+        """Batches, most recently updated first."""
+        rows = self.db.query(
+            f"SELECT {', '.join(_COLUMNS)} FROM batches ORDER BY updated_at DESC, name LIMIT ?",
+            [limit],
+        )
+        return [BatchRecord(**r) for r in rows]
+
     def latest_runs(self, name: str) -> dict[str, dict[str, Any]]:
         """The latest run of each account in the batch, by account id: metadata only
         (`run_id, status, identity`), so memory stays small."""
