@@ -179,11 +179,14 @@ def run(
                 results.append(result)
                 _print_result(result)
         except CircuitOpenError as exc:
+            from rich.markup import escape
+
             left = [a.account_id for a in accounts[len(results) :]]
             err.print(
-                f"[red]stopped:[/] {exc} Resume the interrupted run with `accountflow resume "
-                f"RUN_ID` (see `accountflow runs list --status interrupted`); not started: "
-                f"{', '.join(left)}.",
+                f"[red]stopped:[/] {escape(str(exc))} Resume the interrupted run with "
+                f"`accountflow resume RUN_ID --home {escape(shlex.quote(str(settings.home)))}` "
+                f"(see `accountflow runs list --status interrupted`); not started: "
+                f"{escape(', '.join(left))}.",
                 highlight=False,
             )
             raise typer.Exit(1) from None
