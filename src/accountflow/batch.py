@@ -3,8 +3,9 @@
 The main thread reads and validates rows, queues work (a bounded queue, so memory does not grow
 with the file), writes output rows and enforces the budget; workers run accounts through one
 shared `Orchestrator` (one store writer lock, one circuit breaker). A batch has a name; running
-it again skips accounts that already succeeded with the same input, program and model, resumes
-interrupted or failed runs from their last finished step, and rewrites the output whole.
+it again skips accounts that already succeeded with the same run identity (`identity.py`: input
+row, seller, program, model, review mode, sources), resumes interrupted or failed runs of that
+identity from their last finished step, runs the rest afresh, and rewrites the output whole.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from accountflow.io import Rejection, parquet_row_count, stream_accounts
 from accountflow.lm.ref import ModelRef
 from accountflow.lm.usage import price as lm_price
 from accountflow.models import Account, AccountResult, RunStatus
-from accountflow.orchestrator import Orchestrator, input_hash, one_line
+from accountflow.orchestrator import Orchestrator, one_line
 from accountflow.outputs import RejectedWriter, check_output, flatten, open_writer, rejected_path
 from accountflow.resilience import CircuitOpenError
 from accountflow.stats import publish_live
@@ -122,7 +123,11 @@ class BatchScorer:
         limit: int | None = None,
         budget_usd: float | None = None,
         on_result: Callable[[BatchSummary, AccountResult | None], None] | None = None,
+        seller_path: Path | None = None,
+        program_ref: str | None = None,
     ) -> None:
+        """`seller_path` and `program_ref` (the `--seller` file and `--program` ref the
+        orchestrator was built from) are recorded so that `resume --batch` builds it again."""
         if concurrency < 1:
             raise ConfigError("--concurrency must be at least 1.")
         if budget_usd is not None and budget_usd <= 0:
@@ -141,6 +146,8 @@ class BatchScorer:
         self.limit = limit
         self.budget_usd = budget_usd
         self.on_result = on_result
+        self.seller_path = seller_path
+        self.program_ref = program_ref or orchestrator.program_version
         self.summary = BatchSummary(batch=self.name, output=str(output), rejected_file=None)
         self._stop = threading.Event()
 
@@ -218,12 +225,7 @@ class BatchScorer:
     # ------------------------------------------------------------------ planning
     def _plan(self, account: Account, prior: dict[str, Any] | None, writer: Any) -> _Work | None:
         """Skip (writing the stored result), resume the stored run, or run afresh."""
-        orch = self.orchestrator
-        same = prior is not None and (
-            prior["input_hash"] == input_hash(account.model_dump(mode="json"))
-            and prior["program_version"] == orch.program_version
-            and prior["model"] == orch.model
-        )
+        same = prior is not None and prior["identity"] == self.orchestrator.identity(account).key
         if same and prior is not None:
             status = prior["status"]
             if status in (RunStatus.succeeded.value, RunStatus.awaiting_review.value):
@@ -345,6 +347,9 @@ class BatchScorer:
                 output_path=str(self.output.absolute()),
                 model=orch.model,
                 program_version=orch.program_version,
+                seller_path=str(self.seller_path.absolute()) if self.seller_path else None,
+                review=orch.review.mode,
+                program_ref=self.program_ref,
                 status=status,
                 stop_reason=s.stop_detail,
                 accounts=s.accounts,
@@ -362,7 +367,7 @@ def get_batch(store: Store, name: str) -> dict[str, Any]:
     """A stored batch's row (its files, model and program: what `resume --batch` re-runs)."""
     record = store.batches.get(name)
     if record is None:
-        raise NotFoundError(f"No batch {name!r}; `accountflow batches` lists them.")
+        raise NotFoundError(f"No batch {name!r}; `accountflow batches list` lists them.")
     return record.model_dump()
 
 

@@ -7,6 +7,8 @@ User errors print one line on stderr and exit 2; a run with failed or rejected r
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -40,7 +42,11 @@ review_app = typer.Typer(
 )
 app.add_typer(review_app, name="review")
 lm_app = typer.Typer(help="Check which language model backend is used.", no_args_is_help=True)
+batches_app = typer.Typer(
+    help="Named `score` batches: their files, model, status and counts.", no_args_is_help=True
+)
 app.add_typer(runs_app, name="runs")
+app.add_typer(batches_app, name="batches")
 app.add_typer(lm_app, name="lm")
 app.add_typer(eval_app, name="eval")
 app.add_typer(campaign_app, name="campaign")
@@ -179,9 +185,9 @@ def run(
             say(
                 err,
                 "stopped",
-                f"{exc} Resume the interrupted run with `accountflow resume "
-                f"RUN_ID` (see `accountflow runs list --status interrupted`); not started: "
-                f"{', '.join(left)}.",
+                f"{exc} Resume the interrupted run with `accountflow resume RUN_ID --home "
+                f"{shlex.quote(str(settings.home))}` (see `accountflow runs list --status "
+                f"interrupted`); not started: {', '.join(left)}.",
                 "red",
             )
             raise typer.Exit(1) from None
@@ -421,13 +427,42 @@ def score(
 
     Exit codes: 0 all succeeded, 1 some failed or were rejected, 2 usage or configuration error,
     3 budget reached, 130 interrupted (re-run the same command to resume)."""
-    from accountflow.batch import BatchScorer
-    from accountflow.lm.ref import Backend, ModelRef
-
     settings = _settings(home, lm, api_base, seller, review)
     if dry_run:
         _dry_run(settings, input, contacts, limit, as_json)
         return
+    _score(
+        settings,
+        input,
+        out,
+        contacts,
+        concurrency,
+        batch,
+        limit,
+        budget_usd,
+        program,
+        quiet,
+        as_json,
+    )
+
+
+def _score(
+    settings: Settings,
+    input: Path,
+    out: Path,
+    contacts: Path | None,
+    concurrency: int | None,
+    batch: str | None,
+    limit: int | None,
+    budget_usd: float | None,
+    program: str | None,
+    quiet: bool,
+    as_json: bool = False,
+) -> None:
+    """`score` (and `resume --batch`) with resolved settings: run the batch, print, exit."""
+    from accountflow.batch import BatchScorer
+    from accountflow.lm.ref import Backend, ModelRef
+
     local = ModelRef.parse(settings.lm).backend is Backend.local
     workers = concurrency or (1 if local else 8)
     if local and workers > 1 and not quiet:
@@ -445,11 +480,13 @@ def score(
             limit=limit,
             budget_usd=budget_usd,
             on_result=progress.update if progress else None,
+            seller_path=settings.seller_path,
+            program_ref=program,
         )
         if budget_usd is not None and ModelRef.parse(orchestrator.model).in_process:
             err.print(f"note: {orchestrator.model} has no price, so --budget-usd never stops it.")
         if progress:
-            progress.start(scorer.name, settings.lm, orchestrator.program_version, workers)
+            progress.start(scorer.name, orchestrator.model, orchestrator.program_version, workers)
         try:
             summary = scorer.run()
         finally:
@@ -460,7 +497,7 @@ def score(
     elif not quiet:
         for warning in summary.warnings:
             say(err, "warning", warning, "yellow")
-        _print_summary(summary, input, out, contacts)
+        _print_summary(summary, settings, orchestrator.lm)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
 
@@ -561,7 +598,7 @@ class _BatchProgress:
         self.bar.stop()
 
 
-def _print_summary(s: Any, input: Path, out_path: Path, contacts: Path | None) -> None:
+def _print_summary(s: Any, settings: Settings, lm: Any) -> None:
     from rich.table import Table
 
     table = Table.grid(padding=(0, 2))
@@ -581,15 +618,27 @@ def _print_summary(s: Any, input: Path, out_path: Path, contacts: Path | None) -
         f"{s.prompt_tokens}+{s.completion_tokens} tokens, ${s.cost_usd:.4f}",
     )
     table.add_row("time", f"{s.elapsed_s:.1f}s ({s.accounts_per_s:.2f} accounts/s)")
-    table.add_row("output", str(out_path))
+    table.add_row("output", s.output)
     if s.stop != "completed":
         table.add_row("stopped", f"{s.stop}: {s.stop_detail}")
     err.print(table)
     if s.stop in ("budget", "interrupted", "breaker"):
-        again = f"accountflow score {input} --out {out_path} --batch {s.batch}"
-        if contacts:
-            again += f" --contacts {contacts}"
-        err.print(f"resume with: {again}", highlight=False)
+        err.print(f"resume with: {_resume_hint(s.batch, settings, lm)}", highlight=False)
+
+
+def _resume_hint(batch: str, settings: Settings, lm: Any) -> str:
+    """The command that resumes `batch` as it ran, from any directory: `resume --batch` takes
+    the files, model, endpoint, seller, review mode and program from the batch's record; the
+    state dir is named, and an endpoint whose credentials the record leaves out is given
+    again (the environment's ACCOUNTFLOW_API_BASE, if that is where it came from, serves too)."""
+    from accountflow.lm.usage import model_ref
+
+    words = ["accountflow", "resume", "--batch", batch, "--home", str(settings.home)]
+    ref = model_ref(lm)
+    if ref.endpoint and ref.endpoint != ref.api_base:
+        if ref.endpoint != os.environ.get("ACCOUNTFLOW_API_BASE"):
+            words += ["--api-base", ref.endpoint]
+    return shlex.join(words)
 
 
 # ---------------------------------------------------------------------------- resume
@@ -625,28 +674,32 @@ def resume(
         with _open_store(_settings(home)) as store:
             row = get_batch(store, batch)
         contacts = Path(row["contacts_path"]) if row["contacts_path"] else None
-        score(
+        settings = _settings(home, lm, api_base, row["seller_path"], row["review"])
+        settings = _resumed_model(settings, row["model"], lm, api_base)
+        _score(
+            settings,
             Path(row["input_path"]),
             Path(row["output_path"]),
-            contacts=contacts,
-            lm=lm or row["model"],
-            api_base=api_base,
-            batch=batch,
-            home=home,
-            as_json=as_json,
+            contacts,
+            None,
+            batch,
+            None,
+            None,
+            row["program_ref"],
+            False,
+            as_json,
         )
         return
     assert run_id is not None
     settings = _settings(home, lm, api_base)
     with _open_store(settings) as store:
-        recorded = store.get_run(run_id).get("model")
-        if lm is None and recorded:  # the model (and endpoint) the run was started with
-            settings = settings.model_copy(update={"lm": recorded})
+        settings = _resumed_model(settings, store.get_run(run_id).get("model"), lm, api_base)
         orchestrator = _orchestrator(settings, store)
         try:
             result = orchestrator.resume(run_id)
         except CircuitOpenError as exc:
-            say(err, "stopped", f"{exc} Run `accountflow resume {run_id}` again later.", "red")
+            again = shlex.join(["accountflow", "resume", run_id, "--home", str(settings.home)])
+            say(err, "stopped", f"{exc} Run `{again}` again later.", "red")
             raise typer.Exit(1) from None
     if as_json:
         _print_json(result.model_dump(mode="json"))
@@ -654,6 +707,87 @@ def resume(
         _print_result(result)
     if result.status.value not in ("succeeded", "awaiting_review"):
         raise typer.Exit(1)
+
+
+def _resumed_model(
+    settings: Settings, recorded: str | None, lm: str | None, api_base: str | None
+) -> Settings:
+    """Settings on the model and endpoint a run or batch recorded, unless `--lm` names another
+    model or `--api-base` another endpoint. ACCOUNTFLOW_API_BASE does not move a recorded
+    endpoint: it is used only when it is that endpoint (it then restores credentials the
+    record leaves out)."""
+    from accountflow.lm.ref import ModelRef, redact_api_base
+
+    if lm is not None or not recorded:
+        return settings
+    endpoint = api_base
+    if endpoint is None:
+        env = settings.api_base
+        recorded_base = ModelRef.parse(recorded).api_base
+        if env and recorded_base and redact_api_base(env) == recorded_base:
+            endpoint = env
+    return settings.model_copy(update={"lm": recorded, "api_base": endpoint})
+
+
+# ---------------------------------------------------------------------------- batches
+@batches_app.command("list")
+def batches_list(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Latest N batches.")] = 50,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List `score` batches, most recently run first."""
+    with _open_store(_settings(home)) as store:
+        rows = store.batches.list(limit)
+    if as_json:
+        _print_json([r.model_dump(mode="json") for r in rows])
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for name in ("batch", "status", "updated (UTC)", "accounts", "ok", "failed", "rejected"):
+        table.add_column(name, no_wrap=name != "batch", overflow="fold")
+    table.add_column("model", overflow="fold")
+    for r in rows:
+        table.add_row(
+            r.name,
+            r.status,
+            f"{r.updated_at:%m-%d %H:%M:%S}",
+            str(r.accounts),
+            str(r.succeeded),
+            str(r.failed),
+            str(r.rejected),
+            r.model,
+        )
+    out.print(table if rows else "No batches yet: `accountflow score FILE --out OUT` makes one.")
+
+
+@batches_app.command("show")
+def batches_show(
+    name: Annotated[str, typer.Argument(help="A batch name (`accountflow batches list`).")],
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One batch: its files, model, seller, review mode, program, status, counts, its runs by
+    status, and the command that resumes it."""
+    from accountflow.batch import get_batch
+
+    settings = _settings(home)
+    with _open_store(settings) as store:
+        row = get_batch(store, name)
+        by_status = store.runs_by_status(name)
+    if as_json:
+        _print_json({"batch": row, "runs_by_status": by_status})
+        return
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2))
+    for key, value in row.items():
+        table.add_row(key, "-" if value is None else str(value))
+    table.add_row("runs", ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "-")
+    out.print(table)
+    again = shlex.join(["accountflow", "resume", "--batch", name, "--home", str(settings.home)])
+    out.print(f"resume with: {again}", highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------- review
@@ -876,7 +1010,9 @@ def stats(
 
 # ---------------------------------------------------------------------------- lm
 @lm_app.command("check")
-def lm_check(lm: LmOpt = None, api_base: ApiBaseOpt = None) -> None:
+def lm_check(
+    lm: LmOpt = None, api_base: ApiBaseOpt = None, home: HomeOpt = None, as_json: JsonOpt = False
+) -> None:
     """Say which backend a model string selects and make one tiny call to it."""
     import time
 
@@ -885,9 +1021,10 @@ def lm_check(lm: LmOpt = None, api_base: ApiBaseOpt = None) -> None:
     from accountflow.lm import build_lm, describe_backend
     from accountflow.lm.ref import ModelRef
 
-    settings = _settings(None, lm, api_base)
+    settings = _settings(home, lm, api_base)
     ref = ModelRef.parse(settings.lm, settings.api_base)
-    out.print(f"model {ref}: {describe_backend(ref)}", highlight=False)
+    if not as_json:
+        out.print(f"model {ref}: {describe_backend(ref)}", highlight=False, markup=False)
     lm_obj = build_lm(settings.lm, settings.api_base, cache=False)
     t0 = time.perf_counter()
     try:
@@ -898,8 +1035,19 @@ def lm_check(lm: LmOpt = None, api_base: ApiBaseOpt = None) -> None:
         from accountflow.errors import ConfigError
         from accountflow.orchestrator import one_line
 
-        raise ConfigError(f"{settings.lm} did not answer: {one_line(exc)}") from None
-    out.print(f"ok in {time.perf_counter() - t0:.1f}s: {answer!r}", highlight=False)
+        raise ConfigError(f"{ref} did not answer: {one_line(exc)}") from None
+    seconds = time.perf_counter() - t0
+    if as_json:
+        _print_json(
+            {
+                "model": ref.format(),
+                "backend": describe_backend(ref),
+                "answer": answer,
+                "seconds": round(seconds, 3),
+            }
+        )
+        return
+    out.print(f"ok in {seconds:.1f}s: {answer!r}", highlight=False, markup=False)
 
 
 register_optimizers(app)  # optimize, programs list|show|promote|diff, ui

@@ -28,6 +28,7 @@ class NotFoundError(AccountflowError):
 class RuleViolationError(Exception):
     """A step's output still broke an output rule after its feedback retries."""
 
-    def __init__(self, step: str, problems: list[str]) -> None:
+    def __init__(self, step: str, problems: list[str], rule_retries: int = 0) -> None:
         self.problems = problems
+        self.rule_retries = rule_retries  # feedback retries spent, the step's record keeps them
         super().__init__(f"{step} output broke a rule after retries: " + "; ".join(problems[:3]))

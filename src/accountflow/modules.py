@@ -119,7 +119,11 @@ class Personalizer(dspy.Module):
         messages: list[OutreachMessage] = []
         retries = 0
         for channel in Channel:
-            message, attempts = self.write(channel, account, contact, analysis, seller, note)
+            try:
+                message, attempts = self.write(channel, account, contact, analysis, seller, note)
+            except RuleViolationError as exc:
+                exc.rule_retries += retries  # the earlier channels' retries count too
+                raise
             messages.append(message)
             retries += attempts
         plan = OutreachPlan(
@@ -163,7 +167,7 @@ class Personalizer(dspy.Module):
             if not problems:
                 append_footer(message, seller)
                 return message, attempt
-        raise RuleViolationError("personalization", problems)
+        raise RuleViolationError("personalization", problems, self.max_rule_retries)
 
 
 def append_footer(message: OutreachMessage, seller: SellerProfile) -> None:
@@ -202,7 +206,13 @@ class ColleagueReferrer(dspy.Module):
         if referrer is None or inquiry is None:
             return dspy.Prediction(messages=messages, rule_retries=0)
         for target in self.targets(account):
-            message, attempts = self.write(account, target, referrer, inquiry.topic, seller, note)
+            try:
+                message, attempts = self.write(
+                    account, target, referrer, inquiry.topic, seller, note
+                )
+            except RuleViolationError as exc:
+                exc.rule_retries += retries
+                raise
             messages.append(message)
             retries += attempts
         return dspy.Prediction(messages=messages, rule_retries=retries)
@@ -240,4 +250,4 @@ class ColleagueReferrer(dspy.Module):
             problems = check_colleague(message, account.company_name)
             if not problems:
                 return message, attempt
-        raise RuleViolationError("colleague reference", problems)
+        raise RuleViolationError("colleague reference", problems, self.max_rule_retries)

@@ -10,8 +10,6 @@ retries (policy in `resilience.py`), resume, the review gate, and recorded campa
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 import random
 import re
@@ -19,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import dspy
@@ -27,7 +26,8 @@ from dspy.utils.exceptions import AdapterParseError
 from accountflow import steps
 from accountflow.adapter import JSONAdapter
 from accountflow.config import Settings
-from accountflow.errors import AccountflowError
+from accountflow.errors import AccountflowError, RuleViolationError
+from accountflow.identity import RunIdentity, input_hash, seller_hash
 from accountflow.lm import build_lm, use_cache_dir
 from accountflow.lm.usage import Usage, collect_usage, model_ref
 from accountflow.models import (
@@ -69,12 +69,6 @@ def one_line(exc: BaseException | str) -> str:
     return redact(text)[:500]
 
 
-def input_hash(account_data: dict[str, Any]) -> str:
-    """Identity of an account's input: a batch re-run skips an account only if this matches."""
-    blob = json.dumps(account_data, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
 def lm_for(settings: Settings, lm: dspy.BaseLM | str | None = None) -> dspy.BaseLM:
     """The LM a command runs on: `lm` (a built LM is used as is; a model string, else the
     settings' model, is built with the settings' endpoint and step timeout), with DSPy's cache
@@ -96,6 +90,24 @@ class ReviewPolicy:
     def from_settings(cls, settings: Settings) -> ReviewPolicy:
         return cls(settings.review, settings.review_min_confidence, settings.review_min_fit)
 
+    def identity(self) -> str:
+        """The policy as runs record it (part of the run identity): the mode, and for
+        `low_confidence` its thresholds, e.g. `low_confidence?min_confidence=0.5&min_fit=0`."""
+        if self.mode != "low_confidence":
+            return self.mode
+        return f"low_confidence?min_confidence={self.min_confidence:g}&min_fit={self.min_fit}"
+
+    @classmethod
+    def parse(cls, text: str) -> ReviewPolicy:
+        """The policy a run recorded (`identity()`), so that its resume gates the same way."""
+        mode, _, query = text.partition("?")
+        options = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+        return cls(
+            mode,
+            float(options.get("min_confidence", 0.5)),
+            int(options.get("min_fit", 0)),
+        )
+
     def needs_review(self, analysis: AccountAnalysis | None, rule_retries: int) -> str | None:
         """The reason a review is needed, or None."""
         if self.mode == "always":
@@ -109,6 +121,18 @@ class ReviewPolicy:
         if analysis is not None and analysis.fit_score < self.min_fit:
             return f"fit score {analysis.fit_score} < {self.min_fit}"
         return None
+
+
+@dataclass(frozen=True)
+class _Gate:
+    """What a run's recorded review decisions say about its current review-gated output."""
+
+    step: str | None = None  # the review-gated step
+    approved: bool = False  # a reviewer approved the current output
+    rejected: bool = False  # a reviewer rejected the run: it never goes on
+    redo: bool = False  # a reviewer asked for the current output to be rewritten
+    regenerated: bool = False  # the output is (being) rewritten on request: back to review
+    note: str | None = None  # the reviewer's note, feedback for the rewrite
 
 
 class Orchestrator:
@@ -209,9 +233,20 @@ class Orchestrator:
             self.source,
             data,
             self.batch,
-            input_hash(data),
+            identity=self.identity(account),
         )
         return run_id
+
+    def identity(self, account: Account, review: ReviewPolicy | None = None) -> RunIdentity:
+        """What shapes `account`'s output when this orchestrator runs it (`identity.py`);
+        `review` is the run's own policy when it differs from this orchestrator's."""
+        return RunIdentity(
+            input_hash=input_hash(account.model_dump(mode="json")),
+            seller_hash=seller_hash(self.seller),
+            program_version=self.program_version,
+            model=self.model,
+            review=(review or self.review).identity(),
+        )
 
     def run_many(self, accounts: Iterable[Account]) -> Iterator[AccountResult]:
         for account in accounts:
@@ -221,40 +256,77 @@ class Orchestrator:
         """Re-run only the steps of a run that did not succeed, feeding them the stored outputs
         of those that did; a succeeded step is never called again."""
         run = self.store.get_run(run_id)
-        status = RunStatus(run["status"])
-        if status == RunStatus.awaiting_review:
-            raise AccountflowError(
-                f"Run {run['run_id']} is awaiting review; approve or reject it with "
-                "`accountflow review approve|reject`."
-            )
-        if status == RunStatus.running and run.get("pid") == os.getpid():
+        if RunStatus(run["status"]) == RunStatus.running and run.get("pid") == os.getpid():
             raise AccountflowError(f"Run {run['run_id']} is still running in this process.")
         return self.continue_run(run["run_id"])
 
-    def continue_run(
-        self,
-        run_id: str,
-        note: str | None = None,
-        redo: str | None = None,
-        approved: bool = False,
-    ) -> AccountResult:
-        """Continue a stored run. `redo` supersedes that step's output and runs it again (a
-        reviewer's regenerate, with `note` as feedback); `approved` passes the review gate."""
+    def continue_run(self, run_id: str) -> AccountResult:
+        """Continue a stored run on this orchestrator's model, program and seller (the run's
+        record then names them), under the review policy the run recorded.
+
+        The review gate follows the recorded decisions, not the caller: a run awaiting review
+        goes on only once a decision about its current outreach is stored (approve: the
+        remaining steps run; reject with regenerate: the outreach is rewritten with the note
+        and goes back to review); a rejected run never goes on. A gated output recorded without
+        a decision (e.g. a crash before the run stopped for review) stops for review again."""
         self.breaker.check()
         run = self.store.get_run(run_id)
+        run_id = str(run["run_id"])
+        status = RunStatus(run["status"])
+        records = self.store.get_steps(run_id)
+        gate = self._gate(run_id, records)
+        if status == RunStatus.rejected or gate.rejected:
+            raise AccountflowError(
+                f"Run {run_id} was rejected in review, so it does not go on; run the account "
+                "again for new outreach."
+            )
+        if status == RunStatus.awaiting_review and not (gate.approved or gate.redo):
+            raise AccountflowError(
+                f"Run {run_id} is awaiting review; approve or reject it with "
+                "`accountflow review approve|reject`."
+            )
+        review = ReviewPolicy.parse(run["review"]) if run.get("review") else self.review
         account = Account.model_validate(run["input"])
+        note = gate.note if gate.regenerated and not gate.approved else None
         state = steps.RunState(account=account, seller=self.seller, note=note)
+        redo = gate.step if gate.redo else None
         next_attempt: dict[str, int] = {}
-        done = self._load_done(run_id, state, redo, next_attempt)
+        placeholders: set[str] = set()
+        done = self._load_done(records, state, redo, next_attempt, placeholders)
         if redo is not None:
             self.store.supersede_step(run_id, redo)
-        self.store.set_run_status(run_id, RunStatus.running)
-        force = None
-        if redo is not None and steps.get(redo).review_gate:
-            force = "regenerated on a reviewer's request"
+        self.store.set_run_status(run_id, RunStatus.running, self.identity(account, review))
         return self._execute(
-            run_id, state, done, approved=approved, force_review=force, next_attempt=next_attempt
+            run_id,
+            state,
+            done,
+            review=review,
+            approved=gate.approved,
+            force_review="regenerated on a reviewer's request" if gate.regenerated else None,
+            next_attempt=next_attempt,
+            placeholders=placeholders,
         )
+
+    def _gate(self, run_id: str, records: list[StepRecord]) -> _Gate:
+        """What the run's recorded review decisions say about its current gated output (the
+        latest succeeded attempt of the review-gated step): a decision counts for that
+        output only if it was taken after the output was recorded."""
+        gated = next((s.name for s in steps.table() if s.review_gate), None)
+        decisions = self.store.reviews.history(run_id)
+        if gated is None or not decisions:
+            return _Gate(step=gated)
+        ends = [
+            r.ended_at
+            for r in records
+            if r.step == gated and r.status == StepStatus.succeeded and r.ended_at is not None
+        ]
+        last = decisions[-1]
+        about_current = bool(ends) and last.decided_at >= max(ends)
+        if last.decision == "approve":
+            return _Gate(step=gated, approved=about_current)
+        if not last.regenerate:
+            return _Gate(step=gated, rejected=True)
+        return _Gate(step=gated, redo=about_current, regenerated=True, note=last.note)
 
     def touch(
         self,
@@ -289,22 +361,34 @@ class Orchestrator:
         run_id: str,
         state: steps.RunState,
         done: set[str],
+        review: ReviewPolicy | None = None,
         approved: bool = False,
         force_review: str | None = None,
         next_attempt: dict[str, int] | None = None,
         selected: set[str] | None = None,
+        placeholders: set[str] | frozenset[str] = frozenset(),
     ) -> AccountResult:
+        """Run the steps not in `done`; stop after a review-gated output that needs review
+        (also one recorded earlier) unless `approved`. `placeholders` are steps already
+        recorded `not_run`: they are not recorded again."""
         started = time.perf_counter()
         error: str | None = None
         failed_step: str | None = None
         status = RunStatus.succeeded
         next_attempt = next_attempt or {}
+        review = review or self.review
         try:
             for step in steps.table():
                 if step.name in done:
+                    if step.review_gate and not approved:
+                        reason = self._review_reason(step, state, review, force_review)
+                        if reason is not None:
+                            status, error = RunStatus.awaiting_review, reason
+                            break
                     continue
                 if failed_step is not None:
-                    self._record_not_run(run_id, state.account, step.name, failed_step)
+                    if step.name not in placeholders:
+                        self._record_not_run(run_id, state.account, step.name, failed_step)
                     continue
                 if selected is not None and step.name not in selected:
                     self._record_skipped(run_id, state.account, step.name, "not requested")
@@ -321,10 +405,8 @@ class Orchestrator:
                     failed_step, error = step.name, f"{step.name} failed: {err}"
                     continue
                 if step.review_gate and not approved:
-                    reason = force_review or self.review.needs_review(
-                        state.get("analysis"), state.total_rule_retries
-                    )
-                    if reason is not None and state.get(step.output) is not None:
+                    reason = self._review_reason(step, state, review, force_review)
+                    if reason is not None:
                         status, error = RunStatus.awaiting_review, reason
                         break
         except CircuitOpenError as exc:
@@ -338,6 +420,16 @@ class Orchestrator:
         result = self._result(run_id, state, status, error, started)
         self.store.finish_run(run_id, status, error, result.model_dump(mode="json"))
         return result
+
+    @staticmethod
+    def _review_reason(
+        step: steps.Step, state: steps.RunState, review: ReviewPolicy, force: str | None
+    ) -> str | None:
+        """Why the gated step's output must wait for a review, or None (also None when the
+        step produced nothing to review)."""
+        if state.get(step.output) is None:
+            return None
+        return force or review.needs_review(state.get("analysis"), state.total_rule_retries)
 
     def _call_step(self, step: steps.Step, state: steps.RunState) -> steps.StepOutput:
         """Run a table step and keep its output in the run state."""
@@ -385,16 +477,21 @@ class Orchestrator:
 
     def _load_done(
         self,
-        run_id: str,
+        records: list[StepRecord],
         state: steps.RunState,
         redo: str | None,
         next_attempt: dict[str, int],
+        placeholders: set[str],
     ) -> set[str]:
         """Put the stored outputs of finished steps into the state and return their names;
-        note each step's next attempt number so attempts keep counting across resumes."""
+        note each step's next attempt number so attempts keep counting across resumes, and
+        the steps recorded `not_run` (placeholders, not attempts)."""
         done: set[str] = set()
         table = {step.name: step for step in steps.table()}
-        for record in self.store.get_steps(run_id):
+        for record in records:
+            if record.status == StepStatus.not_run:
+                placeholders.add(record.step)
+                continue
             next_attempt[record.step] = max(next_attempt.get(record.step, 1), record.attempt + 1)
             step = table.get(record.step)
             if step is None or record.status not in _DONE or record.step == redo:
@@ -489,6 +586,8 @@ class Orchestrator:
                 record.status = StepStatus.failed
                 record.error_type = type(exc).__name__
                 record.error_message = one_line(exc)
+                if isinstance(exc, RuleViolationError):
+                    record.rule_retries = exc.rule_retries
                 error = exc
         record.ended_at = utcnow()
         record.duration_ms = int((time.perf_counter() - t0) * 1000)

@@ -158,8 +158,10 @@ class CircuitOpenError(Exception):
 
 
 class CircuitBreaker:
-    """Counts consecutive transient failures across every account and worker; any success
-    closes it again. Open means: finish nothing new, report, leave the rest resumable."""
+    """Counts consecutive transient failures across every account and worker; a success resets
+    the count while the breaker is closed. At `threshold` it opens and stays open for the rest of
+    the command (a success from a call already in flight does not close it): open means start
+    nothing new, report, leave the rest resumable. A later command starts closed."""
 
     def __init__(self, threshold: int) -> None:
         self.threshold = threshold
@@ -174,7 +176,8 @@ class CircuitBreaker:
 
     def success(self) -> None:
         with self._lock:
-            self._consecutive = 0
+            if not self._open:  # once open, the count stays the one that opened it
+                self._consecutive = 0
 
     def failure(self, message: str) -> bool:
         """Record a transient failure; True when this one opened the breaker."""

@@ -47,10 +47,8 @@ def decide(
     reject with regenerate (personalization runs again with the note as feedback, then the run
     returns to review). Returns the run's new result when steps ran."""
     run_id = record_decision(orchestrator.store, run_id, decision, note, reviewer, regenerate)
-    if decision == "approve":
-        return orchestrator.continue_run(run_id, approved=True)
-    if regenerate:
-        return orchestrator.continue_run(run_id, note=note, redo="personalization")
+    if decision == "approve" or regenerate:  # the run goes on from the recorded decision
+        return orchestrator.continue_run(run_id)
     return None
 
 

@@ -364,7 +364,7 @@ def test_ctrl_c_stops_cleanly_with_exit_130_and_resumes(tmp_path: Path, home: Pa
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr.decode()
-    assert "resume with: accountflow score" in stderr.decode()
+    assert "resume with: accountflow resume --batch accounts-" in stderr.decode()
     finish = _spawn([*args, "--quiet"], home)
     finish.communicate(timeout=120)
     with out.open(newline="", encoding="utf-8") as fh:

@@ -260,9 +260,16 @@ def select_channel(
     config: CampaignConfig | Mapping[str, Any] | None = None,
 ) -> Channel:
     """The next channel for a contact: each channel of `channel_escalation` in order, up to
-    `attempts_per_channel` times, skipping channels the contact lacks; then email."""
+    `attempts_per_channel` times, skipping channels the contact lacks; then email.
+
+    `history` is the campaign's touches so far: a `Touch` counts only when it went to this
+    contact (its `contact_id`); a bare channel is taken as one of this contact's touches."""
     config = load_config(config)
-    used = Counter(Channel(h.channel if isinstance(h, Touch) else h) for h in history)
+    used = Counter(
+        Channel(h.channel if isinstance(h, Touch) else h)
+        for h in history
+        if not isinstance(h, Touch) or h.contact_id == contact.contact_id
+    )
     reachable = set(available_channels(contact))
     for channel in config.channel_escalation:
         if channel in reachable and used[channel] < config.attempts_per_channel:

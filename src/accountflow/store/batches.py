@@ -17,6 +17,9 @@ _COLUMNS = [
     "output_path",
     "model",
     "program_version",
+    "seller_path",
+    "review",
+    "program_ref",
     "status",
     "stop_reason",
     "accounts",
@@ -38,6 +41,9 @@ class BatchRecord(BaseModel):
     output_path: str
     model: str
     program_version: str
+    seller_path: str | None = None  # the --seller file, if any (resume --batch reads it again)
+    review: str | None = None  # the review mode
+    program_ref: str | None = None  # what --program named, else the version that ran
     status: str
     stop_reason: str | None = None
     accounts: int = 0
@@ -72,11 +78,19 @@ class BatchStore:
         rows = self.db.query("SELECT * FROM batches WHERE name = ?", [name])
         return BatchRecord(**rows[0]) if rows else None
 
+    def list(self, limit: int = 50) -> list[BatchRecord]:
+        """Batches, most recently updated first."""
+        rows = self.db.query(
+            f"SELECT {', '.join(_COLUMNS)} FROM batches ORDER BY updated_at DESC, name LIMIT ?",
+            [limit],
+        )
+        return [BatchRecord(**r) for r in rows]
+
     def latest_runs(self, name: str) -> dict[str, dict[str, Any]]:
         """The latest run of each account in the batch, by account id: metadata only
-        (`run_id, status, input_hash, program_version, model`), so memory stays small."""
+        (`run_id, status, identity`), so memory stays small."""
         rows = self.db.query(
-            "SELECT account_id, run_id, status, input_hash, program_version, model "
+            "SELECT account_id, run_id, status, identity "
             "FROM runs WHERE batch = ? ORDER BY started_at",
             [name],
         )

@@ -76,6 +76,10 @@ RUN_COLUMNS = [
     "pid",
     "batch",
     "input_hash",
+    "identity",
+    "seller_hash",
+    "review",
+    "sources",
 ]
 
 

@@ -264,4 +264,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE campaigns ADD COLUMN program_version VARCHAR;
         """,
     ),
+    (
+        "run_identity",
+        """
+        ALTER TABLE runs ADD COLUMN identity VARCHAR;
+        ALTER TABLE runs ADD COLUMN seller_hash VARCHAR;
+        ALTER TABLE runs ADD COLUMN review VARCHAR;
+        ALTER TABLE runs ADD COLUMN sources VARCHAR;
+        ALTER TABLE batches ADD COLUMN seller_path VARCHAR;
+        ALTER TABLE batches ADD COLUMN review VARCHAR;
+        ALTER TABLE batches ADD COLUMN program_ref VARCHAR;
+        """,
+    ),
 ]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from accountflow.errors import NotFoundError
+from accountflow.identity import RunIdentity
 from accountflow.models import RunStatus, StepStatus
 from accountflow.store.codec import like_prefix, to_json, utcnow
 from accountflow.store.db import Database
@@ -64,7 +65,19 @@ class RunStore(Database):
         account_input: Any,
         batch: str | None = None,
         input_hash: str | None = None,
+        identity: RunIdentity | None = None,
     ) -> None:
+        """Record a new run (status running); `identity` stores the run identity's key and
+        parts (its `input_hash` wins over the argument)."""
+        parts: dict[str, Any] = {"input_hash": input_hash}
+        if identity is not None:
+            parts = {
+                "identity": identity.key,
+                "input_hash": identity.input_hash,
+                "seller_hash": identity.seller_hash,
+                "review": identity.review,
+                "sources": identity.sources,
+            }
         self._write_run(
             run_id,
             {
@@ -78,16 +91,31 @@ class RunStore(Database):
                 "input": to_json(account_input),
                 "pid": os.getpid(),
                 "batch": batch,
-                "input_hash": input_hash,
+                **parts,
             },
             new=True,
         )
 
-    def set_run_status(self, run_id: str, status: RunStatus) -> None:
-        """Mark a stored run as taken up again by this process (resume, review decisions)."""
-        self._write_run(
-            run_id, {"status": status.value, "ended_at": None, "error": None, "pid": os.getpid()}
-        )
+    def set_run_status(
+        self, run_id: str, status: RunStatus, identity: RunIdentity | None = None
+    ) -> None:
+        """Mark a stored run as taken up again by this process (resume, review decisions);
+        with `identity`, the model, program, seller and identity it now runs with replace the
+        recorded ones (its input and review mode stay the run's)."""
+        values: dict[str, Any] = {
+            "status": status.value,
+            "ended_at": None,
+            "error": None,
+            "pid": os.getpid(),
+        }
+        if identity is not None:
+            values.update(
+                identity=identity.key,
+                model=identity.model,
+                program_version=identity.program_version,
+                seller_hash=identity.seller_hash,
+            )
+        self._write_run(run_id, values)
 
     def finish_run(self, run_id: str, status: RunStatus, error: str | None, result: Any) -> None:
         self._write_run(
