@@ -20,19 +20,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from accountflow.errors import ConfigError, NotFoundError
+from accountflow.errors import ConfigError, NotFoundError, StoreWriteError
 from accountflow.io import Rejection, parquet_row_count, stream_accounts
 from accountflow.lm.ref import ModelRef
 from accountflow.lm.usage import price as lm_price
 from accountflow.models import Account, AccountResult, RunStatus
-from accountflow.orchestrator import Orchestrator, input_hash, one_line
+from accountflow.orchestrator import Orchestrator, RunStopped, input_hash, one_line
 from accountflow.outputs import RejectedWriter, check_output, flatten, open_writer, rejected_path
 from accountflow.resilience import CircuitOpenError
 from accountflow.store import Store
 from accountflow.store.batches import BatchRecord
 from accountflow.store.codec import utcnow
 
-StopReason = Literal["completed", "budget", "breaker", "interrupted"]
+StopReason = Literal["completed", "budget", "breaker", "interrupted", "store"]
+# How long a stopping batch waits for its workers to end their current step.
+STOP_GRACE_S = 5.0
 EXIT_CODES: dict[str, int] = {"budget": 3, "interrupted": 130}
 
 
@@ -47,7 +49,9 @@ class BatchSummary(BaseModel):
     skipped: int = 0  # succeeded in an earlier run of this batch: not run again
     resumed: int = 0
     rejected: int = 0
-    not_started: int = 0
+    rejected_input: int = 0  # of the rejected rows, those of the accounts file (not --contacts)
+    not_started: int = 0  # never began: queued or unread when the batch stopped
+    interrupted: int = 0  # began, stopped part-way (Ctrl-C, breaker, store): resumed next time
     lm_calls: int = 0
     cache_hits: int = 0
     prompt_tokens: int = 0
@@ -62,6 +66,17 @@ class BatchSummary(BaseModel):
     def accounts_per_s(self) -> float:
         done = self.succeeded + self.failed + self.awaiting_review
         return done / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def rate_text(self) -> str:
+        """`12.3 accounts/s`, or `4.1 s/account` when slower than one a second (a slow batch
+        read `0.00 accounts/s`)."""
+        rate = self.accounts_per_s
+        if rate >= 1:
+            return f"{rate:.2f} accounts/s"
+        if rate > 0:
+            return f"{1 / rate:.1f} s/account"
+        return "no account finished"
 
     @property
     def exit_code(self) -> int:
@@ -105,6 +120,7 @@ class _Done:
     resumed: bool = False
     breaker: str | None = None
     error: str | None = None
+    interrupted: bool = False  # began but stopped part-way (its finished steps are recorded)
 
 
 class BatchScorer:
@@ -189,21 +205,53 @@ class BatchScorer:
                 in_flight -= self._drain(done, writer, block=True)
         except KeyboardInterrupt:
             self._stop_with("interrupted", "Ctrl-C")
-            in_flight -= self._drain(done, writer, block=False)
         finally:
-            for _ in workers:
-                try:
-                    work.put_nowait(None)
-                except queue.Full:
-                    break
+            self._stop_workers(work, done, workers, writer)
             writer.close()
             rejects.close()
-            self.store.flush()
             self.summary.rejected_file = str(rejects.path) if rejects.count else None
             self.summary.warnings = list(self.stream.warnings)
             self.summary.elapsed_s = time.perf_counter() - started
-            self._record_batch(self.summary.stop)
+            self._close_batch()
         return self.summary
+
+    def _stop_workers(
+        self,
+        work: queue.Queue[_Work | None],
+        done: queue.Queue[_Done],
+        workers: list[threading.Thread],
+        writer: Any,
+    ) -> None:
+        """Unqueue what did not start, let each worker end its current step (runs stop
+        between steps), and record what they finished; a worker still waiting on the provider
+        after `STOP_GRACE_S` is left behind (its run stays resumable)."""
+        if self._stop.is_set():
+            self.orchestrator.stopping.set()
+        while True:
+            try:
+                job = work.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                self.summary.not_started += 1
+        for _ in workers:
+            work.put(None)  # the queue was just emptied: room for one per worker
+        deadline = time.monotonic() + STOP_GRACE_S
+        while any(t.is_alive() for t in workers) and time.monotonic() < deadline:
+            self._drain(done, writer, block=True)
+        self._drain(done, writer, block=False)
+
+    def _close_batch(self) -> None:
+        """Write what is queued and the batch's final status; a store that cannot write ends
+        the batch with its one sentence (the runs it did record resume next time)."""
+        if self.store.write_error is None:
+            try:
+                self.store.flush()
+                self._record_batch(self.summary.stop)
+            except StoreWriteError:
+                pass
+        if self.store.write_error is not None:
+            raise self.store.write_error
 
     # ------------------------------------------------------------------ planning
     def _plan(self, account: Account, prior: dict[str, Any] | None, writer: Any) -> _Work | None:
@@ -236,6 +284,7 @@ class BatchScorer:
 
     def _reject(self, rejection: Rejection, rejects: RejectedWriter) -> None:
         self.summary.rejected += 1
+        self.summary.rejected_input += rejection.source == str(self.input)
         rejects.write(rejection)
         self.store.add_rejections(rejection.source, [rejection], batch=self.name)
         if self.on_result:
@@ -266,25 +315,39 @@ class BatchScorer:
                     result = self.orchestrator.run(job.account)
                 done.put(_Done(job.account, result, resumed=job.resume_run is not None))
             except CircuitOpenError as exc:
-                done.put(_Done(job.account, breaker=str(exc)))
+                done.put(_Done(job.account, breaker=str(exc), interrupted=True))
+            except (RunStopped, StoreWriteError):
+                done.put(_Done(job.account, interrupted=True))
             except Exception as exc:  # a bug must not take the batch down: record and go on
                 done.put(_Done(job.account, error=one_line(exc)))
 
     def _drain(self, done: queue.Queue[_Done], writer: Any, block: bool) -> int:
-        """Write finished results; returns how many jobs finished."""
-        finished = 0
+        """Write finished results; returns how many jobs finished.
+
+        Their records are flushed first, so the output never lists an account the store
+        did not record; a failed flush stops the batch at once (`store`)."""
+        items: list[_Done] = []
         while True:
             try:
-                item = done.get(timeout=0.05) if block and not finished else done.get_nowait()
+                items.append(done.get(timeout=0.05) if block and not items else done.get_nowait())
             except queue.Empty:
-                return finished
-            finished += 1
+                break
+        if items and self.store.write_error is None:
+            try:
+                self.store.flush()
+            except StoreWriteError:
+                pass
+        if self.store.write_error is not None:
+            self._stop_with("store", str(self.store.write_error))
+        for item in items:
             self._finish(item, writer)
+        return len(items)
 
     def _finish(self, item: _Done, writer: Any) -> None:
         if item.breaker is not None:
             self._stop_with("breaker", item.breaker)
-            self.summary.not_started += 1
+        if item.interrupted or (item.result is not None and self.store.write_error is not None):
+            self.summary.interrupted += 1  # not recorded as finished: resumed next time
             return
         if item.result is None:
             if item.error is not None:
@@ -322,6 +385,8 @@ class BatchScorer:
         if not self._stop.is_set():
             self.summary.stop, self.summary.stop_detail = reason, detail
             self._stop.set()
+        if reason in ("interrupted", "store"):  # no step of any run starts after this
+            self.orchestrator.stopping.set()
 
     # ------------------------------------------------------------------ bookkeeping
     def _record_batch(self, status: str) -> None:

@@ -187,7 +187,8 @@ from accountflow.models import RunStatus
 store = Store(sys.argv[1])
 store.write_behind(True)
 for i in range(3):  # a re-run: new runs appended, stored runs resumed and finished
-    store.create_run(f"run_new{i}", f"n{i}", "New", "fake", "v1", None, {"account_id": f"n{i}"}, "b")
+    new = f"n{i}"
+    store.create_run(f"run_{new}", new, "New", "fake", "v1", None, {"account_id": new}, "b")
     store.set_run_status(f"run_old{i}", RunStatus.running)
     store.flush()
     store.finish_run(f"run_old{i}", RunStatus.succeeded, None, {"text": "x" * 3000, "i": i})
