@@ -17,7 +17,6 @@ from tests.batch.test_score import _file
 from tests.cli_runner import run_cli
 from tests.resilience.stub_server import StubServer, slow
 
-
 FAKE = ("--lm", "fake")
 
 
