@@ -20,7 +20,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from accountflow.errors import ConfigError, NotFoundError, StoreWriteError
+from accountflow.errors import (
+    ConfigError,
+    NotFoundError,
+    OutputWriteError,
+    StoreWriteError,
+    storage_reason,
+)
 from accountflow.io import Rejection, parquet_row_count, stream_accounts
 from accountflow.lm.ref import ModelRef
 from accountflow.lm.usage import price as lm_price
@@ -32,7 +38,7 @@ from accountflow.store import Store
 from accountflow.store.batches import BatchRecord
 from accountflow.store.codec import utcnow
 
-StopReason = Literal["completed", "budget", "breaker", "interrupted", "store"]
+StopReason = Literal["completed", "budget", "breaker", "interrupted", "store", "output"]
 # How long a stopping batch waits for its workers to end their current step.
 STOP_GRACE_S = 5.0
 EXIT_CODES: dict[str, int] = {"budget": 3, "interrupted": 130}
@@ -155,6 +161,7 @@ class BatchScorer:
         self.on_result = on_result
         self.summary = BatchSummary(batch=self.name, output=str(output), rejected_file=None)
         self._stop = threading.Event()
+        self._output_error: OutputWriteError | None = None
 
     # ------------------------------------------------------------------ public
     def run(self) -> BatchSummary:
@@ -207,8 +214,11 @@ class BatchScorer:
             self._stop_with("interrupted", "Ctrl-C")
         finally:
             self._stop_workers(work, done, workers, writer)
-            writer.close()
-            rejects.close()
+            try:
+                writer.close()
+                rejects.close()
+            except OSError as exc:
+                self._output_failed(exc)
             self.summary.rejected_file = str(rejects.path) if rejects.count else None
             self.summary.warnings = list(self.stream.warnings)
             self.summary.elapsed_s = time.perf_counter() - started
@@ -241,6 +251,24 @@ class BatchScorer:
             self._drain(done, writer, block=True)
         self._drain(done, writer, block=False)
 
+    def _write_row(self, writer: Any, result: AccountResult) -> None:
+        if self._output_error is not None:
+            return
+        try:
+            writer.write(flatten(result))
+        except OSError as exc:
+            self._output_failed(exc)
+
+    def _output_failed(self, exc: OSError) -> None:
+        """The results file cannot be written: stop starting work and say why in one line
+        (the store has every finished run; the next run writes the whole file again)."""
+        if self._output_error is None:
+            self._output_error = OutputWriteError(
+                f"Could not write the results file {self.output} ({storage_reason(exc)}); "
+                "free space or pass another --out, then run the same command again to resume."
+            )
+        self._stop_with("output", str(self._output_error))
+
     def _close_batch(self) -> None:
         """Write what is queued and the batch's final status; a store that cannot write ends
         the batch with its one sentence (the runs it did record resume next time)."""
@@ -252,6 +280,8 @@ class BatchScorer:
                 pass
         if self.store.write_error is not None:
             raise self.store.write_error
+        if self._output_error is not None:
+            raise self._output_error
 
     # ------------------------------------------------------------------ planning
     def _plan(self, account: Account, prior: dict[str, Any] | None, writer: Any) -> _Work | None:
@@ -270,7 +300,7 @@ class BatchScorer:
                     result = AccountResult.model_validate(stored)
                     self.summary.skipped += 1
                     self._count_status(result)
-                    writer.write(flatten(result))
+                    self._write_row(writer, result)
                     if self.on_result:
                         self.on_result(self.summary, result)
                     return None
@@ -365,7 +395,7 @@ class BatchScorer:
         s.prompt_tokens += result.prompt_tokens
         s.completion_tokens += result.completion_tokens
         s.cost_usd += result.cost_usd or 0.0
-        writer.write(flatten(result))
+        self._write_row(writer, result)
         if self.budget_usd is not None and s.cost_usd >= self.budget_usd:
             self._stop_with(
                 "budget", f"spent ${s.cost_usd:.4f} of the ${self.budget_usd:.2f} budget"

@@ -26,6 +26,11 @@ class StoreWriteError(AccountflowError):
     what is not recorded would be paid for again."""
 
 
+class OutputWriteError(AccountflowError):
+    """The results file could not be written (disk full, removed): the batch stops; what the
+    store recorded is written again by the next run of the same command."""
+
+
 class NotFoundError(AccountflowError):
     """A run, step or other record that does not exist."""
 

@@ -194,3 +194,45 @@ def test_rejected_contact_rows_do_not_push_the_bar_past_the_accounts(
     assert summary.rejected > 10  # the account file's bad rows and the 10 contact rows
     assert seen and all(total is not None and done <= total for done, total in seen), seen
     assert seen[-1][0] == seen[-1][1]
+
+
+def test_a_full_output_disk_is_one_line_and_the_batch_is_not_left_running(
+    tmp_path: Path,
+    home: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from accountflow import batch as batch_module
+
+    real_open = batch_module.open_writer
+
+    def open_on_a_full_disk(path: Path) -> Any:
+        writer = real_open(path)
+        real_write, written = writer.write, [0]
+
+        def write(row: Any) -> None:
+            written[0] += 1
+            if written[0] > 3:
+                raise OSError(28, "No space left on device")
+            real_write(row)
+
+        writer.write = write
+        return writer
+
+    monkeypatch.setattr(batch_module, "open_writer", open_on_a_full_disk)
+    accounts, _, _ = _file(tmp_path, n=20)
+    out = tmp_path / "out.jsonl"
+    code, _, err = run_cli(
+        ["score", str(accounts), "--out", str(out), *FAKE, "--quiet"], capsys, monkeypatch
+    )
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert str(out) in err and "the disk is full" in err
+    con = duckdb.connect(str(home / "accountflow.duckdb"), read_only=True)
+    assert con.execute("SELECT status FROM batches").fetchall() == [("output",)]
+    con.close()
+    monkeypatch.setattr(batch_module, "open_writer", real_open)
+    code, _, err = run_cli(
+        ["score", str(accounts), "--out", str(out), *FAKE, "--quiet"], capsys, monkeypatch
+    )
+    assert code == 1, err  # the file's rejected rows
+    assert len(out.read_text().splitlines()) == 20
