@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import queue
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +43,9 @@ from accountflow.store.codec import utcnow
 StopReason = Literal["completed", "budget", "breaker", "interrupted", "store", "output"]
 # How long a stopping batch waits for its workers to end their current step.
 STOP_GRACE_S = 5.0
+# Stops that end the batch at once (no more rows read); budget and breaker stops read on to
+# count what was not started.
+_AT_ONCE = ("interrupted", "store", "output")
 EXIT_CODES: dict[str, int] = {"budget": 3, "interrupted": 130}
 
 
@@ -184,33 +189,11 @@ class BatchScorer:
             t.start()
         in_flight = 0
         try:
-            for item in self.stream:
-                in_flight -= self._drain(done, writer, block=False)
-                if isinstance(item, Rejection):
-                    self._reject(item, rejects)
-                    continue
-                if self.limit is not None and self.summary.accounts >= self.limit:
-                    break  # the accounts already queued still run
-                self.summary.accounts += 1
-                if self._stop.is_set():
-                    self.summary.not_started += 1
-                    continue
-                job = self._plan(item, prior.get(item.account_id), writer)
-                if job is None:
-                    continue
-                while True:  # a bounded queue: wait for room, collecting results meanwhile
-                    try:
-                        work.put(job, timeout=0.05)
-                        in_flight += 1
-                        break
-                    except queue.Full:
-                        in_flight -= self._drain(done, writer, block=False)
-                        if self._stop.is_set():
-                            self.summary.not_started += 1
-                            break
-            while in_flight > 0:
-                in_flight -= self._drain(done, writer, block=True)
-        except KeyboardInterrupt:
+            with self._ctrl_c_stops():
+                in_flight = self._feed(work, done, writer, rejects, prior)
+                while in_flight > 0 and self.summary.stop not in _AT_ONCE:
+                    in_flight -= self._drain(done, writer, block=True)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one outside the handler
             self._stop_with("interrupted", "Ctrl-C")
         finally:
             self._stop_workers(work, done, workers, writer)
@@ -224,6 +207,65 @@ class BatchScorer:
             self.summary.elapsed_s = time.perf_counter() - started
             self._close_batch()
         return self.summary
+
+    def _feed(
+        self,
+        work: queue.Queue[_Work | None],
+        done: queue.Queue[_Done],
+        writer: Any,
+        rejects: RejectedWriter,
+        prior: dict[str, dict[str, Any]],
+    ) -> int:
+        """Read the input and queue work until it ends or the batch stops at once; returns
+        how many queued jobs have not finished yet."""
+        in_flight = 0
+        for item in self.stream:
+            in_flight -= self._drain(done, writer, block=False)
+            if isinstance(item, Rejection):
+                self._reject(item, rejects)
+                continue
+            if self.summary.stop in _AT_ONCE:
+                break
+            if self.limit is not None and self.summary.accounts >= self.limit:
+                break  # the accounts already queued still run
+            self.summary.accounts += 1
+            if self._stop.is_set():
+                self.summary.not_started += 1
+                continue
+            job = self._plan(item, prior.get(item.account_id), writer)
+            if job is None:
+                continue
+            while True:  # a bounded queue: wait for room, collecting results meanwhile
+                try:
+                    work.put(job, timeout=0.05)
+                    in_flight += 1
+                    break
+                except queue.Full:
+                    in_flight -= self._drain(done, writer, block=False)
+                    if self._stop.is_set():
+                        self.summary.not_started += 1
+                        break
+        return in_flight
+
+    @contextmanager
+    def _ctrl_c_stops(self) -> Iterator[None]:
+        """The first Ctrl-C stops the batch in order (runs end between steps, finished steps
+        are recorded) instead of raising wherever the main thread is: inside a DuckDB call it
+        surfaced as "Query interrupted", a traceback. A second Ctrl-C raises as usual."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_sigint(signum: int, frame: object) -> None:
+            if self.summary.stop == "interrupted":
+                raise KeyboardInterrupt
+            self._stop_with("interrupted", "Ctrl-C")
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _stop_workers(
         self,

@@ -236,3 +236,39 @@ def test_a_full_output_disk_is_one_line_and_the_batch_is_not_left_running(
     )
     assert code == 1, err  # the file's rejected rows
     assert len(out.read_text().splitlines()) == 20
+
+
+def test_ctrl_c_with_16_workers_exits_130_quickly_with_every_finished_step_recorded(
+    tmp_path: Path, home: Path
+) -> None:
+    """Issue 12 item 18: SIGINT sometimes ended in SIGABRT or hung for 40 s."""
+    import signal
+    import time
+
+    from tests.batch.test_score import _spawn, _wait_for_rows
+
+    accounts, _, _ = _file(tmp_path, n=80)
+    out = tmp_path / "out.jsonl"
+    args = ["score", str(accounts), "--out", str(out), "--lm", "fake?latency_ms=400"]
+    proc = _spawn([*args, "--concurrency", "16"], home)
+    _wait_for_rows(out, 3, proc)
+    proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    _, stderr = proc.communicate(timeout=60)
+    waited = time.monotonic() - sent
+    text = stderr.decode()
+    assert proc.returncode == 130, text
+    assert waited < 5, waited
+    assert "resume with: accountflow score" in text and "Traceback" not in text
+    assert "interrupted" in text
+    con = duckdb.connect(str(home / "accountflow.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM steps WHERE status = 'running'").fetchone() == (0,)
+    listed = {json.loads(line)["account_id"] for line in out.read_text().splitlines()}
+    done = {
+        r[0]
+        for r in con.execute(
+            "SELECT account_id FROM runs WHERE status = 'succeeded' AND result IS NOT NULL"
+        ).fetchall()
+    }
+    assert listed == done
