@@ -167,6 +167,8 @@ class BatchScorer:
         self.summary = BatchSummary(batch=self.name, output=str(output), rejected_file=None)
         self._stop = threading.Event()
         self._output_error: OutputWriteError | None = None
+        # finished jobs whose records are still queued: (write-behind generation, job)
+        self._held: list[tuple[int, _Done]] = []
 
     # ------------------------------------------------------------------ public
     def run(self) -> BatchSummary:
@@ -292,6 +294,7 @@ class BatchScorer:
         while any(t.is_alive() for t in workers) and time.monotonic() < deadline:
             self._drain(done, writer, block=True)
         self._drain(done, writer, block=False)
+        self._release(writer, flush=True)
 
     def _write_row(self, writer: Any, result: AccountResult) -> None:
         if self._output_error is not None:
@@ -394,26 +397,35 @@ class BatchScorer:
                 done.put(_Done(job.account, error=one_line(exc)))
 
     def _drain(self, done: queue.Queue[_Done], writer: Any, block: bool) -> int:
-        """Write finished results; returns how many jobs finished.
-
-        Their records are flushed first, so the output never lists an account the store
-        did not record; a failed flush stops the batch at once (`store`)."""
+        """Take finished jobs; returns how many finished. A job's output row is written once
+        the write-behind has flushed its records (`Database.is_written`), so the output never
+        lists an account the store did not record; a failed flush stops the batch at once."""
         items: list[_Done] = []
         while True:
             try:
                 items.append(done.get(timeout=0.05) if block and not items else done.get_nowait())
             except queue.Empty:
                 break
-        if items and self.store.write_error is None:
+        generation = self.store.queued_generation  # covers every record of these jobs
+        self._held.extend((generation, item) for item in items)
+        self._release(writer)
+        return len(items)
+
+    def _release(self, writer: Any, flush: bool = False) -> None:
+        """Finish the held jobs whose records are in the store (all of them after `flush`;
+        with a failed store, all of them as interrupted)."""
+        if flush and self._held and self.store.write_error is None:
             try:
                 self.store.flush()
             except StoreWriteError:
                 pass
         if self.store.write_error is not None:
             self._stop_with("store", str(self.store.write_error))
-        for item in items:
+        failed = self.store.write_error is not None
+        ready = [item for gen, item in self._held if failed or self.store.is_written(gen)]
+        self._held = [(g, i) for g, i in self._held if not (failed or self.store.is_written(g))]
+        for item in ready:
             self._finish(item, writer)
-        return len(items)
 
     def _finish(self, item: _Done, writer: Any) -> None:
         if item.breaker is not None:

@@ -193,6 +193,10 @@ class Database(metaclass=_OnePerFile):
         # one flush at a time: two threads flushing at once could write a run's later change
         # before its insert (the UPDATE then matched nothing and the change was lost)
         self._flush_lock = threading.Lock()
+        # write-behind generations: each queued change counts one; `_written` is the count
+        # that had been queued when the last successful flush took the queue
+        self._queued = 0
+        self._written = 0
         self._flusher: threading.Thread | None = None
         self._stop_flusher = threading.Event()
         # set by the first write that failed: every later write raises it (nothing is queued
@@ -383,16 +387,27 @@ class Database(metaclass=_OnePerFile):
             with self._pending_lock:
                 pending, self._pending = list(self._pending.values()), {}
                 runs, self._pending_runs = self._pending_runs, {}
-            if not pending and not runs:
-                return
-            try:
-                with self._begin() as cur:
-                    if runs:
-                        self._write_runs(cur, runs)
-                    if pending:
-                        self._upsert_with(cur, pending)
-            except (duckdb.Error, OSError) as exc:
-                raise self._write_failed(exc) from None
+                generation = self._queued
+            if pending or runs:
+                try:
+                    with self._begin() as cur:
+                        if runs:
+                            self._write_runs(cur, runs)
+                        if pending:
+                            self._upsert_with(cur, pending)
+                except (duckdb.Error, OSError) as exc:
+                    raise self._write_failed(exc) from None
+            self._written = generation
+
+    @property
+    def queued_generation(self) -> int:
+        """How many write-behind changes have been queued so far (see `is_written`)."""
+        return self._queued
+
+    def is_written(self, generation: int) -> bool:
+        """Whether every change queued up to `generation` is in the file: batch scoring
+        writes an output row only then, without flushing more often than the write-behind."""
+        return self._written >= generation
 
     def _write_run(self, run_id: str, values: dict[str, Any], new: bool = False) -> None:
         """Insert a run (`new`) or change some of its columns: now, or in write-behind mode
@@ -403,6 +418,7 @@ class Database(metaclass=_OnePerFile):
                 was_new, pending = self._pending_runs.get(run_id, (new, {}))
                 pending.update(values)
                 self._pending_runs[run_id] = (was_new, pending)
+                self._queued += 1
             return
         with self._begin() as cur:
             self._write_runs(cur, {run_id: (new, dict(values))})
@@ -448,6 +464,7 @@ class Database(metaclass=_OnePerFile):
             with self._pending_lock:
                 for r in records:
                     self._pending[r.step_id] = r.model_copy()
+                self._queued += 1
             return
         if insert:
             if records:
