@@ -8,11 +8,16 @@ OpenAI-compatible stub server (tests/resilience/stub_server.py) on 127.0.0.1.
 2. A refused API key (401): the run must stop within 2 s, with one sentence and one request.
 3. `kill -9` of a real `accountflow run` mid-way, then `resume`: same results as an
    uninterrupted run, no finished step called again.
+4. (issue 12 item 1) a store flush that fails mid-batch (disk full, injected): provider calls
+   after the failure, exit code, runs recorded against output rows, then a re-run.
+5. (issue 12 item 2) `score` subprocesses against the fake engine with latency: Ctrl-C, re-run,
+   `kill -9`, re-run: succeeded runs per account and succeeded runs with a NULL result.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -24,13 +29,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import duckdb  # noqa: E402
+
 from accountflow import Store, load_accounts  # noqa: E402
+from accountflow.batch import BatchScorer  # noqa: E402
 from accountflow.config import Settings  # noqa: E402
 from accountflow.datasets import path as data_path  # noqa: E402
+from accountflow.errors import StoreWriteError  # noqa: E402
 from accountflow.lm import build_lm, fake_lm  # noqa: E402
 from accountflow.orchestrator import Orchestrator  # noqa: E402
 from accountflow.resilience import RetryPolicy  # noqa: E402
-from tests.resilience.stub_server import UNAUTHORIZED, StubServer  # noqa: E402
+from accountflow.store.db import Database  # noqa: E402
+from tests.resilience.stub_server import (  # noqa: E402
+    UNAUTHORIZED,
+    StubServer,
+    slow,
+)
 from tests.resilience.test_resume_review import _cached_answers  # noqa: E402
 
 
@@ -150,6 +164,122 @@ def check_kill_9(tmp: Path) -> None:
     )
 
 
+def _accounts_file(path: Path, n: int) -> Path:
+    demo = load_accounts(data_path("accounts_demo.jsonl")).accounts
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            account = demo[i % len(demo)].model_copy(
+                update={"account_id": f"b{i:04d}", "notes": f"fault-injection copy {i}"}
+            )
+            fh.write(account.model_dump_json() + "\n")
+    return path
+
+
+def check_flush_failure(tmp: Path, n: int = 60, fail_after: int = 8) -> None:
+    """The write-behind's flush number `fail_after` raises what DuckDB raises on a full disk."""
+    stub = StubServer(lambda k, body: slow(0.03)).start()
+    real = Database._upsert_with
+    seen = {"flushes": 0, "requests_at_failure": -1}
+
+    def full_disk(cur: duckdb.DuckDBPyConnection, records: object) -> None:
+        seen["flushes"] += 1
+        if seen["flushes"] >= fail_after:
+            if seen["requests_at_failure"] < 0:
+                seen["requests_at_failure"] = len(stub.requests)
+            raise duckdb.IOException("Could not write file: No space left on device")
+        real(cur, records)  # type: ignore[arg-type]
+
+    accounts = _accounts_file(tmp / "flush.jsonl", n)
+    out = tmp / "flush-out.jsonl"
+    home = tmp / "flush-home"
+    settings = Settings.load(home=home, lm="openai/gpt-4o-mini", api_base=stub.url)
+    try:
+        Database._upsert_with = staticmethod(full_disk)  # type: ignore[method-assign]
+        store = Store(home / "accountflow.duckdb")
+        orch = Orchestrator.from_settings(settings, store)
+        try:
+            BatchScorer(orch, accounts, out, concurrency=8).run()
+            message, code = "no failure", 0
+        except StoreWriteError as exc:
+            message, code = str(exc), exc.exit_code
+        store.close()
+        Database._upsert_with = staticmethod(real)  # type: ignore[method-assign]
+        after = len(stub.requests) - seen["requests_at_failure"]
+        con = duckdb.connect(str(home / "accountflow.duckdb"), read_only=True)
+        recorded = {
+            r[0]
+            for r in con.execute(
+                "SELECT account_id FROM runs WHERE status = 'succeeded' AND result IS NOT NULL"
+            ).fetchall()
+        }
+        con.close()
+        listed = [json.loads(line)["account_id"] for line in out.read_text().splitlines()]
+        with Store(home / "accountflow.duckdb") as store:
+            again = BatchScorer(
+                Orchestrator.from_settings(settings, store), accounts, out, concurrency=8
+            ).run()
+        print(
+            f"4. flush failure at flush {fail_after} of a {n}-account batch: exit {code}, "
+            f"{after} provider call(s) after the failure (8 workers), {len(recorded)} runs "
+            f"recorded, {len(listed)} output rows, listed but not recorded: "
+            f"{len(set(listed) - recorded)}; message: {message}\n"
+            f"   re-run: {again.succeeded} succeeded ({again.skipped} skipped, "
+            f"{again.resumed} resumed), {again.lm_calls - again.cache_hits} uncached calls"
+        )
+    finally:
+        Database._upsert_with = staticmethod(real)  # type: ignore[method-assign]
+        stub.stop()
+
+
+def check_interrupt_kill_rerun(tmp: Path, n: int = 300) -> None:
+    """Ctrl-C, re-run, kill -9, re-run of one `score` command (the sequence that lost resumed
+    runs' results to DuckDB's WAL replay while `runs` had a secondary index)."""
+    home = tmp / "sequence"
+    accounts = _accounts_file(tmp / "sequence.jsonl", n)
+    cmd = [
+        sys.executable,
+        "-m",
+        "accountflow.cli",
+        "score",
+        str(accounts),
+        "--out",
+        str(tmp / "sequence-out.jsonl"),
+        "--lm",
+        "fake?latency_ms=100",
+        "--home",
+        str(home),
+        "--concurrency",
+        "8",
+        "--quiet",
+    ]
+    codes = []
+    for sig, after in ((signal.SIGINT, 8.0), (signal.SIGKILL, 8.0), (None, 0.0)):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(after)
+        if sig is not None:
+            proc.send_signal(sig)
+        codes.append(proc.wait(timeout=600))
+    con = duckdb.connect(str(home / "accountflow.duckdb"), read_only=True)
+    per_account = con.execute(
+        "SELECT max(n), count(*) FILTER (WHERE n > 1) FROM (SELECT account_id, count(*) AS n "
+        "FROM runs WHERE status = 'succeeded' GROUP BY 1)"
+    ).fetchone()
+    nulls = con.execute(
+        "SELECT count(*) FROM runs WHERE status = 'succeeded' AND result IS NULL"
+    ).fetchone()
+    accounts_done = con.execute(
+        "SELECT count(DISTINCT account_id) FROM runs WHERE status = 'succeeded'"
+    ).fetchone()
+    con.close()
+    assert per_account is not None and nulls is not None and accounts_done is not None
+    print(
+        f"5. Ctrl-C / re-run / kill -9 / re-run of {n} accounts (exits {codes}): "
+        f"{accounts_done[0]} accounts succeeded, at most {per_account[0]} succeeded run(s) per "
+        f"account ({per_account[1]} accounts with more than one), {nulls[0]} succeeded runs "
+        "with a NULL result"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=20)
@@ -164,6 +294,8 @@ def main() -> None:
         check_random_faults(Path(tmp), args.accounts, args.fail_rate, args.max_attempts)
         check_bad_key(Path(tmp))
         check_kill_9(Path(tmp))
+        check_flush_failure(Path(tmp))
+        check_interrupt_kill_rerun(Path(tmp))
 
 
 if __name__ == "__main__":

@@ -12,21 +12,29 @@ from __future__ import annotations
 
 import hashlib
 import queue
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from accountflow.errors import ConfigError, NotFoundError
+from accountflow.errors import (
+    ConfigError,
+    NotFoundError,
+    OutputWriteError,
+    StoreWriteError,
+    storage_reason,
+)
 from accountflow.io import Rejection, parquet_row_count, stream_accounts
 from accountflow.lm.ref import ModelRef
 from accountflow.lm.usage import price as lm_price
 from accountflow.models import Account, AccountResult, RunStatus
-from accountflow.orchestrator import Orchestrator, one_line
+from accountflow.orchestrator import Orchestrator, RunStopped, one_line
 from accountflow.outputs import RejectedWriter, check_output, flatten, open_writer, rejected_path
 from accountflow.resilience import CircuitOpenError
 from accountflow.stats import publish_live
@@ -34,7 +42,12 @@ from accountflow.store import Store
 from accountflow.store.batches import BatchRecord
 from accountflow.store.codec import utcnow
 
-StopReason = Literal["completed", "budget", "breaker", "interrupted"]
+StopReason = Literal["completed", "budget", "breaker", "interrupted", "store", "output"]
+# How long a stopping batch waits for its workers to end their current step.
+STOP_GRACE_S = 5.0
+# Stops that end the batch at once (no more rows read); budget and breaker stops read on to
+# count what was not started.
+_AT_ONCE = ("interrupted", "store", "output")
 EXIT_CODES: dict[str, int] = {"budget": 3, "interrupted": 130}
 
 
@@ -49,7 +62,9 @@ class BatchSummary(BaseModel):
     skipped: int = 0  # succeeded in an earlier run of this batch: not run again
     resumed: int = 0
     rejected: int = 0
-    not_started: int = 0
+    rejected_input: int = 0  # of the rejected rows, those of the accounts file (not --contacts)
+    not_started: int = 0  # never began: queued or unread when the batch stopped
+    interrupted: int = 0  # began, stopped part-way (Ctrl-C, breaker, store): resumed next time
     lm_calls: int = 0
     cache_hits: int = 0
     prompt_tokens: int = 0
@@ -64,6 +79,17 @@ class BatchSummary(BaseModel):
     def accounts_per_s(self) -> float:
         done = self.succeeded + self.failed + self.awaiting_review
         return done / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def rate_text(self) -> str:
+        """`12.3 accounts/s`, or `4.1 s/account` when slower than one a second (a slow batch
+        read `0.00 accounts/s`)."""
+        rate = self.accounts_per_s
+        if rate >= 1:
+            return f"{rate:.2f} accounts/s"
+        if rate > 0:
+            return f"{1 / rate:.1f} s/account"
+        return "no account finished"
 
     @property
     def exit_code(self) -> int:
@@ -107,6 +133,7 @@ class _Done:
     resumed: bool = False
     breaker: str | None = None
     error: str | None = None
+    interrupted: bool = False  # began but stopped part-way (its finished steps are recorded)
 
 
 class BatchScorer:
@@ -150,6 +177,9 @@ class BatchScorer:
         self.program_ref = program_ref or orchestrator.program_version
         self.summary = BatchSummary(batch=self.name, output=str(output), rejected_file=None)
         self._stop = threading.Event()
+        self._output_error: OutputWriteError | None = None
+        # finished jobs whose records are still queued: (write-behind generation, job)
+        self._held: list[tuple[int, _Done]] = []
 
     # ------------------------------------------------------------------ public
     def run(self) -> BatchSummary:
@@ -178,49 +208,142 @@ class BatchScorer:
             t.start()
         in_flight = 0
         try:
-            for item in self.stream:
-                in_flight -= self._drain(done, writer, block=False)
-                if isinstance(item, Rejection):
-                    self._reject(item, rejects)
-                    continue
-                if self.limit is not None and self.summary.accounts >= self.limit:
-                    break  # the accounts already queued still run
-                self.summary.accounts += 1
-                if self._stop.is_set():
-                    self.summary.not_started += 1
-                    continue
-                job = self._plan(item, prior.get(item.account_id), writer)
-                if job is None:
-                    continue
-                while True:  # a bounded queue: wait for room, collecting results meanwhile
-                    try:
-                        work.put(job, timeout=0.05)
-                        in_flight += 1
-                        break
-                    except queue.Full:
-                        in_flight -= self._drain(done, writer, block=False)
-                        if self._stop.is_set():
-                            self.summary.not_started += 1
-                            break
-            while in_flight > 0:
-                in_flight -= self._drain(done, writer, block=True)
-        except KeyboardInterrupt:
+            with self._ctrl_c_stops():
+                in_flight = self._feed(work, done, writer, rejects, prior)
+                while in_flight > 0 and self.summary.stop not in _AT_ONCE:
+                    in_flight -= self._drain(done, writer, block=True)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one outside the handler
             self._stop_with("interrupted", "Ctrl-C")
-            in_flight -= self._drain(done, writer, block=False)
         finally:
-            for _ in workers:
-                try:
-                    work.put_nowait(None)
-                except queue.Full:
-                    break
-            writer.close()
-            rejects.close()
-            self.store.flush()
+            self._stop_workers(work, done, workers, writer)
+            try:
+                writer.close()
+                rejects.close()
+            except OSError as exc:
+                self._output_failed(exc)
             self.summary.rejected_file = str(rejects.path) if rejects.count else None
             self.summary.warnings = list(self.stream.warnings)
             self.summary.elapsed_s = time.perf_counter() - started
-            self._record_batch(self.summary.stop)
+            self._close_batch()
         return self.summary
+
+    def _feed(
+        self,
+        work: queue.Queue[_Work | None],
+        done: queue.Queue[_Done],
+        writer: Any,
+        rejects: RejectedWriter,
+        prior: dict[str, dict[str, Any]],
+    ) -> int:
+        """Read the input and queue work until it ends or the batch stops at once; returns
+        how many queued jobs have not finished yet."""
+        in_flight = 0
+        for item in self.stream:
+            in_flight -= self._drain(done, writer, block=False)
+            if isinstance(item, Rejection):
+                self._reject(item, rejects)
+                continue
+            if self.summary.stop in _AT_ONCE:
+                break
+            if self.limit is not None and self.summary.accounts >= self.limit:
+                break  # the accounts already queued still run
+            self.summary.accounts += 1
+            if self._stop.is_set():
+                self.summary.not_started += 1
+                continue
+            job = self._plan(item, prior.get(item.account_id), writer)
+            if job is None:
+                continue
+            while True:  # a bounded queue: wait for room, collecting results meanwhile
+                try:
+                    work.put(job, timeout=0.05)
+                    in_flight += 1
+                    break
+                except queue.Full:
+                    in_flight -= self._drain(done, writer, block=False)
+                    if self._stop.is_set():
+                        self.summary.not_started += 1
+                        break
+        return in_flight
+
+    @contextmanager
+    def _ctrl_c_stops(self) -> Iterator[None]:
+        """The first Ctrl-C stops the batch in order (runs end between steps, finished steps
+        are recorded) instead of raising wherever the main thread is: inside a DuckDB call it
+        surfaced as "Query interrupted", a traceback. A second Ctrl-C raises as usual."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_sigint(signum: int, frame: object) -> None:
+            if self.summary.stop == "interrupted":
+                raise KeyboardInterrupt
+            self._stop_with("interrupted", "Ctrl-C")
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _stop_workers(
+        self,
+        work: queue.Queue[_Work | None],
+        done: queue.Queue[_Done],
+        workers: list[threading.Thread],
+        writer: Any,
+    ) -> None:
+        """Unqueue what did not start, let each worker end its current step (runs stop
+        between steps), and record what they finished; a worker still waiting on the provider
+        after `STOP_GRACE_S` is left behind (its run stays resumable)."""
+        if self._stop.is_set():
+            self.orchestrator.stopping.set()
+        while True:
+            try:
+                job = work.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                self.summary.not_started += 1
+        for _ in workers:
+            work.put(None)  # the queue was just emptied: room for one per worker
+        deadline = time.monotonic() + STOP_GRACE_S
+        while any(t.is_alive() for t in workers) and time.monotonic() < deadline:
+            self._drain(done, writer, block=True)
+        self._drain(done, writer, block=False)
+        self._release(writer, flush=True)
+
+    def _write_row(self, writer: Any, result: AccountResult) -> None:
+        if self._output_error is not None:
+            return
+        try:
+            writer.write(flatten(result))
+        except OSError as exc:
+            self._output_failed(exc)
+
+    def _output_failed(self, exc: OSError) -> None:
+        """The results file cannot be written: stop starting work and say why in one line
+        (the store has every finished run; the next run writes the whole file again)."""
+        if self._output_error is None:
+            self._output_error = OutputWriteError(
+                f"Could not write the results file {self.output} ({storage_reason(exc)}); "
+                "free space or pass another --out, then run the same command again to resume."
+            )
+        self._stop_with("output", str(self._output_error))
+
+    def _close_batch(self) -> None:
+        """Write what is queued and the batch's final status; a store that cannot write ends
+        the batch with its one sentence (the runs it did record resume next time)."""
+        if self.store.write_error is None:
+            try:
+                self.store.flush()
+                self._record_batch(self.summary.stop)
+            except StoreWriteError:
+                pass
+        if self.store.write_error is not None:
+            raise self.store.write_error
+        if self._output_error is not None:
+            raise self._output_error
 
     # ------------------------------------------------------------------ planning
     def _plan(self, account: Account, prior: dict[str, Any] | None, writer: Any) -> _Work | None:
@@ -234,7 +357,7 @@ class BatchScorer:
                     result = AccountResult.model_validate(stored)
                     self.summary.skipped += 1
                     self._count_status(result)
-                    writer.write(flatten(result))
+                    self._write_row(writer, result)
                     if self.on_result:
                         self.on_result(self.summary, result)
                     return None
@@ -248,6 +371,7 @@ class BatchScorer:
 
     def _reject(self, rejection: Rejection, rejects: RejectedWriter) -> None:
         self.summary.rejected += 1
+        self.summary.rejected_input += rejection.source == str(self.input)
         rejects.write(rejection)
         self.store.add_rejections(rejection.source, [rejection], batch=self.name)
         if self.on_result:
@@ -278,25 +402,48 @@ class BatchScorer:
                     result = self.orchestrator.run(job.account)
                 done.put(_Done(job.account, result, resumed=job.resume_run is not None))
             except CircuitOpenError as exc:
-                done.put(_Done(job.account, breaker=str(exc)))
+                done.put(_Done(job.account, breaker=str(exc), interrupted=True))
+            except (RunStopped, StoreWriteError):
+                done.put(_Done(job.account, interrupted=True))
             except Exception as exc:  # a bug must not take the batch down: record and go on
                 done.put(_Done(job.account, error=one_line(exc)))
 
     def _drain(self, done: queue.Queue[_Done], writer: Any, block: bool) -> int:
-        """Write finished results; returns how many jobs finished."""
-        finished = 0
+        """Take finished jobs; returns how many finished. A job's output row is written once
+        the write-behind has flushed its records (`Database.is_written`), so the output never
+        lists an account the store did not record; a failed flush stops the batch at once."""
+        items: list[_Done] = []
         while True:
             try:
-                item = done.get(timeout=0.05) if block and not finished else done.get_nowait()
+                items.append(done.get(timeout=0.05) if block and not items else done.get_nowait())
             except queue.Empty:
-                return finished
-            finished += 1
+                break
+        generation = self.store.queued_generation  # covers every record of these jobs
+        self._held.extend((generation, item) for item in items)
+        self._release(writer)
+        return len(items)
+
+    def _release(self, writer: Any, flush: bool = False) -> None:
+        """Finish the held jobs whose records are in the store (all of them after `flush`;
+        with a failed store, all of them as interrupted)."""
+        if flush and self._held and self.store.write_error is None:
+            try:
+                self.store.flush()
+            except StoreWriteError:
+                pass
+        if self.store.write_error is not None:
+            self._stop_with("store", str(self.store.write_error))
+        failed = self.store.write_error is not None
+        ready = [item for gen, item in self._held if failed or self.store.is_written(gen)]
+        self._held = [(g, i) for g, i in self._held if not (failed or self.store.is_written(g))]
+        for item in ready:
             self._finish(item, writer)
 
     def _finish(self, item: _Done, writer: Any) -> None:
         if item.breaker is not None:
             self._stop_with("breaker", item.breaker)
-            self.summary.not_started += 1
+        if item.interrupted or (item.result is not None and self.store.write_error is not None):
+            self.summary.interrupted += 1  # not recorded as finished: resumed next time
             return
         if item.result is None:
             if item.error is not None:
@@ -314,7 +461,7 @@ class BatchScorer:
         s.prompt_tokens += result.prompt_tokens
         s.completion_tokens += result.completion_tokens
         s.cost_usd += result.cost_usd or 0.0
-        writer.write(flatten(result))
+        self._write_row(writer, result)
         if self.budget_usd is not None and s.cost_usd >= self.budget_usd:
             self._stop_with(
                 "budget", f"spent ${s.cost_usd:.4f} of the ${self.budget_usd:.2f} budget"
@@ -334,6 +481,8 @@ class BatchScorer:
         if not self._stop.is_set():
             self.summary.stop, self.summary.stop_detail = reason, detail
             self._stop.set()
+        if reason in ("interrupted", "store"):  # no step of any run starts after this
+            self.orchestrator.stopping.set()
 
     # ------------------------------------------------------------------ bookkeeping
     def _record_batch(self, status: str) -> None:

@@ -558,7 +558,7 @@ class _BatchProgress:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]} acc/s"),
+            TextColumn("{task.fields[rate]}"),
             TimeRemainingColumn(),
             TextColumn("[red]{task.fields[failed]} failed[/] {task.fields[rejected]} rejected"),
             TextColumn("{task.fields[tokens]} tok ${task.fields[cost]}"),
@@ -566,7 +566,7 @@ class _BatchProgress:
             transient=False,
         )
         self.task = self.bar.add_task(
-            "scoring", total=self.total, rate="0.0", failed=0, rejected=0, tokens=0, cost="0.0000"
+            "scoring", total=self.total, rate="", failed=0, rejected=0, tokens=0, cost="0.0000"
         )
         self.started = 0.0
 
@@ -582,12 +582,14 @@ class _BatchProgress:
     def update(self, s: Any, result: Any) -> None:
         import time
 
-        done = s.succeeded + s.failed + s.awaiting_review + s.rejected
+        # rows of the accounts file dealt with: the total counts those, not --contacts rows
+        accounts = s.succeeded + s.failed + s.awaiting_review + s.interrupted + s.not_started
         elapsed = max(time.perf_counter() - self.started, 1e-6)
+        rate = accounts / elapsed
         self.bar.update(
             self.task,
-            completed=done,
-            rate=f"{(done - s.rejected) / elapsed:.3g}",
+            completed=accounts + s.rejected_input,
+            rate=f"{rate:.3g} acc/s" if rate >= 1 or not accounts else f"{1 / rate:.3g} s/acc",
             failed=s.failed,
             rejected=s.rejected,
             tokens=s.prompt_tokens + s.completion_tokens,
@@ -607,7 +609,7 @@ def _print_summary(s: Any, settings: Settings, lm: Any) -> None:
         "accounts",
         f"{s.accounts} ({s.succeeded} succeeded, {s.failed} failed, "
         f"{s.awaiting_review} awaiting review, {s.skipped} already done, "
-        f"{s.resumed} resumed, {s.not_started} not started)",
+        f"{s.resumed} resumed, {s.interrupted} interrupted, {s.not_started} not started)",
     )
     table.add_row(
         "rejected rows", f"{s.rejected}" + (f" -> {s.rejected_file}" if s.rejected_file else "")
@@ -617,7 +619,7 @@ def _print_summary(s: Any, settings: Settings, lm: Any) -> None:
         f"{s.lm_calls} calls ({s.cache_hits} from cache), "
         f"{s.prompt_tokens}+{s.completion_tokens} tokens, ${s.cost_usd:.4f}",
     )
-    table.add_row("time", f"{s.elapsed_s:.1f}s ({s.accounts_per_s:.2f} accounts/s)")
+    table.add_row("time", f"{s.elapsed_s:.1f}s ({s.rate_text})")
     table.add_row("output", s.output)
     if s.stop != "completed":
         table.add_row("stopped", f"{s.stop}: {s.stop_detail}")

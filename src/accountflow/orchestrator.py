@@ -55,6 +55,10 @@ _SECRET_RE = re.compile(r"\b(sk|pk|rk|xox[abp])-[A-Za-z0-9_\-]{8,}")
 _DONE = {StepStatus.succeeded, StepStatus.skipped}
 
 
+class RunStopped(Exception):
+    """A run ended between steps because its batch is stopping; it is left `interrupted`."""
+
+
 def redact(text: str) -> str:
     """Remove anything that looks like a credential before it is stored or printed."""
     for name, value in os.environ.items():
@@ -169,6 +173,9 @@ class Orchestrator:
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
+        # set by a batch that is stopping (Ctrl-C, store failure): runs end between steps,
+        # left `interrupted` with every finished step recorded, instead of calling on
+        self.stopping = threading.Event()
 
     @classmethod
     def from_settings(
@@ -386,6 +393,8 @@ class Orchestrator:
                             status, error = RunStatus.awaiting_review, reason
                             break
                     continue
+                if self.stopping.is_set():
+                    raise RunStopped(f"stopped before {step.name}")
                 if failed_step is not None:
                     if step.name not in placeholders:
                         self._record_not_run(run_id, state.account, step.name, failed_step)

@@ -178,3 +178,47 @@ def test_duckdb_memory_limit_is_bounded_and_configurable(
     monkeypatch.setenv("ACCOUNTFLOW_DUCKDB_MEMORY", "lots")
     with pytest.raises(ConfigError, match="ACCOUNTFLOW_DUCKDB_MEMORY='lots'"):
         Store(tmp_path / "a.duckdb")
+
+
+_CRASH_AFTER_RESUME = """
+import os, sys
+from accountflow import Store
+from accountflow.models import RunStatus
+store = Store(sys.argv[1])
+store.write_behind(True)
+for i in range(3):  # a re-run: new runs appended, stored runs resumed and finished
+    new = f"n{i}"
+    store.create_run(f"run_{new}", new, "New", "fake", "v1", None, {"account_id": new}, "b")
+    store.set_run_status(f"run_old{i}", RunStatus.running)
+    store.flush()
+    store.finish_run(f"run_old{i}", RunStatus.succeeded, None, {"text": "x" * 3000, "i": i})
+    store.flush()
+os._exit(0)  # what kill -9 leaves: the WAL, no checkpoint
+"""
+
+
+def test_a_resumed_run_keeps_its_result_after_kill_9(tmp_path: Path) -> None:
+    """Issue 12 item 2: DuckDB 2.0 replayed the WAL's update of a stored row to NULL when the
+    table had a secondary index and rows were appended in between; the result was lost."""
+    db = tmp_path / "resumed.duckdb"
+    with Store(db) as store:
+        for i in range(6):  # three interrupted runs among stored results
+            store.create_run(
+                f"run_old{i}", f"o{i}", "Old", "fake", "v1", None, {"account_id": f"o{i}"}, "b"
+            )
+            if i < 3:
+                store.finish_run(f"run_old{i}", RunStatus.interrupted, "interrupted", None)
+            else:
+                store.finish_run(f"run_old{i}", RunStatus.succeeded, None, {"text": "y" * 3000})
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASH_AFTER_RESUME, str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    with Store(db) as store:
+        for i in range(3):
+            run = store.get_run(f"run_old{i}")
+            assert run["status"] == "succeeded"
+            assert run["result"] == {"text": "x" * 3000, "i": i}

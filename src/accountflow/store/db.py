@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from accountflow.errors import ConfigError, StoreInUseError
+from accountflow.errors import ConfigError, StoreInUseError, StoreWriteError, storage_reason
 from accountflow.store.codec import from_json, sql_value, to_json, utcnow
 from accountflow.store.migrations import MIGRATIONS
 from accountflow.store.records import StepRecord
@@ -158,7 +158,13 @@ class Database(metaclass=_OnePerFile):
 
     def __init__(self, path: Path | str, memory_limit: str | None = None) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreWriteError(
+                f"Cannot create the state dir {self.path.parent} ({storage_reason(exc)}); "
+                "pass a writable --home."
+            ) from None
         self._key = self.path.resolve()
         limit = memory_limit or os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
         try:
@@ -169,6 +175,11 @@ class Database(metaclass=_OnePerFile):
                 "use a value such as 64MB or 1GB."
             ) from None
         except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():  # read-only, permission, full: not a holder
+                raise StoreWriteError(
+                    f"Cannot open the store {self.path} for writing ({storage_reason(exc)}); "
+                    "pass a writable --home."
+                ) from None
             pid = re.search(r"PID (\d+)", str(exc))
             who = f"PID {pid.group(1)}" if pid else "another process"
             raise StoreInUseError(
@@ -183,9 +194,23 @@ class Database(metaclass=_OnePerFile):
         # run writes in write-behind mode: run id -> (is a new run, the columns to write)
         self._pending_runs: dict[str, tuple[bool, dict[str, Any]]] = {}
         self._pending_lock = threading.Lock()
+        # one flush at a time: two threads flushing at once could write a run's later change
+        # before its insert (the UPDATE then matched nothing and the change was lost)
+        self._flush_lock = threading.Lock()
+        # write-behind generations: each queued change counts one; `_written` is the count
+        # that had been queued when the last successful flush took the queue
+        self._queued = 0
+        self._written = 0
         self._flusher: threading.Thread | None = None
         self._stop_flusher = threading.Event()
-        self.migrate()
+        # set by the first write that failed: every later write raises it (nothing is queued
+        # that could not be recorded), and batch scoring stops on it
+        self.write_error: StoreWriteError | None = None
+        try:
+            self.migrate()
+        except duckdb.Error as exc:
+            self._con.close()
+            raise self._write_failed(exc) from None
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
@@ -198,9 +223,15 @@ class Database(metaclass=_OnePerFile):
                 return
             if _OPEN.get(self._key) is self:
                 del _OPEN[self._key]
-            self.write_behind(False)
-            with self._lock:
-                self._con.close()
+            try:
+                self.write_behind(False)
+            finally:
+                with self._lock:
+                    try:
+                        self._con.close()
+                    except duckdb.Error:  # a store that could not write cannot checkpoint
+                        if self.write_error is None:
+                            raise
 
     @property
     def closed(self) -> bool:
@@ -221,8 +252,12 @@ class Database(metaclass=_OnePerFile):
         joins the one already open (it commits or rolls back with it)."""
         if getattr(self._tx, "cur", None) is None and self._has_pending():
             self.flush()
-        with self._begin() as cur:
-            yield cur
+        self._check_writable()
+        try:
+            with self._begin() as cur:
+                yield cur
+        except (duckdb.IOException, duckdb.TransactionException, duckdb.FatalException) as exc:
+            raise self._write_failed(exc) from None
 
     @contextmanager
     def _begin(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -319,11 +354,31 @@ class Database(metaclass=_OnePerFile):
             self._stop_flusher.set()
             self._flusher.join()
             self._flusher = None
-            self.flush()
+            if self.write_error is None:
+                self.flush()
 
     def _flush_loop(self, interval_s: float) -> None:
+        """Flush until stopped or until a flush fails (`write_error` then tells the writers
+        and the batch; a dead thread no longer hides the failure)."""
         while not self._stop_flusher.wait(interval_s):
-            self.flush()
+            try:
+                self.flush()
+            except StoreWriteError:
+                return
+
+    def _write_failed(self, exc: BaseException) -> StoreWriteError:
+        """Remember the first failed write as the one sentence users see."""
+        if self.write_error is None:
+            self.write_error = StoreWriteError(
+                f"Could not write to the store {self.path} ({storage_reason(exc)}); nothing "
+                "more was started: free space or pass a writable --home, then run the same "
+                "command again to resume."
+            )
+        return self.write_error
+
+    def _check_writable(self) -> None:
+        if self.write_error is not None:
+            raise self.write_error
 
     def _has_pending(self) -> bool:
         return bool(self._pending or self._pending_runs)
@@ -331,25 +386,43 @@ class Database(metaclass=_OnePerFile):
     def flush(self) -> None:
         """Write queued run changes and step records (latest version of each) now, in one
         transaction."""
-        with self._pending_lock:
-            pending, self._pending = list(self._pending.values()), {}
-            runs, self._pending_runs = self._pending_runs, {}
-        if not pending and not runs:
-            return
-        with self._begin() as cur:
-            if runs:
-                self._write_runs(cur, runs)
-            if pending:
-                self._upsert_with(cur, pending)
+        with self._flush_lock:
+            self._check_writable()
+            with self._pending_lock:
+                pending, self._pending = list(self._pending.values()), {}
+                runs, self._pending_runs = self._pending_runs, {}
+                generation = self._queued
+            if pending or runs:
+                try:
+                    with self._begin() as cur:
+                        if runs:
+                            self._write_runs(cur, runs)
+                        if pending:
+                            self._upsert_with(cur, pending)
+                except (duckdb.Error, OSError) as exc:
+                    raise self._write_failed(exc) from None
+            self._written = generation
+
+    @property
+    def queued_generation(self) -> int:
+        """How many write-behind changes have been queued so far (see `is_written`)."""
+        return self._queued
+
+    def is_written(self, generation: int) -> bool:
+        """Whether every change queued up to `generation` is in the file: batch scoring
+        writes an output row only then, without flushing more often than the write-behind."""
+        return self._written >= generation
 
     def _write_run(self, run_id: str, values: dict[str, Any], new: bool = False) -> None:
         """Insert a run (`new`) or change some of its columns: now, or in write-behind mode
         merged into the run's pending row and written at the next flush."""
+        self._check_writable()
         if self._flusher is not None:
             with self._pending_lock:
                 was_new, pending = self._pending_runs.get(run_id, (new, {}))
                 pending.update(values)
                 self._pending_runs[run_id] = (was_new, pending)
+                self._queued += 1
             return
         with self._begin() as cur:
             self._write_runs(cur, {run_id: (new, dict(values))})
@@ -390,10 +463,12 @@ class Database(metaclass=_OnePerFile):
 
     def _write_steps(self, records: Sequence[StepRecord], insert: bool) -> None:
         """Step records: queued in write-behind mode, else upserted (`insert`) or updated."""
+        self._check_writable()
         if self._flusher is not None:
             with self._pending_lock:
                 for r in records:
                     self._pending[r.step_id] = r.model_copy()
+                self._queued += 1
             return
         if insert:
             if records:

@@ -276,4 +276,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE batches ADD COLUMN program_ref VARCHAR;
         """,
     ),
+    (
+        # DuckDB 2.0 replays the WAL's update of a checkpointed row to NULL (long strings such
+        # as a run's result or a step's output) when its table has a secondary index and rows
+        # were appended in between: after `kill -9`, resumed runs read `succeeded` with no
+        # result. Tables that are updated keep only their primary key; their lookups by run or
+        # batch are scans, which DuckDB does in milliseconds at our sizes.
+        "no_secondary_indexes_on_updated_tables",
+        """
+        DROP INDEX IF EXISTS runs_batch;
+        DROP INDEX IF EXISTS steps_run;
+        DROP INDEX IF EXISTS reviews_run;
+        """,
+    ),
 ]
