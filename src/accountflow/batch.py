@@ -27,13 +27,19 @@ from accountflow.lm.usage import price as lm_price
 from accountflow.models import Account, AccountResult, RunStatus
 from accountflow.orchestrator import Orchestrator, input_hash, one_line
 from accountflow.outputs import RejectedWriter, check_output, flatten, open_writer, rejected_path
-from accountflow.resilience import CircuitOpenError
+from accountflow.resilience import (
+    Budget,
+    BudgetExhaustedError,
+    CircuitOpenError,
+    KeyRefusedError,
+    format_usd,
+)
 from accountflow.store import Store
 from accountflow.store.batches import BatchRecord
 from accountflow.store.codec import utcnow
 
-StopReason = Literal["completed", "budget", "breaker", "interrupted"]
-EXIT_CODES: dict[str, int] = {"budget": 3, "interrupted": 130}
+StopReason = Literal["completed", "budget", "breaker", "refused", "interrupted"]
+EXIT_CODES: dict[str, int] = {"budget": 3, "refused": 2, "interrupted": 130}
 
 
 class BatchSummary(BaseModel):
@@ -70,6 +76,14 @@ class BatchSummary(BaseModel):
         return 1 if (self.failed or self.rejected or self.stop == "breaker") else 0
 
 
+def _stop_reason(exc: CircuitOpenError) -> StopReason:
+    if isinstance(exc, KeyRefusedError):
+        return "refused"
+    if isinstance(exc, BudgetExhaustedError):
+        return "budget"
+    return "breaker"
+
+
 def default_batch_name(path: Path) -> str:
     """`<file stem>-<first 10 hex of the file's sha256>`: the same file is the same batch."""
     digest = hashlib.sha256()
@@ -103,7 +117,8 @@ class _Done:
     account: Account
     result: AccountResult | None = None
     resumed: bool = False
-    breaker: str | None = None
+    breaker: str | None = None  # why all work stopped (breaker, refused key, budget)
+    stop: StopReason = "breaker"
     error: str | None = None
 
 
@@ -136,6 +151,11 @@ class BatchScorer:
         self.concurrency = concurrency
         self.limit = limit
         self.budget_usd = budget_usd
+        # every step attempt reserves from it, so the limit holds across workers; a model
+        # without a per-token price cannot be held to one (the CLI says so)
+        in_process = ModelRef.parse(orchestrator.model).in_process
+        self.budget = Budget(None if in_process else budget_usd)
+        orchestrator.budget = self.budget
         self.on_result = on_result
         self.summary = BatchSummary(batch=self.name, output=str(output), rejected_file=None)
         self._stop = threading.Event()
@@ -202,6 +222,8 @@ class BatchScorer:
             self.summary.rejected_file = str(rejects.path) if rejects.count else None
             self.summary.warnings = list(self.stream.warnings)
             self.summary.elapsed_s = time.perf_counter() - started
+            # what every attempt cost, including those of runs a stop left interrupted
+            self.summary.cost_usd = max(self.summary.cost_usd, self.budget.spent_usd)
             self._record_batch(self.summary.stop)
         return self.summary
 
@@ -266,7 +288,7 @@ class BatchScorer:
                     result = self.orchestrator.run(job.account)
                 done.put(_Done(job.account, result, resumed=job.resume_run is not None))
             except CircuitOpenError as exc:
-                done.put(_Done(job.account, breaker=str(exc)))
+                done.put(_Done(job.account, breaker=str(exc), stop=_stop_reason(exc)))
             except Exception as exc:  # a bug must not take the batch down: record and go on
                 done.put(_Done(job.account, error=one_line(exc)))
 
@@ -283,7 +305,7 @@ class BatchScorer:
 
     def _finish(self, item: _Done, writer: Any) -> None:
         if item.breaker is not None:
-            self._stop_with("breaker", item.breaker)
+            self._stop_with(item.stop, item.breaker)
             self.summary.not_started += 1
             return
         if item.result is None:
@@ -303,9 +325,11 @@ class BatchScorer:
         s.completion_tokens += result.completion_tokens
         s.cost_usd += result.cost_usd or 0.0
         writer.write(flatten(result))
-        if self.budget_usd is not None and s.cost_usd >= self.budget_usd:
+        if self.budget_usd is not None and self.budget.spent_usd >= self.budget_usd:
             self._stop_with(
-                "budget", f"spent ${s.cost_usd:.4f} of the ${self.budget_usd:.2f} budget"
+                "budget",
+                f"Spent {format_usd(self.budget.spent_usd)} of the "
+                f"{format_usd(self.budget_usd)} budget.",
             )
         if self.on_result:
             self.on_result(s, result)

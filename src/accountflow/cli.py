@@ -18,6 +18,7 @@ from accountflow.campaign.cli import campaign_app
 from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console, say
 from accountflow.evals.cli import eval_app
 from accountflow.optimizers.cli import register as register_optimizers
+from accountflow.resilience import format_usd
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
@@ -180,7 +181,7 @@ def run(
                 f"{', '.join(left)}.",
                 highlight=False,
             )
-            raise typer.Exit(1) from None
+            raise typer.Exit(exc.exit_code) from None
     failed = sum(r.status.value not in ("succeeded", "awaiting_review") for r in results)
     waiting = sum(r.status.value == "awaiting_review" for r in results)
     if as_json:
@@ -563,14 +564,14 @@ def _print_summary(s: Any, input: Path, out_path: Path, contacts: Path | None) -
     table.add_row(
         "LM",
         f"{s.lm_calls} calls ({s.cache_hits} from cache), "
-        f"{s.prompt_tokens}+{s.completion_tokens} tokens, ${s.cost_usd:.4f}",
+        f"{s.prompt_tokens}+{s.completion_tokens} tokens, {format_usd(s.cost_usd)}",
     )
     table.add_row("time", f"{s.elapsed_s:.1f}s ({s.accounts_per_s:.2f} accounts/s)")
     table.add_row("output", str(out_path))
     if s.stop != "completed":
         table.add_row("stopped", f"{s.stop}: {s.stop_detail}")
     err.print(table)
-    if s.stop in ("budget", "interrupted", "breaker"):
+    if s.stop in ("budget", "interrupted", "breaker", "refused"):
         again = f"accountflow score {input} --out {out_path} --batch {s.batch}"
         if contacts:
             again += f" --contacts {contacts}"
@@ -632,7 +633,7 @@ def resume(
             result = orchestrator.resume(run_id)
         except CircuitOpenError as exc:
             say(err, "stopped", f"{exc} Run `accountflow resume {run_id}` again later.", "red")
-            raise typer.Exit(1) from None
+            raise typer.Exit(exc.exit_code) from None
     if as_json:
         _print_json(result.model_dump(mode="json"))
     else:
