@@ -29,6 +29,7 @@ from accountflow.adapter import JSONAdapter
 from accountflow.config import Settings
 from accountflow.errors import AccountflowError
 from accountflow.lm import build_lm, use_cache_dir
+from accountflow.lm.ref import known_secrets
 from accountflow.lm.usage import Usage, collect_usage, model_ref
 from accountflow.models import (
     Account,
@@ -61,6 +62,8 @@ def redact(text: str) -> str:
     for name, value in os.environ.items():
         if value and len(value) >= 8 and re.search(r"KEY|TOKEN|SECRET|PASSWORD", name):
             text = text.replace(value, "***")
+    for secret in known_secrets():  # e.g. an api base's token, echoed in a connection error
+        text = text.replace(secret, "***")
     return _SECRET_RE.sub("***", text)
 
 
