@@ -8,6 +8,16 @@ OpenAI-compatible stub server (tests/resilience/stub_server.py) on 127.0.0.1.
 2. A refused API key (401): the run must stop within 2 s, with one sentence and one request.
 3. `kill -9` of a real `accountflow run` mid-way, then `resume`: same results as an
    uninterrupted run, no finished step called again.
+4. (issue 12 item 5) A refused key in a 200-account batch at concurrency 8: the first refusal
+   stops the batch (exit 2, the key's variable named), at most a few requests in all.
+5. (issue 12 item 10) A hanging provider with a short step timeout: once the breaker opens,
+   sleeping retries wake and stop and no request starts; the wall time is about one timeout.
+
+Figures (2-core machine, 2 cores shared): 4. refused key, 200 accounts, concurrency 8:
+1 request, exit 2, 0.07 s (the issue measured 200 refused requests, exit 1, before the fix).
+5. hanging provider, timeout 1 s, backoff base 5 s, concurrency 8, breaker at 8: 8 requests,
+0 after the breaker opened, stopped 1.1 s after the first request (the issue measured 7
+requests after it opened and 254 s with the default 120 s timeout).
 """
 
 from __future__ import annotations
@@ -25,12 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from accountflow import Store, load_accounts  # noqa: E402
+from accountflow.batch import BatchScorer  # noqa: E402
 from accountflow.config import Settings  # noqa: E402
 from accountflow.datasets import path as data_path  # noqa: E402
 from accountflow.lm import build_lm, fake_lm  # noqa: E402
 from accountflow.orchestrator import Orchestrator  # noqa: E402
-from accountflow.resilience import RetryPolicy  # noqa: E402
-from tests.resilience.stub_server import UNAUTHORIZED, StubServer  # noqa: E402
+from accountflow.resilience import KeyRefusedError, RetryPolicy  # noqa: E402
+from tests.resilience.stub_server import UNAUTHORIZED, StubServer, slow  # noqa: E402
 from tests.resilience.test_resume_review import _cached_answers  # noqa: E402
 
 
@@ -84,11 +95,15 @@ def check_bad_key(tmp: Path) -> None:
         )
         account = load_accounts(data_path("accounts_demo.jsonl")).accounts[0]
         t0 = time.perf_counter()
-        result = orch.run(account)
+        try:
+            orch.run(account)
+        except KeyRefusedError:
+            pass  # all work stops at a refused key; the run is left interrupted, resumable
         elapsed = time.perf_counter() - t0
-        step = orch.store.get_steps(result.run_id)[0]
+        (run,) = orch.store.list_runs()
+        step = orch.store.get_steps(run.run_id)[0]
         print(
-            f"2. refused key: run {result.status.value} in {elapsed:.2f}s after "
+            f"2. refused key: run {run.status.value} in {elapsed:.2f}s after "
             f"{len(stub.requests)} request(s); {step.error_class}: {step.error_message}"
         )
     finally:
@@ -150,6 +165,76 @@ def check_kill_9(tmp: Path) -> None:
     )
 
 
+def _csv(path: Path, n: int) -> Path:
+    rows = "".join(f"b{i},Co {i},c{i}.example,Retail,{10 + i},Fault copy {i}.\n" for i in range(n))
+    path.write_text(
+        "account_id,company_name,domain,industry,employee_count,description\n" + rows,
+        encoding="utf-8",
+    )
+    return path
+
+
+def check_refused_key_batch(tmp: Path, n: int = 200, concurrency: int = 8) -> None:
+    stub = StubServer(lambda i, body: UNAUTHORIZED).start()
+    try:
+        lm = build_lm(
+            "openai/gpt-4o-mini",
+            api_base=stub.url,
+            timeout_s=5,
+            cache=False,
+            api_key="wrong-key-for-this-check",
+        )
+        settings = Settings.load(home=tmp / "refused")
+        store = Store(tmp / "refused.duckdb")
+        orch = Orchestrator.from_settings(settings, store, lm=lm)
+        scorer = BatchScorer(
+            orch, _csv(tmp / "refused.csv", n), tmp / "refused-out.csv", concurrency=concurrency
+        )
+        t0 = time.perf_counter()
+        summary = scorer.run()
+        elapsed = time.perf_counter() - t0
+        store.close()
+        print(
+            f"4. refused key, {n} accounts, concurrency {concurrency}: {len(stub.requests)} "
+            f"request(s), exit {summary.exit_code} ({summary.stop}) in {elapsed:.2f}s; "
+            f"{summary.not_started} not started; {summary.stop_detail}"
+        )
+    finally:
+        stub.stop()
+
+
+def check_hanging_provider(
+    tmp: Path, n: int = 40, concurrency: int = 8, timeout_s: float = 1.0
+) -> None:
+    stub = StubServer(lambda i, body: slow(timeout_s * 5)).start()
+    try:
+        policy = RetryPolicy(
+            max_attempts=4, base_delay_s=5.0, step_timeout_s=timeout_s, breaker_threshold=8
+        )
+        settings = Settings.load(home=tmp / "hang").model_copy(update={"retry": policy})
+        lm = build_lm("openai/gpt-4o-mini", api_base=stub.url, timeout_s=timeout_s, cache=False)
+        store = Store(tmp / "hang.duckdb")
+        orch = Orchestrator.from_settings(settings, store, lm=lm, seed=1)
+        orch.breaker.verified = True  # as after a first good reply: every worker sends at once
+        scorer = BatchScorer(
+            orch, _csv(tmp / "hang.csv", n), tmp / "hang-out.csv", concurrency=concurrency
+        )
+        summary = scorer.run()
+        ended = time.monotonic()
+        store.close()
+        opened = orch.breaker.opened_at
+        after = sum(1 for t in stub.times if opened is not None and t > opened)
+        first = stub.times[0] if stub.times else ended
+        print(
+            f"5. hanging provider, timeout {timeout_s:g}s, backoff base {policy.base_delay_s:g}s, "
+            f"concurrency {concurrency}: {len(stub.requests)} request(s), {after} after the "
+            f"breaker opened; stopped by {summary.stop} {ended - first:.1f}s after the first "
+            f"request; {summary.not_started} not started"
+        )
+    finally:
+        stub.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=20)
@@ -164,6 +249,8 @@ def main() -> None:
         check_random_faults(Path(tmp), args.accounts, args.fail_rate, args.max_attempts)
         check_bad_key(Path(tmp))
         check_kill_9(Path(tmp))
+        check_refused_key_batch(Path(tmp))
+        check_hanging_provider(Path(tmp))
 
 
 if __name__ == "__main__":
