@@ -12,6 +12,16 @@ OpenAI-compatible stub server (tests/resilience/stub_server.py) on 127.0.0.1.
    after the failure, exit code, runs recorded against output rows, then a re-run.
 5. (issue 12 item 2) `score` subprocesses against the fake engine with latency: Ctrl-C, re-run,
    `kill -9`, re-run: succeeded runs per account and succeeded runs with a NULL result.
+6. (issue 12 item 5) A refused key in a 200-account batch at concurrency 8: the first refusal
+   stops the batch (exit 2, the key's variable named), at most a few requests in all.
+7. (issue 12 item 10) A hanging provider with a short step timeout: once the breaker opens,
+   sleeping retries wake and stop and no request starts; the wall time is about one timeout.
+
+Figures (2-core machine, 2 cores shared): 6. refused key, 200 accounts, concurrency 8:
+1 request, exit 2, 0.07 s (the issue measured 200 refused requests, exit 1, before the fix).
+7. hanging provider, timeout 1 s, backoff base 5 s, concurrency 8, breaker at 8: 8 requests,
+0 after the breaker opened, stopped 1.1 s after the first request (the issue measured 7
+requests after it opened and 254 s with the default 120 s timeout).
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ from accountflow.datasets import path as data_path  # noqa: E402
 from accountflow.errors import StoreWriteError  # noqa: E402
 from accountflow.lm import build_lm, fake_lm  # noqa: E402
 from accountflow.orchestrator import Orchestrator  # noqa: E402
-from accountflow.resilience import RetryPolicy  # noqa: E402
+from accountflow.resilience import KeyRefusedError, RetryPolicy  # noqa: E402
 from accountflow.store.db import Database  # noqa: E402
 from tests.resilience.stub_server import (  # noqa: E402
     UNAUTHORIZED,
@@ -98,11 +108,15 @@ def check_bad_key(tmp: Path) -> None:
         )
         account = load_accounts(data_path("accounts_demo.jsonl")).accounts[0]
         t0 = time.perf_counter()
-        result = orch.run(account)
+        try:
+            orch.run(account)
+        except KeyRefusedError:
+            pass  # all work stops at a refused key; the run is left interrupted, resumable
         elapsed = time.perf_counter() - t0
-        step = orch.store.get_steps(result.run_id)[0]
+        (run,) = orch.store.list_runs()
+        step = orch.store.get_steps(run.run_id)[0]
         print(
-            f"2. refused key: run {result.status.value} in {elapsed:.2f}s after "
+            f"2. refused key: run {run.status.value} in {elapsed:.2f}s after "
             f"{len(stub.requests)} request(s); {step.error_class}: {step.error_message}"
         )
     finally:
@@ -280,6 +294,76 @@ def check_interrupt_kill_rerun(tmp: Path, n: int = 300) -> None:
     )
 
 
+def _csv(path: Path, n: int) -> Path:
+    rows = "".join(f"b{i},Co {i},c{i}.example,Retail,{10 + i},Fault copy {i}.\n" for i in range(n))
+    path.write_text(
+        "account_id,company_name,domain,industry,employee_count,description\n" + rows,
+        encoding="utf-8",
+    )
+    return path
+
+
+def check_refused_key_batch(tmp: Path, n: int = 200, concurrency: int = 8) -> None:
+    stub = StubServer(lambda i, body: UNAUTHORIZED).start()
+    try:
+        lm = build_lm(
+            "openai/gpt-4o-mini",
+            api_base=stub.url,
+            timeout_s=5,
+            cache=False,
+            api_key="wrong-key-for-this-check",
+        )
+        settings = Settings.load(home=tmp / "refused")
+        store = Store(tmp / "refused.duckdb")
+        orch = Orchestrator.from_settings(settings, store, lm=lm)
+        scorer = BatchScorer(
+            orch, _csv(tmp / "refused.csv", n), tmp / "refused-out.csv", concurrency=concurrency
+        )
+        t0 = time.perf_counter()
+        summary = scorer.run()
+        elapsed = time.perf_counter() - t0
+        store.close()
+        print(
+            f"6. refused key, {n} accounts, concurrency {concurrency}: {len(stub.requests)} "
+            f"request(s), exit {summary.exit_code} ({summary.stop}) in {elapsed:.2f}s; "
+            f"{summary.not_started} not started; {summary.stop_detail}"
+        )
+    finally:
+        stub.stop()
+
+
+def check_hanging_provider(
+    tmp: Path, n: int = 40, concurrency: int = 8, timeout_s: float = 1.0
+) -> None:
+    stub = StubServer(lambda i, body: slow(timeout_s * 5)).start()
+    try:
+        policy = RetryPolicy(
+            max_attempts=4, base_delay_s=5.0, step_timeout_s=timeout_s, breaker_threshold=8
+        )
+        settings = Settings.load(home=tmp / "hang").model_copy(update={"retry": policy})
+        lm = build_lm("openai/gpt-4o-mini", api_base=stub.url, timeout_s=timeout_s, cache=False)
+        store = Store(tmp / "hang.duckdb")
+        orch = Orchestrator.from_settings(settings, store, lm=lm, seed=1)
+        orch.breaker.verified = True  # as after a first good reply: every worker sends at once
+        scorer = BatchScorer(
+            orch, _csv(tmp / "hang.csv", n), tmp / "hang-out.csv", concurrency=concurrency
+        )
+        summary = scorer.run()
+        ended = time.monotonic()
+        store.close()
+        opened = orch.breaker.opened_at
+        after = sum(1 for t in stub.times if opened is not None and t > opened)
+        first = stub.times[0] if stub.times else ended
+        print(
+            f"7. hanging provider, timeout {timeout_s:g}s, backoff base {policy.base_delay_s:g}s, "
+            f"concurrency {concurrency}: {len(stub.requests)} request(s), {after} after the "
+            f"breaker opened; stopped by {summary.stop} {ended - first:.1f}s after the first "
+            f"request; {summary.not_started} not started"
+        )
+    finally:
+        stub.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=20)
@@ -296,6 +380,8 @@ def main() -> None:
         check_kill_9(Path(tmp))
         check_flush_failure(Path(tmp))
         check_interrupt_kill_rerun(Path(tmp))
+        check_refused_key_batch(Path(tmp))
+        check_hanging_provider(Path(tmp))
 
 
 if __name__ == "__main__":

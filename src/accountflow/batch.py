@@ -36,19 +36,25 @@ from accountflow.lm.usage import price as lm_price
 from accountflow.models import Account, AccountResult, RunStatus
 from accountflow.orchestrator import Orchestrator, RunStopped, one_line
 from accountflow.outputs import RejectedWriter, check_output, flatten, open_writer, rejected_path
-from accountflow.resilience import CircuitOpenError
+from accountflow.resilience import (
+    Budget,
+    BudgetExhaustedError,
+    CircuitOpenError,
+    KeyRefusedError,
+    format_usd,
+)
 from accountflow.stats import publish_live
 from accountflow.store import Store
 from accountflow.store.batches import BatchRecord
 from accountflow.store.codec import utcnow
 
-StopReason = Literal["completed", "budget", "breaker", "interrupted", "store", "output"]
+StopReason = Literal["completed", "budget", "breaker", "refused", "interrupted", "store", "output"]
 # How long a stopping batch waits for its workers to end their current step.
 STOP_GRACE_S = 5.0
 # Stops that end the batch at once (no more rows read); budget and breaker stops read on to
 # count what was not started.
 _AT_ONCE = ("interrupted", "store", "output")
-EXIT_CODES: dict[str, int] = {"budget": 3, "interrupted": 130}
+EXIT_CODES: dict[str, int] = {"budget": 3, "refused": 2, "interrupted": 130}
 
 
 class BatchSummary(BaseModel):
@@ -98,6 +104,14 @@ class BatchSummary(BaseModel):
         return 1 if (self.failed or self.rejected or self.stop == "breaker") else 0
 
 
+def _stop_reason(exc: CircuitOpenError) -> StopReason:
+    if isinstance(exc, KeyRefusedError):
+        return "refused"
+    if isinstance(exc, BudgetExhaustedError):
+        return "budget"
+    return "breaker"
+
+
 def default_batch_name(path: Path) -> str:
     """`<file stem>-<first 10 hex of the file's sha256>`: the same file is the same batch."""
     digest = hashlib.sha256()
@@ -131,7 +145,8 @@ class _Done:
     account: Account
     result: AccountResult | None = None
     resumed: bool = False
-    breaker: str | None = None
+    breaker: str | None = None  # why all work stopped (breaker, refused key, budget)
+    stop: StopReason = "breaker"
     error: str | None = None
     interrupted: bool = False  # began but stopped part-way (its finished steps are recorded)
 
@@ -172,6 +187,11 @@ class BatchScorer:
         self.concurrency = concurrency
         self.limit = limit
         self.budget_usd = budget_usd
+        # every step attempt reserves from it, so the limit holds across workers; a model
+        # without a per-token price cannot be held to one (the CLI says so)
+        in_process = ModelRef.parse(orchestrator.model).in_process
+        self.budget = Budget(None if in_process else budget_usd)
+        orchestrator.budget = self.budget
         self.on_result = on_result
         self.seller_path = seller_path
         self.program_ref = program_ref or orchestrator.program_version
@@ -224,6 +244,8 @@ class BatchScorer:
             self.summary.rejected_file = str(rejects.path) if rejects.count else None
             self.summary.warnings = list(self.stream.warnings)
             self.summary.elapsed_s = time.perf_counter() - started
+            # what every attempt cost, including those of runs a stop left interrupted
+            self.summary.cost_usd = max(self.summary.cost_usd, self.budget.spent_usd)
             self._close_batch()
         return self.summary
 
@@ -402,7 +424,9 @@ class BatchScorer:
                     result = self.orchestrator.run(job.account)
                 done.put(_Done(job.account, result, resumed=job.resume_run is not None))
             except CircuitOpenError as exc:
-                done.put(_Done(job.account, breaker=str(exc), interrupted=True))
+                done.put(
+                    _Done(job.account, breaker=str(exc), stop=_stop_reason(exc), interrupted=True)
+                )
             except (RunStopped, StoreWriteError):
                 done.put(_Done(job.account, interrupted=True))
             except Exception as exc:  # a bug must not take the batch down: record and go on
@@ -441,7 +465,7 @@ class BatchScorer:
 
     def _finish(self, item: _Done, writer: Any) -> None:
         if item.breaker is not None:
-            self._stop_with("breaker", item.breaker)
+            self._stop_with(item.stop, item.breaker)
         if item.interrupted or (item.result is not None and self.store.write_error is not None):
             self.summary.interrupted += 1  # not recorded as finished: resumed next time
             return
@@ -462,9 +486,11 @@ class BatchScorer:
         s.completion_tokens += result.completion_tokens
         s.cost_usd += result.cost_usd or 0.0
         self._write_row(writer, result)
-        if self.budget_usd is not None and s.cost_usd >= self.budget_usd:
+        if self.budget_usd is not None and self.budget.spent_usd >= self.budget_usd:
             self._stop_with(
-                "budget", f"spent ${s.cost_usd:.4f} of the ${self.budget_usd:.2f} budget"
+                "budget",
+                f"Spent {format_usd(self.budget.spent_usd)} of the "
+                f"{format_usd(self.budget_usd)} budget.",
             )
         if self.on_result:
             self.on_result(s, result)

@@ -20,6 +20,7 @@ from accountflow.campaign.cli import campaign_app
 from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console, say, styled
 from accountflow.evals.cli import eval_app
 from accountflow.optimizers.cli import register as register_optimizers
+from accountflow.resilience import format_usd
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
@@ -190,7 +191,7 @@ def run(
                 f"interrupted`); not started: {', '.join(left)}.",
                 "red",
             )
-            raise typer.Exit(1) from None
+            raise typer.Exit(exc.exit_code) from None
     failed = sum(r.status.value not in ("succeeded", "awaiting_review") for r in results)
     waiting = sum(r.status.value == "awaiting_review" for r in results)
     if as_json:
@@ -617,14 +618,14 @@ def _print_summary(s: Any, settings: Settings, lm: Any) -> None:
     table.add_row(
         "LM",
         f"{s.lm_calls} calls ({s.cache_hits} from cache), "
-        f"{s.prompt_tokens}+{s.completion_tokens} tokens, ${s.cost_usd:.4f}",
+        f"{s.prompt_tokens}+{s.completion_tokens} tokens, {format_usd(s.cost_usd)}",
     )
     table.add_row("time", f"{s.elapsed_s:.1f}s ({s.rate_text})")
     table.add_row("output", s.output)
     if s.stop != "completed":
         table.add_row("stopped", f"{s.stop}: {s.stop_detail}")
     err.print(table)
-    if s.stop in ("budget", "interrupted", "breaker"):
+    if s.stop in ("budget", "interrupted", "breaker", "refused"):
         err.print(f"resume with: {_resume_hint(s.batch, settings, lm)}", highlight=False)
 
 
@@ -702,7 +703,7 @@ def resume(
         except CircuitOpenError as exc:
             again = shlex.join(["accountflow", "resume", run_id, "--home", str(settings.home)])
             say(err, "stopped", f"{exc} Run `{again}` again later.", "red")
-            raise typer.Exit(1) from None
+            raise typer.Exit(exc.exit_code) from None
     if as_json:
         _print_json(result.model_dump(mode="json"))
     else:

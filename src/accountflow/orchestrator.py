@@ -29,6 +29,7 @@ from accountflow.config import Settings
 from accountflow.errors import AccountflowError, RuleViolationError
 from accountflow.identity import RunIdentity, input_hash, seller_hash
 from accountflow.lm import build_lm, use_cache_dir
+from accountflow.lm.ref import known_secrets
 from accountflow.lm.usage import Usage, collect_usage, model_ref
 from accountflow.models import (
     Account,
@@ -41,6 +42,7 @@ from accountflow.models import (
 from accountflow.pipeline import AccountPipeline, program_version
 from accountflow.programs import load_program
 from accountflow.resilience import (
+    Budget,
     CircuitBreaker,
     CircuitOpenError,
     ErrorClass,
@@ -64,6 +66,8 @@ def redact(text: str) -> str:
     for name, value in os.environ.items():
         if value and len(value) >= 8 and re.search(r"KEY|TOKEN|SECRET|PASSWORD", name):
             text = text.replace(value, "***")
+    for secret in known_secrets():  # e.g. an api base's token, echoed in a connection error
+        text = text.replace(secret, "***")
     return _SECRET_RE.sub("***", text)
 
 
@@ -155,8 +159,9 @@ class Orchestrator:
         retry: RetryPolicy | None = None,
         review: ReviewPolicy | None = None,
         batch: str | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         seed: int | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.store = store
         self.lm = lm
@@ -167,10 +172,11 @@ class Orchestrator:
         self.retry = retry or RetryPolicy()
         self.review = review or ReviewPolicy()
         self.breaker = CircuitBreaker(self.retry.breaker_threshold)
+        self.budget = budget  # a hard dollar limit every step attempt reserves from
         self.model = model_ref(lm).format()
         self.program_version = program_version(self.program)
         self.adapter = JSONAdapter()
-        self._sleep = sleep
+        self._sleep = sleep  # None: the breaker's wait, which an opening breaker cuts short
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         # set by a batch that is stopping (Ctrl-C, store failure): runs end between steps,
@@ -189,7 +195,7 @@ class Orchestrator:
         review: ReviewPolicy | None = None,
         batch: str | None = None,
         source: str | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         seed: int | None = None,
     ) -> Orchestrator:
         """The one way to assemble a working orchestrator: the model from the settings (or `lm`,
@@ -523,19 +529,25 @@ class Orchestrator:
         record_input: Callable[[steps.RunState], dict[str, Any]],
     ) -> str | None:
         """Run a step under the retry policy, one step record per attempt; returns the error
-        sentence when it finally failed."""
+        sentence when it finally failed.
+
+        Raises CircuitOpenError (or its KeyRefusedError, BudgetExhaustedError) to stop all work:
+        no attempt starts once the breaker is open or the budget cannot cover it, and a retry
+        sleeping when the breaker opens wakes and stops."""
         attempt, fresh = first_attempt, False
         for n in range(1, self.retry.max_attempts + 1):
-            record, exc, truncated = self._attempt(
+            record, exc, truncated = self._gated_attempt(
                 run_id, name, state, attempt, call, record_input, fresh
             )
             if exc is None:
-                self.breaker.success()
                 self.store.update_step(record)
                 return None
             verdict = classify(exc, truncated)
             record.error_class = verdict.kind.value
             record.error_message = one_line(verdict.message)
+            if verdict.refused:  # no account can succeed with this key: stop everything
+                self.store.update_step(record)
+                self.breaker.check()
             if verdict.kind == ErrorClass.permanent:
                 self.store.update_step(record)
                 return record.error_message
@@ -549,11 +561,48 @@ class Orchestrator:
                 wait = self.retry.delay(n, verdict.retry_after, self._rng)
             record.backoff_ms = int(wait * 1000)
             self.store.update_step(record)
-            self._sleep(wait)
+            if self._sleep is None:
+                self.breaker.wait(wait)
+            else:
+                self._sleep(wait)
+            self.breaker.check()  # opened while this retry slept: no new request
             attempt += 1
             # an empty or cut-off reply was cached like any other: the retry must not reuse it
             fresh = fresh or isinstance(exc, AdapterParseError)
         return None  # unreachable: the loop returns on its last attempt
+
+    def _gated_attempt(
+        self,
+        run_id: str,
+        name: str,
+        state: steps.RunState,
+        attempt: int,
+        call: Callable[[steps.RunState], steps.StepOutput],
+        record_input: Callable[[steps.RunState], dict[str, Any]],
+        fresh: bool,
+    ) -> tuple[StepRecord, BaseException | None, bool]:
+        """One attempt, started only if the budget covers its estimate and the breaker admits
+        it; a refused key opens the breaker before the next attempt anywhere can start."""
+        reservation = self.budget.reserve(name) if self.budget is not None else None
+        cost: float | None = None
+        provider_calls = 0
+        try:
+            with self.breaker.admit():
+                record, exc, truncated = self._attempt(
+                    run_id, name, state, attempt, call, record_input, fresh
+                )
+                cost = record.cost_usd
+                provider_calls = record.lm_calls - record.cache_hits
+                if exc is None:
+                    self.breaker.success()
+                else:
+                    verdict = classify(exc, truncated)
+                    if verdict.refused:
+                        self.breaker.refuse(one_line(verdict.message))
+        finally:
+            if reservation is not None and self.budget is not None:
+                self.budget.settle(reservation, cost, provider_calls)
+        return record, exc, truncated
 
     def _attempt(
         self,

@@ -6,8 +6,12 @@ each attempt is visible as its own step record and a 401 never costs eight secon
 
 from __future__ import annotations
 
+import math
 import random
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -30,6 +34,7 @@ class Classified:
     kind: ErrorClass
     message: str
     retry_after: float | None = None
+    refused: bool = False  # the provider refused the key: every account would fail the same way
 
 
 class RetryPolicy(BaseModel):
@@ -62,8 +67,8 @@ def classify(exc: BaseException, truncated: bool = False) -> Classified:
         is_retryable_lm_error,
     )
 
-    if isinstance(exc, LMAuthError | LMNotConfiguredError):
-        return Classified(ErrorClass.permanent, _auth_sentence(exc))
+    if isinstance(exc, LMAuthError | LMNotConfiguredError):  # HTTP 401 and 403
+        return Classified(ErrorClass.permanent, _auth_sentence(exc), refused=True)
     if isinstance(exc, ContextWindowExceededError):
         return Classified(
             ErrorClass.permanent,
@@ -156,42 +161,185 @@ def _auth_sentence(exc: BaseException) -> str:
 class CircuitOpenError(Exception):
     """The provider kept failing across accounts: stop starting new work (all of it resumable)."""
 
+    exit_code = 1
+
+
+class KeyRefusedError(CircuitOpenError):
+    """The provider refused the API key (HTTP 401/403): no account can succeed until the key is
+    fixed, so all work stops at the first refusal (resumable once the key is valid)."""
+
+    exit_code = 2
+
+
+class BudgetExhaustedError(CircuitOpenError):
+    """The remaining budget cannot cover the next step's estimate: stop before spending it."""
+
+    exit_code = 3
+
 
 class CircuitBreaker:
-    """Counts consecutive transient failures across every account and worker; a success resets
-    the count while the breaker is closed. At `threshold` it opens and stays open for the rest of
-    the command (a success from a call already in flight does not close it): open means start
-    nothing new, report, leave the rest resumable. A later command starts closed."""
+    """Provider health shared by every account and worker.
+
+    - Consecutive transient failures, across accounts, open it at `threshold`; a success resets
+      the count while it is closed. A refused key (`refuse`) opens it at once.
+    - Open means: no new request starts (`admit` and `check` raise), and retries sleeping in
+      `wait` wake at once and stop; runs are left `interrupted`, resumable. It stays open for
+      the rest of the command (a success from a call already in flight does not close it or
+      reset the count that opened it); a later command starts closed.
+    - Until the provider has accepted one request (`verified`), `admit` lets one attempt through
+      at a time, so a refused key costs one request, not one per worker.
+    """
 
     def __init__(self, threshold: int) -> None:
         self.threshold = threshold
         self._consecutive = 0
-        self._open = False
+        self._opened = threading.Event()
+        self._refusal: str | None = None
+        self.opened_at: float | None = None  # time.monotonic() when it opened
         self.last_error: str | None = None
+        self.verified = False
         self._lock = threading.Lock()
+        self._probe = threading.Lock()
 
     @property
     def is_open(self) -> bool:
-        return self._open
+        return self._opened.is_set()
 
     def success(self) -> None:
         with self._lock:
-            if not self._open:  # once open, the count stays the one that opened it
+            if not self.is_open:  # once open, the count stays the one that opened it
                 self._consecutive = 0
+            self.verified = True
 
     def failure(self, message: str) -> bool:
         """Record a transient failure; True when this one opened the breaker."""
         with self._lock:
             self._consecutive += 1
             self.last_error = message
-            if not self._open and self._consecutive >= self.threshold:
-                self._open = True
+            if not self.is_open and self._consecutive >= self.threshold:
+                self._open()
                 return True
             return False
 
+    def refuse(self, message: str) -> None:
+        """The provider refused the key: open now, with that sentence as the reason."""
+        with self._lock:
+            if self._refusal is None:
+                self._refusal = message
+            if not self.is_open:
+                self._open()
+
+    def _open(self) -> None:
+        self.opened_at = time.monotonic()
+        self._opened.set()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep for a retry's backoff, waking at once if the breaker opens meanwhile."""
+        self._opened.wait(seconds)
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """Enter around one attempt: raises when open; before the provider has accepted a
+        request, one attempt at a time (the probe)."""
+        self.check()
+        if self.verified:
+            yield
+            return
+        with self._probe:
+            self.check()  # it may have opened while this attempt waited for the probe
+            yield
+
     def check(self) -> None:
-        if self._open:
-            raise CircuitOpenError(
-                f"The provider failed {self._consecutive} times in a row "
-                f"(last: {self.last_error}); stopped starting new work."
-            )
+        if not self.is_open:
+            return
+        if self._refusal is not None:
+            raise KeyRefusedError(self._refusal)
+        raise CircuitOpenError(
+            f"The provider failed {self._consecutive} times in a row "
+            f"(last: {self.last_error}); stopped starting new work."
+        )
+
+
+def format_usd(amount: float) -> str:
+    """Dollars with at least 2 decimals and 4 significant digits ($0.004812, $5.00, $12.35):
+    budgets of a fraction of a cent must not print as $0.01."""
+    if amount == 0 or not math.isfinite(amount):
+        return f"${amount:.2f}"
+    decimals = max(2, 3 - math.floor(math.log10(abs(amount))))
+    text = f"{amount:.{decimals}f}"
+    whole, _, frac = text.partition(".")
+    frac = frac.rstrip("0").ljust(2, "0")
+    return f"${whole}.{frac}"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What one step attempt holds of the budget until it settles."""
+
+    step: str
+    amount: float
+    pilot: bool
+
+
+class Budget:
+    """A hard dollar limit shared by every worker: each step attempt reserves its estimate
+    before it starts and settles its real cost when it ends; an attempt whose estimate does not
+    fit in what is left (limit - spent - reserved) is not started.
+
+    A step's estimate is `margin` times the most one attempt of it has cost so far. A step not
+    yet priced runs as a pilot, one attempt at a time, reserved at `margin` times the most any
+    step has cost (0 before the first price). A model without a price (in-process, or unknown to
+    litellm's cost map) is never stopped: its attempts cost nothing that can be counted.
+    """
+
+    def __init__(self, limit_usd: float | None, margin: float = 1.5) -> None:
+        self.limit_usd = limit_usd
+        self.margin = margin
+        self.spent_usd = 0.0
+        self.unpriced = False
+        self._reserved = 0.0
+        self._most: dict[str, float] = {}
+        self._pilots: set[str] = set()
+        self._cond = threading.Condition()
+
+    def estimate(self, step: str) -> float:
+        known = self._most.get(step)
+        if known is None:
+            known = max(self._most.values(), default=0.0)
+        return known * self.margin
+
+    def reserve(self, step: str) -> Reservation:
+        """Hold the step's estimate; raises BudgetExhaustedError when it does not fit."""
+        if self.limit_usd is None:
+            return Reservation(step, 0.0, False)
+        with self._cond:
+            while not self.unpriced and step not in self._most and step in self._pilots:
+                self._cond.wait()
+            if self.unpriced:
+                return Reservation(step, 0.0, False)
+            amount = self.estimate(step)
+            left = self.limit_usd - self.spent_usd - self._reserved
+            if left <= 0 or amount > left:
+                raise BudgetExhaustedError(
+                    f"Spent {format_usd(self.spent_usd)} of the {format_usd(self.limit_usd)} "
+                    f"budget; the next {step} step (estimated {format_usd(amount)}) would not "
+                    "fit, so no new step was started."
+                )
+            pilot = step not in self._most
+            if pilot:
+                self._pilots.add(step)
+            self._reserved += amount
+            return Reservation(step, amount, pilot)
+
+    def settle(self, reservation: Reservation, cost_usd: float | None, provider_calls: int) -> None:
+        """Release the reservation and count the real cost; `provider_calls` (not served from
+        the cache) with no cost mean the model has no price."""
+        with self._cond:
+            self._reserved -= reservation.amount
+            self.spent_usd += cost_usd or 0.0
+            if cost_usd:
+                self._most[reservation.step] = max(self._most.get(reservation.step, 0.0), cost_usd)
+            elif provider_calls and cost_usd is None:
+                self.unpriced = True
+            self._pilots.discard(reservation.step)
+            self._cond.notify_all()

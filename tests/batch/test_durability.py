@@ -260,7 +260,7 @@ def test_ctrl_c_with_16_workers_exits_130_quickly_with_every_finished_step_recor
     text = stderr.decode()
     assert proc.returncode == 130, text
     assert waited < 5, waited
-    assert "resume with: accountflow score" in text and "Traceback" not in text
+    assert "resume with: accountflow resume --batch" in text and "Traceback" not in text
     assert "interrupted" in text
     con = duckdb.connect(str(home / "accountflow.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone() == (0,)

@@ -397,6 +397,17 @@ def test_second_process_on_the_same_state_dir_exits_2(tmp_path: Path, home: Path
     assert second.returncode == 2 and b"in use by PID" in err and err.count(b"\n") == 1
 
 
+def _succeeded_steps(tmp_path: Path) -> list[tuple[str, str]]:
+    con = duckdb.connect(str(tmp_path / "home" / "accountflow.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT account_id, step FROM steps WHERE status = 'succeeded'"
+        ).fetchall()
+    finally:
+        con.close()
+    return [(a, s) for a, s in rows]
+
+
 def test_budget_stops_new_accounts_exit_3_and_resumes_later(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -422,9 +433,10 @@ def test_budget_stops_new_accounts_exit_3_and_resumes_later(
         code, stdout, err = run_cli([*args, "--budget-usd", "0.001"], capsys, monkeypatch)
         first = json.loads(stdout)
         assert code == 3 and first["stop"] == "budget", err
-        assert "budget" in first["stop_detail"] and first["cost_usd"] >= 0.001
+        assert "budget" in first["stop_detail"] and 0 < first["cost_usd"] <= 0.001  # hard
         assert 0 < first["succeeded"] < 12 and first["not_started"] > 0
         calls_before = len(stub.requests)
+        done_before = _succeeded_steps(tmp_path)
 
         code, stdout, _ = run_cli(
             ["resume", "--batch", first["batch"], "--api-base", stub.url, "--json"],
@@ -433,7 +445,11 @@ def test_budget_stops_new_accounts_exit_3_and_resumes_later(
         )
         second = json.loads(stdout)
         assert second["skipped"] == first["succeeded"] and second["succeeded"] == 12
-        assert len(stub.requests) - calls_before == (12 - first["succeeded"]) * 2
+        # only the steps the budget stopped were called: none that had succeeded ran again
+        done_after = _succeeded_steps(tmp_path)
+        assert len(done_after) == len(set(done_after)) > len(done_before)
+        assert {a for a, _ in done_after} == {f"a{i:04d}" for i in range(12)}
+        assert len(stub.requests) - calls_before == second["lm_calls"] - second["cache_hits"]
         with out.open(newline="", encoding="utf-8") as fh:
             assert len(list(csv.DictReader(fh))) == 12
     finally:

@@ -64,6 +64,7 @@ class StubServer:
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []  # the Authorization header of each request
         self.statuses: list[int] = []
+        self.times: list[float] = []  # time.monotonic() when each request arrived
         self._lock = threading.Lock()
         self._engine = FakeEngine()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -95,6 +96,7 @@ class StubServer:
     def _reply(self, body: dict[str, Any]) -> tuple[Fault, str]:
         with self._lock:
             self.requests.append(body)
+            self.times.append(time.monotonic())
             n = len(self.requests)
             fault = self.script(n, body)
             self.statuses.append(fault.status)

@@ -14,7 +14,7 @@ from accountflow.datasets import path as data_path
 from accountflow.lm import build_lm, key_env
 from accountflow.models import Account, RunStatus, StepStatus
 from accountflow.orchestrator import Orchestrator
-from accountflow.resilience import CircuitOpenError, RetryPolicy
+from accountflow.resilience import CircuitOpenError, KeyRefusedError, RetryPolicy
 from tests.resilience.stub_server import (
     EMPTY,
     MALFORMED,
@@ -90,18 +90,23 @@ def test_bad_key_fails_fast_with_one_sentence_and_no_retry(
     stub.script = lambda n, body: UNAUTHORIZED
     orch = _orch(home, stub)
     started = time.perf_counter()
-    result = orch.run(_accounts()[0])
+    with pytest.raises(KeyRefusedError, match=key_env(MODEL)):
+        orch.run(_accounts()[0])
     assert time.perf_counter() - started < 2.0
-    assert result.status == RunStatus.failed
     assert len(stub.requests) == 1
-    steps = orch.store.get_steps(result.run_id)
-    assert [s.status for s in steps] == [StepStatus.failed] + [StepStatus.not_run] * 3
+    (run,) = orch.store.list_runs()
+    assert run.status == RunStatus.interrupted  # resumable once the key is fixed
+    steps = orch.store.get_steps(run.run_id)
+    assert [s.status for s in steps] == [StepStatus.failed]
     assert steps[0].error_class == "permanent" and steps[0].error_type == "LMAuthError"
     message = steps[0].error_message or ""
     assert key_env(MODEL) in message and "refused" in message and "\n" not in message
     dump = str(orch.store.query("SELECT * FROM steps"))
     dump += str(orch.store.query("SELECT * FROM runs"))
     assert secret not in dump
+    with pytest.raises(KeyRefusedError):  # no other account starts in this process
+        orch.run(_accounts()[1])
+    assert len(stub.requests) == 1
 
 
 def test_an_explicit_key_is_sent_instead_of_the_environment_one(

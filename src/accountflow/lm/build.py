@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 from pathlib import Path
+from typing import Any
 
 import dspy
+from dspy.clients import DISK_CACHE_LIMIT
+from dspy.clients.cache import Cache
 
 import accountflow._env  # noqa: F401  (environment defaults before dspy/litellm)
 from accountflow.adapter import JSONAdapter
@@ -20,7 +24,7 @@ from accountflow.config import Settings
 from accountflow.errors import ConfigError
 from accountflow.lm.fake import AsyncFakeEngine, FakeEngine, Responder
 from accountflow.lm.local import local_lm
-from accountflow.lm.ref import Backend, ModelRef
+from accountflow.lm.ref import Backend, ModelRef, known_secrets, redact_api_base, remember_secrets
 from accountflow.lm.usage import TrackedLM
 
 log = logging.getLogger(__name__)
@@ -90,6 +94,7 @@ def _litellm_lm(
 ) -> TrackedLM:
     if api_key is None:
         check_credentials(ref)
+    remember_secrets(api_key, *ref.secrets)
     kwargs: dict[str, object] = {}
     if api_key is not None:  # given by the caller (never stored): the environment is not read
         kwargs["api_key"] = api_key
@@ -146,13 +151,66 @@ DISK_CACHE_PAGES = 256  # SQLite pages (1 MiB) cached per shard connection
 def use_cache_dir(path: Path) -> None:
     """Keep DSPy's response cache in the state dir so re-runs are free and replayable. The
     in-memory layer is bounded (DSPy's default holds a million answers: memory would grow with
-    the size of a batch); the disk layer keeps everything."""
+    the size of a batch); the disk layer keeps everything, except credentials
+    (`SecretFreeCache`)."""
     path.mkdir(parents=True, exist_ok=True)
-    current = getattr(dspy.cache, "disk_cache", None)
-    if current is not None and Path(getattr(current, "directory", "")) == path:
+    current = dspy.cache
+    if isinstance(current, SecretFreeCache) and current.disk_cache_dir == str(path):
         return
     _bound_disk_cache_memory(path)
-    dspy.configure_cache(disk_cache_dir=str(path), memory_max_entries=MEMORY_CACHE_ENTRIES)
+    cache = SecretFreeCache(
+        enable_disk_cache=True,
+        enable_memory_cache=True,
+        disk_cache_dir=str(path),
+        disk_size_limit_bytes=DISK_CACHE_LIMIT,
+        memory_max_entries=MEMORY_CACHE_ENTRIES,
+    )
+    with dspy._cache_lock:  # what dspy.configure_cache holds against a concurrent first build
+        dspy.cache = cache
+
+
+class SecretFreeCache(Cache):
+    """DSPy's response cache, with credentials kept out of what it stores.
+
+    DSPy leaves `api_key` and `api_base` out of the cache key, but the value it pickles into
+    the shards is litellm's response, whose `_hidden_params["api_base"]` is the URL the call
+    went to, `?token=` or `user:pass@` included. That URL is stored redacted; and an answer
+    that still holds a credential this process was given is not stored at all."""
+
+    def put(
+        self,
+        request: dict[str, Any],
+        value: Any,
+        ignored_args_for_cache_key: list[str] | None = None,
+        enable_memory_cache: bool = True,
+    ) -> None:
+        value = _without_api_base_secrets(value)
+        if _holds_secret(value):
+            log.debug("An LM answer holding a credential was not cached.")
+            return
+        super().put(request, value, ignored_args_for_cache_key, enable_memory_cache)
+
+
+def _without_api_base_secrets(value: Any) -> Any:
+    hidden = getattr(value, "_hidden_params", None)
+    if isinstance(hidden, dict) and isinstance(hidden.get("api_base"), str):
+        try:
+            clean = redact_api_base(hidden["api_base"])
+        except ConfigError:
+            clean = None
+        value._hidden_params = {**hidden, "api_base": clean}
+    return value
+
+
+def _holds_secret(value: Any) -> bool:
+    secrets = [s.encode() for s in known_secrets() if len(s) >= 6]  # short ones match anything
+    if not secrets:
+        return False
+    try:
+        blob = pickle.dumps(value)
+    except Exception:
+        return False  # DSPy's own pickling would fail the same way and store nothing
+    return any(secret in blob for secret in secrets)
 
 
 def _bound_disk_cache_memory(path: Path) -> None:

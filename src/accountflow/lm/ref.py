@@ -32,8 +32,10 @@ __all__ = [
     "FakeOptions",
     "ModelRef",
     "key_env",
+    "known_secrets",
     "provider_of",
     "redact_api_base",
+    "remember_secrets",
 ]
 
 # litellm providers that run on the caller's machine or network and need no key.
@@ -153,6 +155,17 @@ class ModelRef:
         )
 
     @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials in the endpoint (`user:pass@`, credential query values)."""
+        if not self.endpoint:
+            return ()
+        parts = urlsplit(self.endpoint)
+        userinfo = parts.netloc.rpartition("@")[0]
+        found = [userinfo, parts.password or ""] if userinfo else []
+        found += [v for k, v in parse_qsl(parts.query) if _SECRET_NAME.search(k)]
+        return tuple(value for value in found if value)
+
+    @property
     def key_env(self) -> str:
         return key_env(self.provider)
 
@@ -190,6 +203,19 @@ class ModelRef:
             return f"embedded llama.cpp model {self.name} (in-process, offline)"
         where = f" at {self.api_base}" if self.api_base else ""
         return f"litellm provider '{self.provider}' model '{self.name}'{where}"
+
+
+_SECRETS: set[str] = set()
+
+
+def remember_secrets(*values: str | None) -> None:
+    """Note credentials this process was given (api base userinfo and tokens, explicit keys),
+    so that what it stores can be checked for them."""
+    _SECRETS.update(value for value in values if value)
+
+
+def known_secrets() -> frozenset[str]:
+    return frozenset(_SECRETS)
 
 
 def provider_of(model: str) -> str:
