@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console, say
 
@@ -185,6 +186,15 @@ def start(
 
 # ---------------------------------------------------------------------------- step, tick
 def _print_step(result: StepResult) -> None:
+    if result.action.value in ("undelivered", "redelivered"):
+        color = "green" if result.success else "red"
+        text = "delivered" if result.success else result.error
+        out.print(
+            f"[{color}]{result.action.value}[/] {result.campaign_id} touch {result.step}: "
+            f"{escape(text or '')}",
+            highlight=False,
+        )
+        return
     if result.success and result.message is not None:
         head = (
             f"[green]touch {result.step}[/] {result.campaign_id} -> {result.contact_name} "
@@ -247,7 +257,8 @@ def tick(
 ) -> None:
     """Make every due touch of every active campaign, once (run it from cron).
 
-    Exit 1 if any due touch failed."""
+    Touches not delivered earlier are retried first. Exit 1 if any touch failed or was not
+    delivered."""
     when = _when(now, "--now")
     sender = _sender(smtp, smtp_from, smtp_starttls)
     with _engine(home, lm, api_base, sender=sender) as engine:
@@ -259,7 +270,7 @@ def tick(
             _print_step(result)
         if not results:
             out.print("Nothing due.")
-    if any(r.action.value == "failed" for r in results):
+    if any(r.action.value in ("failed", "undelivered") for r in results):
         raise typer.Exit(1)
 
 
@@ -370,7 +381,10 @@ def status(
         grid.add_row("pause reason", one.pause_reason)
     if one.completed_reason:
         grid.add_row("completed", one.completed_reason)
-    grid.add_row("step", f"{one.current_step} of {one.total_touchpoints} touchpoints")
+    grid.add_row(
+        "step",
+        f"{one.current_step} of {one.total_touchpoints} touchpoints ({one.delivered} delivered)",
+    )
     grid.add_row(
         "next touch", f"{one.next_touch_at:%Y-%m-%d %H:%M} UTC" if one.next_touch_at else "-"
     )
@@ -402,9 +416,22 @@ def status(
             state,
         )
     out.print(people)
+    if one.undelivered:
+        failed = Table(
+            "touch", "to", "delivery", "attempts", "detail", box=None, header_style="bold red"
+        )
+        for u in one.undelivered:
+            failed.add_row(
+                f"#{u.touch_number}",
+                escape(u.address),
+                u.status.value,
+                str(u.attempts),
+                escape(u.detail or ""),
+            )
+        out.print(failed)
     timeline = Table("when (UTC)", "event", "detail", box=None, header_style="bold")
     for e in events:
-        timeline.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.event, _event_text(e.event, e.detail))
+        timeline.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.event, escape(_event_text(e.event, e.detail)))
     out.print(timeline)
 
 
@@ -419,6 +446,11 @@ def _event_text(event: str, d: dict[str, Any]) -> str:
         return f"{d.get('kind')} from {d.get('contact')}{read}"
     if event == "started":
         return f"{d.get('contacts')} contact(s), {d.get('rejected')} skipped"
+    if event == "touch_undelivered":
+        return (
+            f"#{d.get('touch')} {d.get('channel')} to {d.get('contact')} {d.get('status')} "
+            f"(attempt {d.get('attempts')}): {d.get('error')}"
+        )
     if event == "touch_failed":
         return f"#{d.get('touch')} {d.get('channel')} to {d.get('contact')}: {d.get('error')}"
     if event == "resumed":

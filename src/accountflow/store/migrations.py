@@ -264,4 +264,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE campaigns ADD COLUMN program_version VARCHAR;
         """,
     ),
+    (
+        "campaign_delivery",
+        """
+        ALTER TABLE campaign_outbox ADD COLUMN attempts INTEGER DEFAULT 0;
+        ALTER TABLE campaign_outbox ADD COLUMN attempted_at TIMESTAMP;
+        """,
+    ),
+    (
+        "suppressions",
+        """
+        CREATE TABLE suppressions (
+            value VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            source VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
