@@ -18,6 +18,7 @@ from accountflow.campaign.cli import campaign_app
 from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console, say
 from accountflow.evals.cli import eval_app
 from accountflow.optimizers.cli import register as register_optimizers
+from accountflow.suppress_cli import suppress_app
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
@@ -42,6 +43,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(lm_app, name="lm")
 app.add_typer(eval_app, name="eval")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(suppress_app, name="suppress")
 
 out = console()
 err = console(stderr=True)
