@@ -189,7 +189,9 @@ def _read(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[dict[str, 
             raise InputError(
                 f"{path} needs a header row with a column named email, domain or value."
             )
-        index = {name: header.index(name) for name in ("reason", "source") if name in header}
+        index: dict[str, int] = {
+            name: header.index(name) for name in ("reason", "source") if name in header
+        }
         index["value"] = header.index(column)
         while True:
             try:

@@ -55,7 +55,7 @@ def test_import_takes_good_rows_and_rejects_bad_ones_by_line(cli, tmp_path: Path
         "A@ACME.example,complaint,\n",
         encoding="utf-8",
     )
-    code, out, err = cli("import", str(csv_file), "--json")
+    code, out, _ = cli("import", str(csv_file), "--json")
     report = json.loads(out)
     assert code == 1
     assert (report["added"], report["already"]) == (2, 1)
