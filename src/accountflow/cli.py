@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.exceptions import TyperException
 
 from accountflow.campaign.cli import campaign_app
@@ -231,6 +232,8 @@ def _print_result(result: AccountResult) -> None:
         grid.add_row("sequence", " -> ".join(c.value for c in result.outreach.recommended_sequence))
     for c in result.colleague_messages:
         grid.add_row(f"to {c.target_name}", f"[bold]{c.subject}[/]\n{c.body}")
+    if result.suppressed:  # no outreach was written to them
+        grid.add_row("suppressed", escape("; ".join(result.suppressed)))
     cost = f", ${result.cost_usd:.4f}" if result.cost_usd else ""
     grid.add_row(
         "run",

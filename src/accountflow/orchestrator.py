@@ -50,6 +50,7 @@ from accountflow.resilience import (
 from accountflow.store import Store
 from accountflow.store.db import utcnow
 from accountflow.store.records import StepRecord
+from accountflow.suppress import SuppressionSet, for_emails
 
 _SECRET_RE = re.compile(r"\b(sk|pk|rk|xox[abp])-[A-Za-z0-9_\-]{8,}")
 _DONE = {StepStatus.succeeded, StepStatus.skipped}
@@ -192,7 +193,9 @@ class Orchestrator:
         failing across accounts."""
         self.breaker.check()
         run_id = self.open_run(account)
-        state = steps.RunState(account=account, seller=self.seller)
+        state = steps.RunState(
+            account=account, seller=self.seller, suppressions=self.suppressions(account)
+        )
         selected = None if only is None else set(only)
         return self._execute(run_id, state, set(), selected=selected)
 
@@ -212,6 +215,11 @@ class Orchestrator:
             input_hash(data),
         )
         return run_id
+
+    def suppressions(self, account: Account) -> SuppressionSet:
+        """The suppression entries for the account's contacts as they stand now: read once per
+        run, so an address added while a batch runs is honoured from the next account on."""
+        return for_emails(self.store, (c.email for c in account.contacts))
 
     def run_many(self, accounts: Iterable[Account]) -> Iterator[AccountResult]:
         for account in accounts:
@@ -243,7 +251,9 @@ class Orchestrator:
         self.breaker.check()
         run = self.store.get_run(run_id)
         account = Account.model_validate(run["input"])
-        state = steps.RunState(account=account, seller=self.seller, note=note)
+        state = steps.RunState(
+            account=account, seller=self.seller, note=note, suppressions=self.suppressions(account)
+        )
         next_attempt: dict[str, int] = {}
         done = self._load_done(run_id, state, redo, next_attempt)
         if redo is not None:
@@ -381,6 +391,7 @@ class Orchestrator:
             completion_tokens=state.usage.completion_tokens,
             cost_usd=state.usage.cost_usd,
             duration_ms=int((time.perf_counter() - started) * 1000),
+            suppressed=state.suppressions.among(state.account.contacts),
         )
 
     def _load_done(

@@ -78,8 +78,8 @@ def candidates(email: str) -> list[str]:
 
 
 class SuppressionSet:
-    """A snapshot of the list, for a run that checks many addresses (the orchestrator loads
-    one per account run)."""
+    """A snapshot of the entries that matter to a run (the orchestrator loads the ones for an
+    account's contacts before its steps run)."""
 
     def __init__(self, entries: Iterable[Suppression] = ()) -> None:
         self._by_value: Mapping[str, Suppression] = {e.value: e for e in entries}
@@ -109,8 +109,10 @@ class SuppressionSet:
         return list(dict.fromkeys(hits))
 
 
-def load(store: Store) -> SuppressionSet:
-    return SuppressionSet(store.suppressions.entries())
+def for_emails(store: Store, emails: Iterable[str | None]) -> SuppressionSet:
+    """The entries that suppress any of `emails` (one indexed query, however long the list)."""
+    keys = list(dict.fromkeys(k for e in emails if e for k in candidates(e)))
+    return SuppressionSet(store.suppressions.find(keys))
 
 
 def is_suppressed(store: Store, email: str | None) -> Suppression | None:

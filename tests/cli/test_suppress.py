@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -76,3 +77,56 @@ def test_import_needs_a_known_column(cli, tmp_path: Path) -> None:  # type: igno
     csv_file.write_text("name,phone\nAnn,123\n", encoding="utf-8")
     code, _, err = cli("import", str(csv_file))
     assert code == 2 and "column named email, domain or value" in err
+
+
+DEMO = Path(__file__).resolve().parents[2] / "datasets" / "accounts_demo.jsonl"
+HARBORLINE = [  # acc-001: the primary contact, and the colleague the inquiry lets us write to
+    "marcus.reed@harborlinefreight.example",
+    "tom.brannigan@harborlinefreight.example",
+]
+
+
+def test_run_writes_no_outreach_to_suppressed_contacts(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run(*args: str) -> tuple[int, str, str]:
+        return run_cli([*args, "--home", str(home)], capsys, monkeypatch)
+
+    assert run("suppress", "add", *HARBORLINE, "--reason", "unsubscribe")[0] == 0
+    code, out, err = run("run", str(DEMO), "--limit", "2", "--lm", "fake", "--json")
+    assert code == 0, err
+    harborline, crestmed = json.loads(out)["results"]
+    assert harborline["account_id"] == "acc-001"
+    assert harborline["outreach"] is None and harborline["colleague_messages"] == []
+    assert harborline["suppressed"] == [f"{e} (unsubscribe)" for e in HARBORLINE]
+    assert crestmed["outreach"] is not None and crestmed["colleague_messages"]
+    assert crestmed["suppressed"] == []
+    steps = json.loads(run("runs", "show", harborline["run_id"], "--json")[1])["steps"]
+    reasons = {s["step"]: (s["status"], s["error_message"]) for s in steps}
+    assert reasons["personalization"][0] == "skipped"
+    assert (
+        "marcus.reed@harborlinefreight.example is on the suppression list"
+        in (reasons["personalization"][1])
+    )
+    assert reasons["colleague"] == ("skipped", "every colleague to write to is suppressed")
+
+
+def test_score_rows_say_who_was_suppressed_and_a_rerun_honours_new_entries(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run(*args: str) -> tuple[int, str, str]:
+        return run_cli([*args, "--home", str(home)], capsys, monkeypatch)
+
+    out = tmp_path / "scored.csv"
+    score = ("score", str(DEMO), "--out", str(out), "--lm", "fake", "--batch", "demo")
+    assert run(*score)[0] == 0
+    before = {r["account_id"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert before["acc-001"]["email_body"] and before["acc-001"]["suppressed"] == ""
+
+    assert run("suppress", "add", "harborlinefreight.example", "--reason", "complaint")[0] == 0
+    assert run(*score)[0] == 0
+    after = {r["account_id"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert after["acc-001"]["email_body"] == "" and after["acc-001"]["colleague_messages"] == ""
+    assert "marcus.reed@harborlinefreight.example (complaint)" in after["acc-001"]["suppressed"]
+    assert after["acc-002"]["email_body"] == before["acc-002"]["email_body"]
+    assert after["acc-002"]["run_id"] == before["acc-002"]["run_id"]  # skipped, not re-run

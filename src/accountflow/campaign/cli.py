@@ -48,8 +48,8 @@ SmtpOpt = Annotated[
     typer.Option(
         "--smtp",
         help="Deliver email through this SMTP server, HOST:PORT (login from "
-        "env ACCOUNTFLOW_SMTP_USER / ACCOUNTFLOW_SMTP_PASSWORD). Default: only record "
-        "touches in the outbox.",
+        "env ACCOUNTFLOW_SMTP_USER / ACCOUNTFLOW_SMTP_PASSWORD; List-Unsubscribe target from "
+        "ACCOUNTFLOW_UNSUBSCRIBE). Default: only record touches in the outbox.",
     ),
 ]
 SmtpFromOpt = Annotated[str | None, typer.Option("--smtp-from", help="From address for --smtp.")]
@@ -90,6 +90,7 @@ def _sender(smtp: str | None, smtp_from: str | None, starttls: bool) -> Sender |
         username=os.environ.get("ACCOUNTFLOW_SMTP_USER"),
         password=os.environ.get("ACCOUNTFLOW_SMTP_PASSWORD"),
         starttls=starttls,
+        unsubscribe=os.environ.get("ACCOUNTFLOW_UNSUBSCRIBE") or None,
     )
 
 
@@ -279,7 +280,9 @@ def tick(
 def respond(
     campaign_id: IdArg,
     contact: Annotated[str, typer.Option("--contact", help="The contact's email (or id).")],
-    kind: Annotated[str, typer.Option("--kind", help="reply, meeting, unsubscribe or bounce.")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="reply, meeting, unsubscribe, bounce or complaint.")
+    ],
     text: Annotated[
         str | None, typer.Option("--text", help="The reply's text (read by the model).")
     ] = None,

@@ -41,6 +41,7 @@ from accountflow.campaign.models import (
     ResponseKind,
     ResponseRecord,
     ResponseResult,
+    Sentiment,
     StartResult,
     StepAction,
     StepResult,
@@ -80,8 +81,15 @@ from accountflow.resilience import CircuitOpenError
 from accountflow.store import Store
 from accountflow.store.campaigns import CampaignRow, CampaignStore
 from accountflow.store.db import utcnow
+from accountflow.suppress import (
+    SuppressionReason,
+    SuppressionSet,
+    for_emails,
+    is_suppressed,
+    suppress,
+)
 
-NO_CONTACT_LEFT = "no reachable contact left (every contact unsubscribed or bounced)"
+NO_CONTACT_LEFT = "no reachable contact left (every contact unsubscribed, bounced or is suppressed)"
 MAX_REACHED = "max touchpoints reached"
 # A touch the sender could not deliver for a transient reason is tried this often in all
 # (once when written, then once per later tick or step) before it counts as failed.
@@ -189,6 +197,20 @@ class CampaignEngine:
             account, warnings = lead_account(parsed, extracted.contacts)
         except InputError as exc:
             return StartResult(success=False, error=str(exc), rejected_contacts=rejected)
+        suppressions = for_emails(self.store, (c.email for c in extracted.contacts))
+        blocked = [c for c in extracted.contacts if suppressions.match(c.email)]
+        if len(blocked) == len(extracted.contacts):
+            return StartResult(
+                success=False,
+                rejected_contacts=rejected,
+                error=f"Every contact of account {account.account_id} is on the suppression "
+                "list (`accountflow suppress list`); nobody to contact.",
+            )
+        warnings = warnings + [
+            f"{c.email} is not contacted: {entry.describe()}"
+            for c in blocked
+            if (entry := suppressions.match(c.email)) is not None
+        ]
         running = self.db.open_for_account(account.account_id)
         if running:
             other = running[0]
@@ -345,7 +367,11 @@ class CampaignEngine:
             CampaignSnapshot(
                 contacts=prioritize(contacts),
                 touches=touches,
-                excluded=set(exclusions(responses)),
+                excluded=set(
+                    _excluded(
+                        responses, contacts, for_emails(self.store, [c.email for c in contacts])
+                    )
+                ),
                 max_concurrent_contacts=cfg.max_concurrent_contacts,
             )
         )
@@ -520,10 +546,14 @@ class CampaignEngine:
         failures"): a transient failure is `deferred` for a later attempt until the last one,
         a refused address records a bounce (which suppresses it and pauses per the config),
         any other final failure pauses the campaign so that a person looks."""
-        try:
-            delivery = self.sender.send(entry, unsubscribe=camp.config.unsubscribe)
-        except Exception as exc:  # a sender that raised: treated as transient, attempts capped
-            delivery = Delivery(status=DeliveryStatus.deferred, detail=one_line(exc))
+        blocked = self._suppressed(entry)
+        if blocked is not None:  # it may have been added while the model wrote the touch
+            delivery = Delivery(status=DeliveryStatus.suppressed, detail=blocked)
+        else:
+            try:
+                delivery = self.sender.send(entry, unsubscribe=camp.config.unsubscribe)
+            except Exception as exc:  # a sender that raised: transient, attempts capped
+                delivery = Delivery(status=DeliveryStatus.deferred, detail=one_line(exc))
         delivery.detail = redact(delivery.detail or "") or None
         if delivery.status == DeliveryStatus.deferred and attempt >= DELIVERY_ATTEMPTS:
             delivery.status = DeliveryStatus.failed
@@ -548,6 +578,19 @@ class CampaignEngine:
             else:
                 self._pause(camp, _undelivered(entry, delivery), now, by="delivery")
         return delivery
+
+    def _suppressed(self, entry: OutboxEntry) -> str | None:
+        """Why the touch must not go out now, read from the store just before sending: the
+        address it goes to, or its contact's email, is suppressed."""
+        emails = {entry.address}
+        emails.update(
+            c.email for c in self.db.contacts(entry.campaign_id) if c.contact_id == entry.contact_id
+        )
+        for email in sorted(emails):
+            hit = is_suppressed(self.store, email)
+            if hit is not None:
+                return hit.describe()
+        return None
 
     def _redeliver(self, camp: CampaignRow, now: datetime) -> StepResult | None:
         """Earlier touches of the campaign that are not delivered yet, oldest first: a touch
@@ -723,6 +766,9 @@ class CampaignEngine:
                 },
             ),
         )
+        reason = _suppression_reason(kind, sentiment)
+        if reason is not None:  # no campaign contacts them again, nor score or run
+            suppress(self.store, who.email, reason, f"campaign {camp.campaign_id}", now)
         report = self.check_conflicts(camp.campaign_id)
         paused = False
         if report.should_pause and camp.status == CampaignState.active:
@@ -870,7 +916,9 @@ class CampaignEngine:
         touches = self.db.touches(cid)
         responses = self.db.responses(cid)
         outbox = self.db.outbox(cid)
-        excluded = exclusions(responses)
+        excluded = _excluded(
+            responses, contacts, for_emails(self.store, [c.email for c in contacts])
+        )
         engaged = _engaged_ids(camp, contacts, responses)
         progress = []
         for c in prioritize(contacts):
@@ -988,6 +1036,33 @@ def _follow_up_note(previous: builtins.list[OutboxEntry]) -> str | None:
         f"do not repeat earlier wording. The last message ({last.channel.value}, "
         f"{last.created_at:%Y-%m-%d}) said: {said}"
     )
+
+
+def _excluded(
+    responses: builtins.list[ResponseRecord],
+    contacts: builtins.list[CampaignContact],
+    suppressions: SuppressionSet,
+) -> dict[str, str]:
+    """Contact id -> why the contact gets no touch: this campaign's responses, then the
+    suppression list (which also holds what other campaigns and people added)."""
+    out = exclusions(responses)
+    for c in contacts:
+        entry = suppressions.match(c.email)
+        if entry is not None:
+            out.setdefault(c.contact_id, f"suppressed ({entry.reason.value})")
+    return out
+
+
+def _suppression_reason(
+    kind: ResponseKind, sentiment: Sentiment | None
+) -> SuppressionReason | None:
+    if kind == ResponseKind.bounce:
+        return SuppressionReason.bounce
+    if kind == ResponseKind.complaint:
+        return SuppressionReason.complaint
+    if kind == ResponseKind.unsubscribe or sentiment == Sentiment.unsubscribe_request:
+        return SuppressionReason.unsubscribe
+    return None
 
 
 def _undelivered(entry: OutboxEntry, delivery: Delivery) -> str:
