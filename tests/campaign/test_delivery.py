@@ -181,3 +181,21 @@ def test_a_recorded_touch_left_queued_is_settled_as_recorded(
     assert first.status == DeliveryStatus.recorded
     status = engine.status(cid)
     assert status is not None and status.status == CampaignState.active
+
+
+def test_a_completed_campaigns_last_touch_is_still_retried(
+    make_engine: Maker, clock: FakeClock
+) -> None:
+    with smtp_server(defer={"marcus@harborline.example"}) as server:
+        engine = make_engine(
+            {**FAST, "max_touchpoints": 1},
+            sender=SMTPSender("127.0.0.1", server.server_address[1], FROM),
+        )
+        cid = engine.start(make_lead()).campaign_id
+        [first] = engine.tick()
+        assert first.delivery == DeliveryStatus.deferred
+        assert first.campaign_status == CampaignState.completed
+        server.defer.clear()
+        [retry] = engine.tick()
+    assert (retry.action, retry.delivery) == (StepAction.redelivered, DeliveryStatus.sent)
+    assert len(server.received) == 1 and engine.outbox(cid)[0].status == DeliveryStatus.sent

@@ -596,14 +596,15 @@ class CampaignEngine:
         """Earlier touches of the campaign that are not delivered yet, oldest first: a touch
         still `queued` after SEND_TIMEOUT is settled (`recorded` for the recording sender,
         else `unknown`, never resent since it may have gone out, and the campaign paused); a
-        `deferred` touch of an active campaign is tried again. None when there was nothing."""
+        `deferred` touch of a campaign that is not paused is tried again (a completed
+        campaign's last touch too). None when there was nothing."""
         result: StepResult | None = None
         stale_before = now - SEND_TIMEOUT
         for entry in self.db.outbox(camp.campaign_id):
             handed = entry.attempted_at or entry.created_at
             if entry.status == DeliveryStatus.queued and handed < stale_before:
                 result = self._settle(camp, entry, stale_before, now)
-            elif entry.status == DeliveryStatus.deferred and camp.status == CampaignState.active:
+            elif entry.status == DeliveryStatus.deferred and camp.status != CampaignState.paused:
                 if not self.db.claim_redelivery(camp.campaign_id, entry.touch_number, now):
                     continue  # another worker is retrying it
                 delivery = self._deliver(camp, entry, entry.attempts + 1, now)

@@ -340,15 +340,16 @@ class CampaignStore:
         return bool(rows)
 
     def pending_deliveries(self, stale_before: datetime) -> list[str]:
-        """Campaigns with work left on earlier touches: a deferred touch of an active campaign
-        (to retry), or a touch of any campaign still `queued` since before `stale_before`."""
+        """Campaigns with work left on earlier touches: a deferred touch of a campaign that is
+        not paused (to retry; a completed campaign's last touch too), or a touch of any
+        campaign still `queued` since before `stale_before`."""
         rows = self.db.query(
             "SELECT DISTINCT o.campaign_id FROM campaign_outbox o JOIN campaigns c "
-            "USING (campaign_id) WHERE (o.status = ? AND c.status = ?) OR (o.status = ? AND "
+            "USING (campaign_id) WHERE (o.status = ? AND c.status <> ?) OR (o.status = ? AND "
             "coalesce(o.attempted_at, o.created_at) < ?) ORDER BY o.campaign_id",
             [
                 DeliveryStatus.deferred.value,
-                CampaignState.active.value,
+                CampaignState.paused.value,
                 DeliveryStatus.queued.value,
                 stale_before,
             ],
