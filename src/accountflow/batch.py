@@ -375,8 +375,11 @@ class BatchScorer:
             status = prior["status"]
             if status in (RunStatus.succeeded.value, RunStatus.awaiting_review.value):
                 stored = self.store.get_run(prior["run_id"]).get("result")
-                if stored:
-                    result = AccountResult.model_validate(stored)
+                result = AccountResult.model_validate(stored) if stored else None
+                # a contact suppressed since then must not get the stored outreach: run again
+                if result is not None and result.suppressed == self.orchestrator.suppressions(
+                    account
+                ).among(account.contacts):
                     self.summary.skipped += 1
                     self._count_status(result)
                     self._write_row(writer, result)

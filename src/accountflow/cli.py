@@ -21,6 +21,7 @@ from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console
 from accountflow.evals.cli import eval_app
 from accountflow.optimizers.cli import register as register_optimizers
 from accountflow.resilience import format_usd
+from accountflow.suppress_cli import suppress_app
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
@@ -51,6 +52,7 @@ app.add_typer(batches_app, name="batches")
 app.add_typer(lm_app, name="lm")
 app.add_typer(eval_app, name="eval")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(suppress_app, name="suppress")
 
 out = console()
 err = console(stderr=True)
@@ -240,6 +242,8 @@ def _print_result(result: AccountResult) -> None:
         grid.add_row("sequence", " -> ".join(c.value for c in result.outreach.recommended_sequence))
     for c in result.colleague_messages:
         grid.add_row(f"to {c.target_name}", styled((c.subject or "", "bold"), "\n", c.body))
+    if result.suppressed:  # no outreach was written to them
+        grid.add_row("suppressed", "; ".join(result.suppressed))
     cost = f", ${result.cost_usd:.4f}" if result.cost_usd else ""
     grid.add_row(
         "run",

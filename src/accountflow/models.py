@@ -404,3 +404,4 @@ class AccountResult(BaseModel):
     completion_tokens: int = 0
     cost_usd: float | None = None
     duration_ms: int = 0
+    suppressed: list[str] = Field(default_factory=list)  # "email (reason)": got no outreach

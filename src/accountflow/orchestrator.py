@@ -52,6 +52,7 @@ from accountflow.resilience import (
 from accountflow.store import Store
 from accountflow.store.db import utcnow
 from accountflow.store.records import StepRecord
+from accountflow.suppress import SuppressionSet, for_emails
 
 _SECRET_RE = re.compile(r"\b(sk|pk|rk|xox[abp])-[A-Za-z0-9_\-]{8,}")
 _DONE = {StepStatus.succeeded, StepStatus.skipped}
@@ -229,7 +230,9 @@ class Orchestrator:
         failing across accounts."""
         self.breaker.check()
         run_id = self.open_run(account)
-        state = steps.RunState(account=account, seller=self.seller)
+        state = steps.RunState(
+            account=account, seller=self.seller, suppressions=self.suppressions(account)
+        )
         selected = None if only is None else set(only)
         return self._execute(run_id, state, set(), selected=selected)
 
@@ -260,6 +263,11 @@ class Orchestrator:
             model=self.model,
             review=(review or self.review).identity(),
         )
+
+    def suppressions(self, account: Account) -> SuppressionSet:
+        """The suppression entries for the account's contacts as they stand now: read once per
+        run, so an address added while a batch runs is honoured from the next account on."""
+        return for_emails(self.store, (c.email for c in account.contacts))
 
     def run_many(self, accounts: Iterable[Account]) -> Iterator[AccountResult]:
         for account in accounts:
@@ -301,7 +309,9 @@ class Orchestrator:
         review = ReviewPolicy.parse(run["review"]) if run.get("review") else self.review
         account = Account.model_validate(run["input"])
         note = gate.note if gate.regenerated and not gate.approved else None
-        state = steps.RunState(account=account, seller=self.seller, note=note)
+        state = steps.RunState(
+            account=account, seller=self.seller, note=note, suppressions=self.suppressions(account)
+        )
         redo = gate.step if gate.redo else None
         next_attempt: dict[str, int] = {}
         placeholders: set[str] = set()
@@ -488,6 +498,7 @@ class Orchestrator:
             completion_tokens=state.usage.completion_tokens,
             cost_usd=state.usage.cost_usd,
             duration_ms=int((time.perf_counter() - started) * 1000),
+            suppressed=state.suppressions.among(state.account.contacts),
         )
 
     def _load_done(

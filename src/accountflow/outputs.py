@@ -22,6 +22,7 @@ from accountflow.models import AccountResult
 _LEADING = ["account_id", "company_name", "status"]
 _TRAILING = [
     "error",
+    "suppressed",
     "lm_calls",
     "cache_hits",
     "prompt_tokens",
@@ -57,6 +58,7 @@ def flatten(result: AccountResult) -> dict[str, Any]:
     row.update(
         {
             "error": result.error,
+            "suppressed": "; ".join(result.suppressed) or None,
             "lm_calls": result.lm_calls,
             "cache_hits": result.cache_hits,
             "prompt_tokens": result.prompt_tokens,

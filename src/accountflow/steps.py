@@ -29,6 +29,7 @@ from accountflow.models import (
     SellerProfile,
 )
 from accountflow.modules import ColleagueReferrer, PainPointAnalyst, Personalizer, Researcher
+from accountflow.suppress import SuppressionSet
 
 
 class Skip(Exception):
@@ -38,11 +39,14 @@ class Skip(Exception):
 @dataclass
 class RunState:
     """What one account's run knows so far: its inputs and each finished step's output, keyed by
-    the step's `output` name. A reviewer's `note` reaches the writing steps as feedback."""
+    the step's `output` name. A reviewer's `note` reaches the writing steps as feedback;
+    `suppressions` (the suppression list when the run started) keeps the writing steps away
+    from contacts who opted out."""
 
     account: Account
     seller: SellerProfile
     note: str | None = None
+    suppressions: SuppressionSet = field(default_factory=SuppressionSet)
     outputs: dict[str, Any] = field(default_factory=dict)
     rule_retries: dict[str, int] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)  # every LM call of the run so far
@@ -140,8 +144,12 @@ def _analysis_columns(analysis: AccountAnalysis | None) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- personalization
 def _personalization_skip(state: RunState) -> str | None:
-    if state.account.primary_contact is None:
+    contact = state.account.primary_contact
+    if contact is None:
         return "the account has no contacts to write to"
+    entry = state.suppressions.contact(contact)
+    if entry is not None:
+        return f"the contact {contact.email} is suppressed: {entry.describe()}"
     return None
 
 
@@ -186,19 +194,35 @@ def _outreach_columns(plan: OutreachPlan | None) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- colleague
+def _reachable(state: RunState) -> Account:
+    """The account without the suppressed contacts the colleague step could write to (the
+    primary and the one who engaged stay: they are never written to by this step)."""
+    account = state.account
+    if not state.suppressions:
+        return account
+    keep = [c for c in account.contacts if c.is_primary or c is account.referrer]
+    kept = [c for c in account.contacts if c in keep or state.suppressions.contact(c) is None]
+    return account.model_copy(update={"contacts": kept})
+
+
 def _colleague_skip(state: RunState) -> str | None:
     account = state.account
     if account.inquiry is None:
         return "no engagement at this account (no inquiry), so no colleague to cite"
     if account.referrer is None:
         return "the inquiry's contact is not among the account's contacts"
+    entry = state.suppressions.contact(account.referrer)
+    if entry is not None:
+        return f"the contact who engaged is suppressed, so not cited: {entry.describe()}"
     if not ColleagueReferrer.targets(account):
         return "no other non-primary contacts to write to"
+    if not ColleagueReferrer.targets(_reachable(state)):
+        return "every colleague to write to is suppressed"
     return None
 
 
 def _colleague(module: ColleagueReferrer, state: RunState) -> StepOutput:
-    pred = module(account=state.account, seller=state.seller, note=state.note)
+    pred = module(account=_reachable(state), seller=state.seller, note=state.note)
     return StepOutput(pred.messages, pred.rule_retries)
 
 
@@ -206,7 +230,7 @@ def _colleague_input(state: RunState) -> dict[str, Any]:
     account = state.account
     return {
         "inquiry": account.inquiry.model_dump(mode="json") if account.inquiry else None,
-        "targets": [c.contact_id or c.name for c in ColleagueReferrer.targets(account)],
+        "targets": [c.contact_id or c.name for c in ColleagueReferrer.targets(_reachable(state))],
     }
 
 

@@ -34,7 +34,13 @@ class _Handler(socketserver.StreamRequestHandler):
             verb = command.split(" ")[0].upper()
             if verb == "EHLO":
                 self.reply("250-localhost")
+                self.reply("250-AUTH PLAIN LOGIN")
                 self.reply("250 8BITMIME")
+            elif verb == "AUTH":
+                if self.server.reject_auth:
+                    self.reply("535 5.7.8 authentication credentials invalid")
+                else:
+                    self.reply("235 2.7.0 accepted")
             elif verb == "HELO" or verb in ("NOOP", "RSET"):
                 self.reply("250 ok")
             elif verb == "MAIL":
@@ -44,6 +50,8 @@ class _Handler(socketserver.StreamRequestHandler):
                 address = command.partition(":")[2].strip(" <>").split(">")[0]
                 if address in self.server.refuse:
                     self.reply("550 no such user")
+                elif address in self.server.defer:
+                    self.reply("451 try again later")
                 else:
                     recipients.append(address)
                     self.reply("250 ok")
@@ -61,16 +69,20 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, refuse: set[str]) -> None:
+    def __init__(self, refuse: set[str], defer: set[str], reject_auth: bool) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.received: list[tuple[str, list[str], EmailMessage]] = []
-        self.refuse = refuse
+        self.refuse, self.defer, self.reject_auth = refuse, defer, reject_auth
 
 
 @contextmanager
-def smtp_server(refuse: set[str] | None = None) -> Iterator[Any]:
-    """Yields the server; `server.server_address[1]` is its port, `server.received` the mail."""
-    server = _Server(refuse or set())
+def smtp_server(
+    refuse: set[str] | None = None, defer: set[str] | None = None, reject_auth: bool = False
+) -> Iterator[Any]:
+    """Yields the server; `server.server_address[1]` is its port, `server.received` the mail.
+    Recipients in `refuse` get 550, in `defer` 451; `reject_auth` answers AUTH with 535.
+    Attributes can be changed while it runs (e.g. `server.reject_auth = False`)."""
+    server = _Server(refuse or set(), defer or set(), reject_auth)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -47,8 +47,8 @@ SmtpOpt = Annotated[
     typer.Option(
         "--smtp",
         help="Deliver email through this SMTP server, HOST:PORT (login from "
-        "env ACCOUNTFLOW_SMTP_USER / ACCOUNTFLOW_SMTP_PASSWORD). Default: only record "
-        "touches in the outbox.",
+        "env ACCOUNTFLOW_SMTP_USER / ACCOUNTFLOW_SMTP_PASSWORD; List-Unsubscribe target from "
+        "ACCOUNTFLOW_UNSUBSCRIBE). Default: only record touches in the outbox.",
     ),
 ]
 SmtpFromOpt = Annotated[str | None, typer.Option("--smtp-from", help="From address for --smtp.")]
@@ -89,6 +89,7 @@ def _sender(smtp: str | None, smtp_from: str | None, starttls: bool) -> Sender |
         username=os.environ.get("ACCOUNTFLOW_SMTP_USER"),
         password=os.environ.get("ACCOUNTFLOW_SMTP_PASSWORD"),
         starttls=starttls,
+        unsubscribe=os.environ.get("ACCOUNTFLOW_UNSUBSCRIBE") or None,
     )
 
 
@@ -190,6 +191,17 @@ def start(
 
 # ---------------------------------------------------------------------------- step, tick
 def _print_step(result: StepResult) -> None:
+    if result.action.value in ("undelivered", "redelivered"):
+        color = "green" if result.success else "red"
+        text = "delivered" if result.success else result.error
+        out.print(
+            styled(
+                (result.action.value, color),
+                f" {result.campaign_id} touch {result.step}: {text or ''}",
+            ),
+            highlight=False,
+        )
+        return
     if result.success and result.message is not None:
         head = styled(
             (f"touch {result.step}", "green"),
@@ -254,7 +266,8 @@ def tick(
 ) -> None:
     """Make every due touch of every active campaign, once (run it from cron).
 
-    Exit 1 if any due touch failed."""
+    Touches not delivered earlier are retried first. Exit 1 if any touch failed or was not
+    delivered."""
     when = _when(now, "--now")
     sender = _sender(smtp, smtp_from, smtp_starttls)
     with _engine(home, lm, api_base, sender=sender) as engine:
@@ -266,7 +279,7 @@ def tick(
             _print_step(result)
         if not results:
             out.print("Nothing due.")
-    if any(r.action.value == "failed" for r in results):
+    if any(r.action.value in ("failed", "undelivered") for r in results):
         raise typer.Exit(1)
 
 
@@ -275,7 +288,9 @@ def tick(
 def respond(
     campaign_id: IdArg,
     contact: Annotated[str, typer.Option("--contact", help="The contact's email (or id).")],
-    kind: Annotated[str, typer.Option("--kind", help="reply, meeting, unsubscribe or bounce.")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="reply, meeting, unsubscribe, bounce or complaint.")
+    ],
     text: Annotated[
         str | None, typer.Option("--text", help="The reply's text (read by the model).")
     ] = None,
@@ -378,7 +393,10 @@ def status(
         grid.add_row("pause reason", one.pause_reason)
     if one.completed_reason:
         grid.add_row("completed", one.completed_reason)
-    grid.add_row("step", f"{one.current_step} of {one.total_touchpoints} touchpoints")
+    grid.add_row(
+        "step",
+        f"{one.current_step} of {one.total_touchpoints} touchpoints ({one.delivered} delivered)",
+    )
     grid.add_row(
         "next touch", f"{one.next_touch_at:%Y-%m-%d %H:%M} UTC" if one.next_touch_at else "-"
     )
@@ -410,6 +428,19 @@ def status(
             state,
         )
     out.print(people)
+    if one.undelivered:
+        failed = Table(
+            "touch", "to", "delivery", "attempts", "detail", box=None, header_style="bold red"
+        )
+        for u in one.undelivered:
+            failed.add_row(
+                f"#{u.touch_number}",
+                u.address,
+                u.status.value,
+                str(u.attempts),
+                u.detail or "",
+            )
+        out.print(failed)
     timeline = Table("when (UTC)", "event", "detail", box=None, header_style="bold")
     for e in events:
         timeline.add_row(f"{e.at:%Y-%m-%d %H:%M}", e.event, _event_text(e.event, e.detail))
@@ -427,6 +458,11 @@ def _event_text(event: str, d: dict[str, Any]) -> str:
         return f"{d.get('kind')} from {d.get('contact')}{read}"
     if event == "started":
         return f"{d.get('contacts')} contact(s), {d.get('rejected')} skipped"
+    if event == "touch_undelivered":
+        return (
+            f"#{d.get('touch')} {d.get('channel')} to {d.get('contact')} {d.get('status')} "
+            f"(attempt {d.get('attempts')}): {d.get('error')}"
+        )
     if event == "touch_failed":
         return f"#{d.get('touch')} {d.get('channel')} to {d.get('contact')}: {d.get('error')}"
     if event == "resumed":

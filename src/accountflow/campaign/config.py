@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from accountflow.campaign.senders import list_unsubscribe
 from accountflow.errors import ConfigError
 from accountflow.models import Channel
 
@@ -32,6 +33,9 @@ class CampaignConfig(BaseModel):
     - `conflict_check_enabled`: classify replies and look for conflicts before each touch.
     - `auto_pause_on_response`: pause on a conflict (otherwise report it and go on).
     - `business_days_only`: count intervals in business days and never schedule on a weekend.
+    - `unsubscribe`: where recipients opt out (mailto: address or https URL, `{email}` is the
+      recipient), sent as `List-Unsubscribe`; default: ACCOUNTFLOW_UNSUBSCRIBE, else a
+      mailto: to the From address.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -48,6 +52,7 @@ class CampaignConfig(BaseModel):
     conflict_check_enabled: bool = True
     auto_pause_on_response: bool = True
     business_days_only: bool = False
+    unsubscribe: str | None = None
 
     @field_validator("touchpoint_intervals")
     @classmethod
@@ -56,6 +61,16 @@ class CampaignConfig(BaseModel):
             raise ValueError("needs at least one interval in days")
         if any(v < 1 or v > 365 for v in value):
             raise ValueError("every interval must be a whole number of days from 1 to 365")
+        return value
+
+    @field_validator("unsubscribe")
+    @classmethod
+    def _unsubscribe(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                list_unsubscribe(value, "x@example.com")
+            except ConfigError as exc:
+                raise ValueError(str(exc).split(";")[0]) from None
         return value
 
     @field_validator("channel_escalation")

@@ -41,9 +41,11 @@ from accountflow.campaign.models import (
     ResponseKind,
     ResponseRecord,
     ResponseResult,
+    Sentiment,
     StartResult,
     StepAction,
     StepResult,
+    UndeliveredTouch,
 )
 from accountflow.campaign.replies import ReplyClassifier
 from accountflow.campaign.responses import (
@@ -79,9 +81,22 @@ from accountflow.resilience import CircuitOpenError
 from accountflow.store import Store
 from accountflow.store.campaigns import CampaignRow, CampaignStore
 from accountflow.store.db import utcnow
+from accountflow.suppress import (
+    SuppressionReason,
+    SuppressionSet,
+    for_emails,
+    is_suppressed,
+    suppress,
+)
 
-NO_CONTACT_LEFT = "no reachable contact left (every contact unsubscribed or bounced)"
+NO_CONTACT_LEFT = "no reachable contact left (every contact unsubscribed, bounced or is suppressed)"
 MAX_REACHED = "max touchpoints reached"
+# A touch the sender could not deliver for a transient reason is tried this often in all
+# (once when written, then once per later tick or step) before it counts as failed.
+DELIVERY_ATTEMPTS = 3
+# A touch still `queued` this long after it was handed to a sender belongs to a process that
+# died mid-send (the SMTP sender gives up on a silent server after 30 s per command).
+SEND_TIMEOUT = timedelta(minutes=10)
 
 
 class CampaignEngine:
@@ -182,6 +197,20 @@ class CampaignEngine:
             account, warnings = lead_account(parsed, extracted.contacts)
         except InputError as exc:
             return StartResult(success=False, error=str(exc), rejected_contacts=rejected)
+        suppressions = for_emails(self.store, (c.email for c in extracted.contacts))
+        blocked = [c for c in extracted.contacts if suppressions.match(c.email)]
+        if len(blocked) == len(extracted.contacts):
+            return StartResult(
+                success=False,
+                rejected_contacts=rejected,
+                error=f"Every contact of account {account.account_id} is on the suppression "
+                "list (`accountflow suppress list`); nobody to contact.",
+            )
+        warnings = warnings + [
+            f"{c.email} is not contacted: {entry.describe()}"
+            for c in blocked
+            if (entry := suppressions.match(c.email)) is not None
+        ]
         running = self.db.open_for_account(account.account_id)
         if running:
             other = running[0]
@@ -256,6 +285,9 @@ class CampaignEngine:
                 action=StepAction.not_found,
                 error=f"Campaign {campaign_id} not found",
             )
+        pending = self._redeliver(camp, now)
+        if pending is not None:  # an earlier touch is not delivered yet: it goes first
+            return pending
         if camp.status != CampaignState.active:
             why = (
                 f": {camp.pause_reason or camp.completed_reason}"
@@ -292,11 +324,25 @@ class CampaignEngine:
             self.db.release(campaign_id, claim_id)  # no-op once the touch was committed
 
     def tick(self, now: datetime | None = None) -> list[StepResult]:
-        """Step every active campaign whose next touch is due at `now` (default: the clock).
-        Touches another worker took, or that stopped being due, are left out of the result."""
+        """Retry undelivered touches and settle stale ones (see `_redeliver`), then step every
+        active campaign whose next touch is due at `now` (default: the clock). Touches another
+        worker took, or that stopped being due, are left out of the result. A sender failure
+        (refused login, no connection) ends the tick: the remaining touches wait for the next."""
         now = to_utc_naive(now) if now is not None else self.now()
-        results = []
+        results: builtins.list[StepResult] = []
+        handled: set[str] = set()
+        for campaign_id in self.db.pending_deliveries(now - SEND_TIMEOUT):
+            camp = self.db.get(campaign_id)
+            pending = self._redeliver(camp, now) if camp is not None else None
+            if pending is None:
+                continue
+            results.append(pending)
+            handled.add(campaign_id)
+            if pending.sender_failed:
+                return results
         for campaign_id in self.db.due(now):
+            if campaign_id in handled:
+                continue  # one action per campaign per tick
             result = self.step(campaign_id, now=now)
             if result.action not in (
                 StepAction.busy,
@@ -305,6 +351,8 @@ class CampaignEngine:
                 StepAction.not_found,
             ):
                 results.append(result)
+            if result.sender_failed:
+                break
         return results
 
     def _touch(
@@ -319,7 +367,11 @@ class CampaignEngine:
             CampaignSnapshot(
                 contacts=prioritize(contacts),
                 touches=touches,
-                excluded=set(exclusions(responses)),
+                excluded=set(
+                    _excluded(
+                        responses, contacts, for_emails(self.store, [c.email for c in contacts])
+                    )
+                ),
                 max_concurrent_contacts=cfg.max_concurrent_contacts,
             )
         )
@@ -430,17 +482,22 @@ class CampaignEngine:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             rule_retries=retries,
+            sender=self.sender.name,
+            attempts=1,
+            attempted_at=now,
         )
         next_at = None if done else next_touch_due(now, number, cfg)
         if not self.db.commit_touch(entry, claim_id, next_at, MAX_REACHED if done else None):
             return self._result(
                 camp, StepAction.busy, error="the touch was taken or the campaign paused meanwhile"
             )
-        delivery = self._deliver(entry)
+        delivery = self._deliver(camp, entry, 1, now)
         return StepResult(
-            success=True,
+            success=delivery.status.delivered,
             campaign_id=cid,
-            action=StepAction.sent,
+            action=StepAction.sent if delivery.status.delivered else StepAction.undelivered,
+            error=None if delivery.status.delivered else _undelivered(entry, delivery),
+            sender_failed=delivery.sender_failed,
             step=number,
             contact=contact.email,
             contact_name=contact.name,
@@ -482,21 +539,157 @@ class CampaignEngine:
         append_footer(message, camp.seller)  # the same compliance text as every email
         return message, retries
 
-    def _deliver(self, entry: OutboxEntry) -> Delivery:
-        try:
-            delivery = self.sender.send(entry)
-        except Exception as exc:  # a transport error: recorded, never retried automatically
-            delivery = Delivery(status=DeliveryStatus.failed, detail=one_line(exc))
-        delivered_at = self.now() if delivery.status == DeliveryStatus.sent else None
+    def _deliver(
+        self, camp: CampaignRow, entry: OutboxEntry, attempt: int, now: datetime
+    ) -> Delivery:
+        """Hand a committed touch to the sender and act on the outcome (README, "Delivery
+        failures"): a transient failure is `deferred` for a later attempt until the last one,
+        a refused address records a bounce (which suppresses it and pauses per the config),
+        any other final failure pauses the campaign so that a person looks."""
+        blocked = self._suppressed(entry)
+        if blocked is not None:  # it may have been added while the model wrote the touch
+            delivery = Delivery(status=DeliveryStatus.suppressed, detail=blocked)
+        else:
+            try:
+                delivery = self.sender.send(entry, unsubscribe=camp.config.unsubscribe)
+            except Exception as exc:  # a sender that raised: transient, attempts capped
+                delivery = Delivery(status=DeliveryStatus.deferred, detail=one_line(exc))
+        delivery.detail = redact(delivery.detail or "") or None
+        if delivery.status == DeliveryStatus.deferred and attempt >= DELIVERY_ATTEMPTS:
+            delivery.status = DeliveryStatus.failed
+            delivery.detail = f"{delivery.detail} (gave up after {attempt} attempts)"
+        delivered_at = now if delivery.status == DeliveryStatus.sent else None
         self.db.set_delivery(
             entry.campaign_id,
             entry.touch_number,
             delivery.status,
             self.sender.name,
-            redact(delivery.detail or "") or None,
+            delivery.detail,
             delivered_at,
+            attempt,
         )
+        if not delivery.status.delivered:
+            self._undelivered_event(entry, delivery.status, delivery.detail, attempt, now)
+        if delivery.status == DeliveryStatus.failed:
+            if delivery.bounce:
+                self.record_response(
+                    entry.campaign_id, entry.contact_id, ResponseKind.bounce, delivery.detail, now
+                )
+            else:
+                self._pause(camp, _undelivered(entry, delivery), now, by="delivery")
         return delivery
+
+    def _suppressed(self, entry: OutboxEntry) -> str | None:
+        """Why the touch must not go out now, read from the store just before sending: the
+        address it goes to, or its contact's email, is suppressed."""
+        emails = {entry.address}
+        emails.update(
+            c.email for c in self.db.contacts(entry.campaign_id) if c.contact_id == entry.contact_id
+        )
+        for email in sorted(emails):
+            hit = is_suppressed(self.store, email)
+            if hit is not None:
+                return hit.describe()
+        return None
+
+    def _redeliver(self, camp: CampaignRow, now: datetime) -> StepResult | None:
+        """Earlier touches of the campaign that are not delivered yet, oldest first: a touch
+        still `queued` after SEND_TIMEOUT is settled (`recorded` for the recording sender,
+        else `unknown`, never resent since it may have gone out, and the campaign paused); a
+        `deferred` touch of a campaign that is not paused is tried again (a completed
+        campaign's last touch too). None when there was nothing."""
+        result: StepResult | None = None
+        stale_before = now - SEND_TIMEOUT
+        for entry in self.db.outbox(camp.campaign_id):
+            handed = entry.attempted_at or entry.created_at
+            if entry.status == DeliveryStatus.queued and handed < stale_before:
+                result = self._settle(camp, entry, stale_before, now)
+            elif entry.status == DeliveryStatus.deferred and camp.status != CampaignState.paused:
+                if not self.db.claim_redelivery(camp.campaign_id, entry.touch_number, now):
+                    continue  # another worker is retrying it
+                delivery = self._deliver(camp, entry, entry.attempts + 1, now)
+                delivered = delivery.status.delivered
+                result = self._touch_result(
+                    camp,
+                    entry,
+                    delivery.status,
+                    None if delivered else _undelivered(entry, delivery),
+                    sender_failed=delivery.sender_failed,
+                )
+                if not delivered:
+                    break  # later touches wait behind it
+        return result
+
+    def _settle(
+        self, camp: CampaignRow, entry: OutboxEntry, stale_before: datetime, now: datetime
+    ) -> StepResult | None:
+        recorded = entry.sender == RecordingSender.name
+        status = DeliveryStatus.recorded if recorded else DeliveryStatus.unknown
+        if not self.db.settle_stale(camp.campaign_id, entry.touch_number, stale_before, status):
+            return None
+        if recorded:  # keeping it in the outbox is all the recording sender does
+            return None
+        detail = (
+            "the process stopped while handing it to the sender, so it may or may not have "
+            "gone out; it is not resent. Check the mail server's log, then resume the campaign"
+        )
+        self.db.set_delivery(
+            entry.campaign_id, entry.touch_number, status, entry.sender or "", detail, None
+        )
+        self._undelivered_event(entry, status, detail, entry.attempts, now)
+        reason = f"touch {entry.touch_number} to {entry.address}: delivery unknown ({detail})"
+        self._pause(camp, reason, now, by="delivery")
+        return self._touch_result(camp, entry, status, reason)
+
+    def _touch_result(
+        self,
+        camp: CampaignRow,
+        entry: OutboxEntry,
+        status: DeliveryStatus,
+        error: str | None,
+        sender_failed: bool = False,
+    ) -> StepResult:
+        fresh = self.db.get(camp.campaign_id) or camp
+        return StepResult(
+            success=error is None,
+            campaign_id=camp.campaign_id,
+            action=StepAction.redelivered if error is None else StepAction.undelivered,
+            step=entry.touch_number,
+            contact=entry.address,
+            contact_name=entry.contact_name,
+            channel=entry.channel,
+            kind=entry.kind,
+            message=OutreachMessage(channel=entry.channel, subject=entry.subject, body=entry.body),
+            delivery=status,
+            campaign_status=fresh.status,
+            next_touch_at=fresh.next_touch_at,
+            error=error,
+            sender_failed=sender_failed,
+        )
+
+    def _undelivered_event(
+        self,
+        entry: OutboxEntry,
+        status: DeliveryStatus,
+        detail: str | None,
+        attempts: int,
+        now: datetime,
+    ) -> None:
+        self.db.add_event(
+            CampaignEvent(
+                campaign_id=entry.campaign_id,
+                at=now,
+                event="touch_undelivered",
+                detail={
+                    "touch": entry.touch_number,
+                    "contact": entry.address,
+                    "channel": entry.channel.value,
+                    "status": status.value,
+                    "attempts": attempts,
+                    "error": detail,
+                },
+            )
+        )
 
     # ------------------------------------------------------------------ responses, conflicts
     def record_response(
@@ -574,6 +767,9 @@ class CampaignEngine:
                 },
             ),
         )
+        reason = _suppression_reason(kind, sentiment)
+        if reason is not None:  # no campaign contacts them again, nor score or run
+            suppress(self.store, who.email, reason, f"campaign {camp.campaign_id}", now)
         report = self.check_conflicts(camp.campaign_id)
         paused = False
         if report.should_pause and camp.status == CampaignState.active:
@@ -720,7 +916,10 @@ class CampaignEngine:
         contacts = self.db.contacts(cid)
         touches = self.db.touches(cid)
         responses = self.db.responses(cid)
-        excluded = exclusions(responses)
+        outbox = self.db.outbox(cid)
+        excluded = _excluded(
+            responses, contacts, for_emails(self.store, [c.email for c in contacts])
+        )
         engaged = _engaged_ids(camp, contacts, responses)
         progress = []
         for c in prioritize(contacts):
@@ -755,6 +954,12 @@ class CampaignEngine:
             created_at=camp.created_at,
             updated_at=camp.updated_at,
             contacts=progress,
+            delivered=sum(1 for e in outbox if e.status.delivered),
+            undelivered=[
+                UndeliveredTouch(**e.model_dump(include=set(UndeliveredTouch.model_fields)))
+                for e in outbox
+                if not e.status.delivered
+            ],
         )
 
     def _result(
@@ -832,6 +1037,41 @@ def _follow_up_note(previous: builtins.list[OutboxEntry]) -> str | None:
         f"do not repeat earlier wording. The last message ({last.channel.value}, "
         f"{last.created_at:%Y-%m-%d}) said: {said}"
     )
+
+
+def _excluded(
+    responses: builtins.list[ResponseRecord],
+    contacts: builtins.list[CampaignContact],
+    suppressions: SuppressionSet,
+) -> dict[str, str]:
+    """Contact id -> why the contact gets no touch: this campaign's responses, then the
+    suppression list (which also holds what other campaigns and people added)."""
+    out = exclusions(responses)
+    for c in contacts:
+        entry = suppressions.match(c.email)
+        if entry is not None:
+            out.setdefault(c.contact_id, f"suppressed ({entry.reason.value})")
+    return out
+
+
+def _suppression_reason(
+    kind: ResponseKind, sentiment: Sentiment | None
+) -> SuppressionReason | None:
+    if kind == ResponseKind.bounce:
+        return SuppressionReason.bounce
+    if kind == ResponseKind.complaint:
+        return SuppressionReason.complaint
+    if kind == ResponseKind.unsubscribe or sentiment == Sentiment.unsubscribe_request:
+        return SuppressionReason.unsubscribe
+    return None
+
+
+def _undelivered(entry: OutboxEntry, delivery: Delivery) -> str:
+    """One sentence on a touch that was not delivered, and what happens next."""
+    what = f"touch {entry.touch_number} to {entry.address} was not delivered: {delivery.detail}"
+    if delivery.status == DeliveryStatus.deferred:
+        return f"{what}; the next tick tries again (attempt {DELIVERY_ATTEMPTS} is the last)"
+    return what
 
 
 def _address(contact: CampaignContact, channel: Channel) -> str:

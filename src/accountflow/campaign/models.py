@@ -44,6 +44,7 @@ class ResponseKind(str, Enum):
     meeting = "meeting"
     unsubscribe = "unsubscribe"
     bounce = "bounce"
+    complaint = "complaint"  # marked our message as spam
 
 
 class Sentiment(str, Enum):
@@ -62,6 +63,7 @@ class ConflictType(str, Enum):
     unsubscribe_request = "unsubscribe_request"
     bounce = "bounce"
     negative_sentiment = "negative_sentiment"
+    complaint = "complaint"
 
 
 class StepAction(str, Enum):
@@ -73,13 +75,22 @@ class StepAction(str, Enum):
     failed = "failed"
     not_active = "not_active"
     not_found = "not_found"
+    redelivered = "redelivered"  # an earlier touch that had not been delivered now was
+    undelivered = "undelivered"  # a touch was written but not delivered (see DeliveryStatus)
 
 
 class DeliveryStatus(str, Enum):
-    queued = "queued"  # rendered, not yet handed to a sender
+    queued = "queued"  # rendered, being handed to a sender (or the process died doing it)
     recorded = "recorded"  # kept in the outbox only (the default sender, or no route)
     sent = "sent"  # handed to a real transport
-    failed = "failed"
+    deferred = "deferred"  # a transient failure (4xx, login refused, no connection): retried
+    failed = "failed"  # refused for good (5xx), or still deferred after the last attempt
+    unknown = "unknown"  # the process stopped mid-send; not resent, since it may have gone out
+    suppressed = "suppressed"  # the address was on the suppression list when it was to be sent
+
+    @property
+    def delivered(self) -> bool:
+        return self in (DeliveryStatus.recorded, DeliveryStatus.sent)
 
 
 # ---------------------------------------------------------------------------- input
@@ -238,6 +249,7 @@ class StepResult(BaseModel):
     campaign_status: CampaignState | None = None
     next_touch_at: datetime | None = None
     error: str | None = None
+    sender_failed: bool = False  # the sender itself failed (login, connection): stop the tick
 
 
 class ContactProgress(BaseModel):
@@ -251,6 +263,18 @@ class ContactProgress(BaseModel):
     channels: list[Channel] = Field(default_factory=list)
     engaged: bool = False
     excluded: str | None = None  # why the contact is never touched again
+
+
+class UndeliveredTouch(BaseModel):
+    """A touch that was written but is not (yet) delivered, and why."""
+
+    touch_number: int
+    contact_id: str
+    address: str
+    channel: Channel
+    status: DeliveryStatus
+    attempts: int = 0
+    detail: str | None = None
 
 
 class CampaignStatus(BaseModel):
@@ -269,6 +293,8 @@ class CampaignStatus(BaseModel):
     created_at: datetime
     updated_at: datetime
     contacts: list[ContactProgress] = Field(default_factory=list)
+    delivered: int = 0  # touches sent or recorded; current_step counts every touch written
+    undelivered: list[UndeliveredTouch] = Field(default_factory=list)
 
 
 class OutboxEntry(BaseModel):
@@ -288,6 +314,8 @@ class OutboxEntry(BaseModel):
     detail: str | None = None
     created_at: datetime
     delivered_at: datetime | None = None
+    attempts: int = 0  # times handed to a sender
+    attempted_at: datetime | None = None  # when it was last handed to a sender
     lm_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

@@ -31,6 +31,8 @@ def exclusions(responses: Sequence[ResponseRecord]) -> dict[str, str]:
     for r in responses:
         if r.kind == ResponseKind.bounce:
             out.setdefault(r.contact_id, "bounced")
+        elif r.kind == ResponseKind.complaint:
+            out.setdefault(r.contact_id, "complained")
         elif r.kind == ResponseKind.unsubscribe or r.sentiment == Sentiment.unsubscribe_request:
             out.setdefault(r.contact_id, "unsubscribed")
     return out
@@ -70,6 +72,8 @@ def find_conflicts(
             add(ConflictType.bounce, f"a message to {who} bounced ({when})")
         elif r.kind == ResponseKind.unsubscribe:
             add(ConflictType.unsubscribe_request, f"{who} asked to unsubscribe ({when})")
+        elif r.kind == ResponseKind.complaint:
+            add(ConflictType.complaint, f"{who} marked a message as spam ({when})")
         elif r.kind == ResponseKind.meeting:
             add(ConflictType.meeting_scheduled, f"{who} scheduled a meeting ({when})")
         elif r.sentiment == Sentiment.out_of_office:

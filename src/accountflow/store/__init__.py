@@ -16,6 +16,7 @@ from accountflow.store.evals import EvalStore
 from accountflow.store.programs import ProgramStore
 from accountflow.store.reviews import ReviewStore
 from accountflow.store.runs import RunStore
+from accountflow.store.suppressions import SuppressionStore
 
 __all__ = ["Store"]
 
@@ -26,7 +27,7 @@ class Store(RunStore):
 
     Runs and steps are methods of the store itself (the orchestrator's hot path); the other
     concerns hang off it: `store.batches`, `store.reviews`, `store.evals`, `store.programs`,
-    `store.campaigns`."""
+    `store.campaigns`, `store.suppressions`."""
 
     def __init__(self, path: Path | str, memory_limit: str | None = None) -> None:
         super().__init__(path, memory_limit)
@@ -35,3 +36,4 @@ class Store(RunStore):
         self.evals = EvalStore(self)
         self.programs = ProgramStore(self)
         self.campaigns = CampaignStore(self)
+        self.suppressions = SuppressionStore(self)

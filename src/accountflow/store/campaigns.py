@@ -297,12 +297,64 @@ class CampaignStore:
         sender: str,
         detail: str | None,
         delivered_at: datetime | None,
+        attempts: int | None = None,
     ) -> None:
+        """What became of a touch handed to a sender (`attempts`: how many times it was)."""
         self.db.execute(
-            "UPDATE campaign_outbox SET status = ?, sender = ?, detail = ?, delivered_at = ? "
-            "WHERE campaign_id = ? AND touch_number = ?",
-            [status.value, sender, detail, delivered_at, campaign_id, touch_number],
+            "UPDATE campaign_outbox SET status = ?, sender = ?, detail = ?, delivered_at = ?, "
+            "attempts = coalesce(?, attempts) WHERE campaign_id = ? AND touch_number = ?",
+            [status.value, sender, detail, delivered_at, attempts, campaign_id, touch_number],
         )
+
+    def claim_redelivery(self, campaign_id: str, touch_number: int, now: datetime) -> bool:
+        """Take a deferred touch back to `queued` for another attempt: only one caller can."""
+        rows = self._write_returning(
+            "UPDATE campaign_outbox SET status = ?, attempted_at = ? WHERE campaign_id = ? "
+            "AND touch_number = ? AND status = ? RETURNING touch_number",
+            [
+                DeliveryStatus.queued.value,
+                now,
+                campaign_id,
+                touch_number,
+                DeliveryStatus.deferred.value,
+            ],
+        )
+        return bool(rows)
+
+    def settle_stale(
+        self, campaign_id: str, touch_number: int, stale_before: datetime, status: DeliveryStatus
+    ) -> bool:
+        """Resolve a touch still `queued` since before `stale_before` (its process died while
+        handing it to the sender): only one caller can."""
+        rows = self._write_returning(
+            "UPDATE campaign_outbox SET status = ? WHERE campaign_id = ? AND touch_number = ? "
+            "AND status = ? AND coalesce(attempted_at, created_at) < ? RETURNING touch_number",
+            [
+                status.value,
+                campaign_id,
+                touch_number,
+                DeliveryStatus.queued.value,
+                stale_before,
+            ],
+        )
+        return bool(rows)
+
+    def pending_deliveries(self, stale_before: datetime) -> list[str]:
+        """Campaigns with work left on earlier touches: a deferred touch of a campaign that is
+        not paused (to retry; a completed campaign's last touch too), or a touch of any
+        campaign still `queued` since before `stale_before`."""
+        rows = self.db.query(
+            "SELECT DISTINCT o.campaign_id FROM campaign_outbox o JOIN campaigns c "
+            "USING (campaign_id) WHERE (o.status = ? AND c.status <> ?) OR (o.status = ? AND "
+            "coalesce(o.attempted_at, o.created_at) < ?) ORDER BY o.campaign_id",
+            [
+                DeliveryStatus.deferred.value,
+                CampaignState.paused.value,
+                DeliveryStatus.queued.value,
+                stale_before,
+            ],
+        )
+        return [str(r["campaign_id"]) for r in rows]
 
     def touches(self, campaign_id: str) -> list[Touch]:
         rows = self.db.query(

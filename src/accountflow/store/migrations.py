@@ -289,4 +289,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         DROP INDEX IF EXISTS reviews_run;
         """,
     ),
+    (
+        "campaign_delivery",
+        """
+        ALTER TABLE campaign_outbox ADD COLUMN attempts INTEGER DEFAULT 0;
+        ALTER TABLE campaign_outbox ADD COLUMN attempted_at TIMESTAMP;
+        """,
+    ),
+    (
+        "suppressions",
+        """
+        CREATE TABLE suppressions (
+            value VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            source VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
