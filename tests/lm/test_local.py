@@ -272,8 +272,11 @@ def test_one_engine_per_model_file_and_async_calls_work(fake_llama: type[FakeLla
     with dspy.context(lm=second, adapter=dspy.JSONAdapter()):
         result = asyncio.run(predict.acall(text="hello"))
     assert result.score == 4
-    [llama] = fake_llama.instances  # loaded once, shared by both LMs
-    assert [c["max_tokens"] for c in llama.calls] == [1200, 64]
+    # one engine for both LMs; its two prompt prefixes (no system message, a signature's) got
+    # a context each
+    assert len(fake_llama.instances) == 2
+    calls = [call for llama in fake_llama.instances for call in llama.calls]
+    assert [c["max_tokens"] for c in calls] == [1200, 64]
 
 
 def test_json_object_mode_passes_through() -> None:

@@ -13,9 +13,11 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import suppress
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -216,18 +218,156 @@ def _response_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 REPEAT_PENALTY = 1.1
+DEFAULT_CONTEXTS = 8  # the pipeline's seven predictors plus the eval judge
+
+
+def context_count() -> int:
+    """How many llama.cpp contexts an engine keeps warm (ACCOUNTFLOW_LOCAL_CONTEXTS, default 8).
+    Each costs its KV cache, n_ctx x ~12 KB for the 0.5B model (~100 MB at 8192 tokens); the
+    weights are memory-mapped once and shared."""
+    raw = os.environ.get("ACCOUNTFLOW_LOCAL_CONTEXTS", "")
+    try:
+        return max(1, int(raw)) if raw.strip() else DEFAULT_CONTEXTS
+    except ValueError:
+        raise ConfigError(
+            f"ACCOUNTFLOW_LOCAL_CONTEXTS is {raw!r}: set it to a whole number of contexts, e.g. 8."
+        ) from None
+
+
+def prefix_key(messages: list[dict[str, str]]) -> str:
+    """What a request shares with the other calls of its predictor: every message but the last
+    (system message, instructions, demos). Requests with the same key land on the same context,
+    whose KV cache then already holds that prefix."""
+    digest = hashlib.sha256()
+    for message in messages[:-1]:
+        digest.update(message["role"].encode())
+        digest.update(b"\0")
+        digest.update(message["content"].encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token sequences."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+@dataclass
+class CallRecord:
+    """One finished call, as the engine's observer sees it (benchmarks replay these)."""
+
+    messages: list[dict[str, str]]
+    kwargs: dict[str, Any]  # everything else passed to create_chat_completion
+    key: str
+    slot: int
+    prompt_tokens: int
+    reused_tokens: int  # prompt tokens already in the context's KV cache (not re-processed)
+    completion_tokens: int
+    seconds: float  # inside llama.cpp
+    reply: str
+
+
+@dataclass
+class _Slot:
+    """One llama.cpp context and the lock that guards it (a context is not thread-safe)."""
+
+    index: int
+    llama: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class ContextPool:
+    """At most `size` llama.cpp contexts over one model, each kept for one prompt prefix.
+
+    llama.cpp reuses only the prefix a prompt shares with the *previous* prompt of the same
+    context; calls that alternate between predictors would re-process every predictor's system
+    message and demos each time. Giving each prefix key its own context keeps all of them warm.
+    When more keys than contexts are in use, the least recently used context is handed to the
+    new key (its cache is simply overwritten). Contexts are created on first use by `factory`.
+    """
+
+    def __init__(self, factory: Callable[[], Any], size: int) -> None:
+        self.factory, self.size = factory, max(1, size)
+        self._slots: OrderedDict[str, _Slot] = OrderedDict()  # key -> slot, LRU first
+        self._idle: list[_Slot] = []  # slots released by close(), contexts already freed
+        self._lock = threading.Lock()
+        self._created = 0
+
+    def slot_for(self, key: str) -> _Slot:
+        """The slot for `key` (most recently used from now on); its lock is not taken."""
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is not None:
+                self._slots.move_to_end(key)
+                return slot
+            if self._created < self.size:
+                slot = _Slot(self._created)
+                self._created += 1
+            else:
+                _, slot = self._slots.popitem(last=False)  # evict the least recently used key
+            self._slots[key] = slot
+            return slot
+
+    @contextmanager
+    def use(self, key: str) -> Iterator[_Slot]:
+        """The slot for `key` with its lock held and its context loaded."""
+        slot = self.slot_for(key)
+        with slot.lock:
+            if slot.llama is None:
+                slot.llama = self.factory()
+            yield slot
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return list(self._slots)
+
+    def loaded(self) -> int:
+        """Contexts currently allocated."""
+        with self._lock:
+            slots = list(self._slots.values())
+        return sum(1 for s in slots if s.llama is not None)
+
+    def close(self) -> None:
+        """Free every context (each is recreated on its next use)."""
+        with self._lock:
+            slots = list(self._slots.values())
+        for slot in slots:
+            with slot.lock:
+                llama, slot.llama = slot.llama, None
+            if llama is not None:
+                llama.close()
 
 
 class LlamaEngine:
-    """A DSPy engine over one llama.cpp model, loaded on the first call and shared by LMs."""
+    """A DSPy engine over one llama.cpp model, loaded on the first call and shared by LMs.
+
+    Requests are spread over a `ContextPool` by prompt prefix, so each predictor's instructions
+    and demos are processed once, not on every call. Computation is serialized engine-wide
+    (each context already uses every core; two at once would only slow both down)."""
 
     supports_response_schema = True
     supported_params = frozenset({"response_format", "temperature", "max_tokens", "seed"})
 
-    def __init__(self, model_path: Path, name: str, n_ctx: int = 8192) -> None:
+    def __init__(
+        self, model_path: Path, name: str, n_ctx: int = 8192, contexts: int | None = None
+    ) -> None:
         self.model_path, self.name, self.n_ctx = model_path, name, n_ctx
-        self._llama: Any = None
-        self._lock = threading.Lock()  # one llama.cpp context is not thread-safe
+        self.pool = ContextPool(self._load, contexts or context_count())
+        self._compute = threading.Lock()
+        self.observer: Callable[[CallRecord], None] | None = None  # e.g. a benchmark's recorder
+
+    def _load(self) -> Any:
+        return _import_llama_cpp().Llama(
+            model_path=str(self.model_path),
+            n_ctx=self.n_ctx,
+            n_threads=os.cpu_count() or 1,
+            verbose=False,
+        )
 
     def complete(self, request: Request) -> Response:
         from dspy.clients.engines.base import validate_request
@@ -245,7 +385,6 @@ class LlamaEngine:
         ]
         config = request.config
         kwargs: dict[str, Any] = {
-            "messages": messages,
             "temperature": config.temperature or 0.0,
             "max_tokens": config.max_tokens or 1024,
             "seed": config.seed,
@@ -254,25 +393,43 @@ class LlamaEngine:
         }
         if (fmt := _response_format(config.response_format)) is not None:
             kwargs["response_format"] = fmt
-        with self._lock:
-            if self._llama is None:
-                self._llama = _import_llama_cpp().Llama(
-                    model_path=str(self.model_path),
-                    n_ctx=self.n_ctx,
-                    n_threads=os.cpu_count() or 1,
-                    verbose=False,
-                )
+        key = prefix_key(messages)
+        with self.pool.use(key) as slot, self._compute:
+            llama = slot.llama
+            before = _cached_tokens(llama) if self.observer is not None else []
+            started = time.perf_counter()
             try:
-                out = self._llama.create_chat_completion(**kwargs)
+                out = llama.create_chat_completion(messages=messages, **kwargs)
             except ValueError as exc:  # llama.cpp's way of saying the prompt is too long
                 if "context window" in str(exc):
                     raise ContextLengthError(str(exc), provider="local") from exc
                 raise
-        choice, usage = out["choices"][0], out.get("usage") or {}
+            seconds = time.perf_counter() - started
+            usage = out.get("usage") or {}
+            prompt_tokens = int(usage.get("prompt_tokens") or 0)
+            after = _cached_tokens(llama) if self.observer is not None else []
+        choice = out["choices"][0]
+        text = choice["message"].get("content") or ""
+        if self.observer is not None:
+            # llama.cpp re-evaluates at least the last prompt token, hence the - 1
+            shared = common_prefix(before, after[:prompt_tokens])
+            self.observer(
+                CallRecord(
+                    messages=messages,
+                    kwargs=kwargs,
+                    key=key,
+                    slot=slot.index,
+                    prompt_tokens=prompt_tokens,
+                    reused_tokens=max(0, min(shared, prompt_tokens - 1)),
+                    completion_tokens=int(usage.get("completion_tokens") or 0),
+                    seconds=seconds,
+                    reply=text,
+                )
+            )
         return Response(
             id=None,
             model=self.name,
-            message=Message.assistant([TextPart(choice["message"].get("content") or "")]),
+            message=Message.assistant([TextPart(text)]),
             finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
             usage=Usage(
                 input_tokens=usage.get("prompt_tokens"),
@@ -287,11 +444,17 @@ class LlamaEngine:
         return response_to_events(self.complete(request))
 
     def close(self) -> None:
-        """Free the model (reloaded on next call); DSPy never closes borrowed custom engines."""
-        with self._lock:
-            llama, self._llama = self._llama, None
-        if llama is not None:
-            llama.close()
+        """Free the contexts (reloaded on next call); DSPy never closes borrowed custom engines."""
+        self.pool.close()
+
+
+def _cached_tokens(llama: Any) -> list[int]:
+    """The tokens in a context's KV cache (empty for stand-ins without llama.cpp's counters)."""
+    n = getattr(llama, "n_tokens", None)
+    ids = getattr(llama, "input_ids", None)
+    if not isinstance(n, int) or ids is None:
+        return []
+    return [int(t) for t in ids[:n]]
 
 
 def _close_engines() -> None:

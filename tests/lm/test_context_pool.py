@@ -1,0 +1,141 @@
+"""The embedded engine's context pool: prefix keys, the LRU bound and the per-context lock,
+checked with stand-ins for llama.cpp contexts (no model)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import dspy
+import pytest
+
+from accountflow.errors import ConfigError
+from accountflow.lm import local
+from accountflow.lm.local import CallRecord, ContextPool, LlamaEngine, common_prefix, prefix_key
+
+
+class Context:
+    """A stand-in context: keeps its 'KV cache' as llama.cpp does (input_ids[:n_tokens]) and
+    fails loudly if two threads ever use it at once."""
+
+    made: list[Context] = []
+
+    def __init__(self) -> None:
+        self.input_ids: list[int] = []
+        self.n_tokens = 0
+        self.busy = False
+        self.closed = False
+        self.prompts: list[list[int]] = []
+        Context.made.append(self)
+
+    def create_chat_completion(self, messages: list[dict[str, str]], **_: Any) -> dict[str, Any]:
+        assert not self.busy, "two threads inside one context"
+        self.busy = True
+        time.sleep(0.002)
+        tokens = [ord(c) for m in messages for c in m["content"]]
+        self.prompts.append(tokens)
+        self.input_ids, self.n_tokens = [*tokens, 0], len(tokens) + 1
+        self.busy = False
+        return {
+            "choices": [{"message": {"content": "{}"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": len(tokens), "completion_tokens": 1, "total_tokens": 0},
+        }
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def chat(system: str, user: str, demo: str | None = None) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": system}]
+    if demo is not None:
+        messages += [{"role": "user", "content": demo}, {"role": "assistant", "content": "{}"}]
+    return [*messages, {"role": "user", "content": user}]
+
+
+def test_prefix_key_is_everything_but_the_last_message() -> None:
+    assert prefix_key(chat("research", "acme")) == prefix_key(chat("research", "globex"))
+    assert prefix_key(chat("research", "acme")) != prefix_key(chat("analysis", "acme"))
+    assert prefix_key(chat("email", "a", demo="d1")) != prefix_key(chat("email", "a", demo="d2"))
+    # message boundaries count: the same text split differently is another prefix
+    split = [{"role": "system", "content": "ab"}, {"role": "user", "content": "c"}]
+    other = [{"role": "system", "content": "a"}, {"role": "user", "content": "bc"}]
+    assert prefix_key([*split, {"role": "user", "content": "x"}]) != prefix_key(
+        [*other, {"role": "user", "content": "x"}]
+    )
+    assert common_prefix([1, 2, 3], [1, 2, 4, 5]) == 2 and common_prefix([], [1]) == 0
+
+
+def test_pool_is_bounded_and_hands_the_least_recently_used_context_to_a_new_key() -> None:
+    made: list[Context] = []
+    pool = ContextPool(lambda: made.append(Context()) or made[-1], size=2)
+    with pool.use("a") as a:
+        pass
+    with pool.use("b") as b:
+        pass
+    with pool.use("a") as again:  # "a" is now the most recently used
+        assert again is a
+    with pool.use("c") as c:  # full: takes "b"'s context, not a new one
+        assert c is b and c.llama is made[1]
+    assert len(made) == 2 and pool.keys() == ["a", "c"] and pool.loaded() == 2
+    pool.close()
+    assert pool.loaded() == 0 and all(m.closed for m in made)
+    with pool.use("a") as reloaded:  # a closed pool reloads on demand
+        assert reloaded.llama is made[2]
+
+
+def test_engine_keeps_each_predictor_on_its_own_warm_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Context, "made", [])
+    engine = LlamaEngine(Path("unused.gguf"), "test", contexts=3)
+    engine.pool.factory = Context
+    records: list[CallRecord] = []
+    engine.observer = records.append
+    lm = dspy.LM("local/test", engine=engine, cache=False)
+    # calls alternate between two predictors, as research and analysis do across accounts
+    for account in ("acme", "globex"):
+        lm(messages=chat("research rules " * 20, account))
+        lm(messages=chat("analysis rules " * 20, account))
+    assert len(Context.made) == 2
+    assert [r.slot for r in records] == [0, 1, 0, 1]
+    first, _, second, _ = records
+    assert first.reused_tokens == 0
+    # the second research call found the system message (and the chat frame) already cached
+    assert second.reused_tokens >= len("research rules " * 20)
+    assert second.prompt_tokens > second.reused_tokens
+
+
+def test_one_context_is_never_used_by_two_threads_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Context, "made", [])
+    engine = LlamaEngine(Path("unused.gguf"), "test", contexts=2)
+    engine.pool.factory = Context
+    lm = dspy.LM("local/test", engine=engine, cache=False)
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for j in range(5):
+                lm(messages=chat(f"step {(i + j) % 3}", f"account {i}-{j}"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(Context.made) == 2  # three prefixes shared two contexts
+    assert sum(len(c.prompts) for c in Context.made) == 30
+
+
+def test_context_count_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACCOUNTFLOW_LOCAL_CONTEXTS", raising=False)
+    assert local.context_count() == local.DEFAULT_CONTEXTS
+    monkeypatch.setenv("ACCOUNTFLOW_LOCAL_CONTEXTS", "3")
+    assert local.context_count() == 3
+    monkeypatch.setenv("ACCOUNTFLOW_LOCAL_CONTEXTS", "many")
+    with pytest.raises(ConfigError, match="whole number"):
+        local.context_count()
