@@ -1,7 +1,9 @@
 """DSPy Signature classes: the prompt contracts of each step.
 
 Their docstrings are the instructions the model sees; optimizers rewrite them, so keep the
-product and the seller out of them (those arrive as inputs).
+product and the seller out of them (those arrive as inputs). Inputs that are the same for every
+account (`seller`, `channel`, `length`) come first: the prompt's stable part then ends as late
+as possible, and the embedded model reuses all of it from a warm KV cache (`lm/local.py`).
 """
 
 from accountflow.signatures.analysis import AnalyzeAccount
