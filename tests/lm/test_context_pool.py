@@ -3,6 +3,7 @@ checked with stand-ins for llama.cpp contexts (no model)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -139,3 +140,55 @@ def test_context_count_comes_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("ACCOUNTFLOW_LOCAL_CONTEXTS", "many")
     with pytest.raises(ConfigError, match="whole number"):
         local.context_count()
+
+
+def test_nested_free_text_and_lists_are_bounded_top_level_fields_are_not() -> None:
+    schema = {
+        "type": "object",
+        "$defs": {
+            "Point": {
+                "type": "object",
+                "properties": {
+                    "title": {"type": "string"},
+                    "kind": {"type": "string", "enum": ["a", "b"]},
+                    "note": {"type": "string", "maxLength": 50},
+                },
+            }
+        },
+        "properties": {
+            "body": {"type": "string"},
+            "analysis": {
+                "type": "object",
+                "properties": {
+                    "points": {"type": "array", "items": {"$ref": "#/$defs/Point"}, "minItems": 6},
+                    "rationale": {"type": "string"},
+                },
+            },
+        },
+    }
+    out = local.bounded_schema(schema)
+    assert "$defs" not in out and "maxLength" not in out["properties"]["body"]
+    analysis = out["properties"]["analysis"]["properties"]
+    assert analysis["rationale"]["maxLength"] == local.NESTED_STRING_CHARS
+    points = analysis["points"]
+    assert (points["maxItems"], points["minItems"]) == (local.NESTED_ITEMS, local.NESTED_ITEMS)
+    point = points["items"]["properties"]
+    assert point["title"]["maxLength"] == local.NESTED_STRING_CHARS
+    assert "maxLength" not in point["kind"] and point["note"]["maxLength"] == 50
+    assert "maxLength" not in schema["$defs"]["Point"]["properties"]["title"]  # not mutated
+
+
+def test_strings_cut_at_the_bound_end_on_a_sentence_or_a_word() -> None:
+    n = local.NESTED_STRING_CHARS
+    sentence = "Stale ETAs reach shippers. " + "x" * n
+    words = ("lineage " * n)[:n]
+    reply = json.dumps(
+        {"body": "y " * n, "a": {"d": sentence[:n], "w": words, "short": "fine", "k": [words]}}
+    )
+    out = json.loads(local.trim_cut_strings(reply))
+    assert out["a"]["d"] == "Stale ETAs reach shippers."
+    assert out["a"]["w"].endswith("lineage") and len(out["a"]["w"]) < n
+    assert out["a"]["k"] == [out["a"]["w"]] and out["a"]["short"] == "fine"
+    assert out["body"] == "y " * n  # top-level fields are never cut
+    assert local.trim_cut_strings('{"a": {"s": "ok"}}') == '{"a": {"s": "ok"}}'
+    assert local.trim_cut_strings("not json") == "not json"

@@ -9,6 +9,7 @@ import asyncio
 import atexit
 import hashlib
 import importlib.metadata
+import json
 import os
 import re
 import tempfile
@@ -209,12 +210,89 @@ def is_available() -> bool:
     return True
 
 
+# Nested free text (a pain point's description, a fact, a rationale) is one or two sentences by
+# the steps' own rules; the 0.5B model instead often pastes the whole account description into
+# each of them. Decoding is half the embedded model's time, so the grammar bounds such strings
+# and lists; a string cut at its bound is trimmed back to a sentence or word end afterwards.
+NESTED_STRING_CHARS = 200
+NESTED_ITEMS = 4
+
+
+def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its `$ref`s inlined and, from the second level down (inside a structured
+    output field), free-text strings bounded to NESTED_STRING_CHARS and arrays to NESTED_ITEMS
+    (tighter bounds already in the schema are kept). Top-level fields such as an email body
+    are left alone."""
+    defs: dict[str, Any] = schema.get("$defs") or {}
+
+    def walk(node: Any, depth: int) -> Any:
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.split("/")[-1] in defs:
+            node = {**defs[ref.split("/")[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+        out = {k: v for k, v in node.items() if k != "$defs"}
+        if isinstance(out.get("properties"), dict):
+            out["properties"] = {k: walk(v, depth + 1) for k, v in out["properties"].items()}
+        if isinstance(out.get("items"), dict):
+            out["items"] = walk(out["items"], depth + 1)
+        for combo in ("anyOf", "oneOf", "allOf"):
+            if isinstance(out.get(combo), list):
+                out[combo] = [walk(v, depth) for v in out[combo]]
+        if depth >= 2 and out.get("type") == "string":
+            if not {"enum", "const", "pattern", "format"} & out.keys():
+                out["maxLength"] = min(
+                    int(out.get("maxLength", NESTED_STRING_CHARS)), NESTED_STRING_CHARS
+                )
+        if depth >= 2 and out.get("type") == "array":
+            out["maxItems"] = min(int(out.get("maxItems", NESTED_ITEMS)), NESTED_ITEMS)
+            out["minItems"] = min(int(out.get("minItems", 0)), out["maxItems"])
+        return out
+
+    return walk(schema, 0)
+
+
+def trim_cut_strings(text: str) -> str:
+    """A JSON reply with every nested string that ends at the grammar's bound trimmed back to
+    its last sentence end (or, failing that, word end): a cut-off half word reads worse than a
+    shorter sentence. Anything that does not parse is returned unchanged."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    changed = False
+
+    def trim(value: str) -> str:
+        cut = value[:NESTED_STRING_CHARS]
+        end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+        if end >= NESTED_STRING_CHARS // 3:
+            return cut[: end + 1]
+        space = cut.rfind(" ")
+        return cut[:space].rstrip(" ,;:-(") if space > 0 else cut
+
+    def walk(node: Any, depth: int) -> Any:
+        nonlocal changed
+        if isinstance(node, dict):
+            return {k: walk(v, depth + 1) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, depth + 1) for v in node]
+        if depth >= 2 and isinstance(node, str) and len(node) >= NESTED_STRING_CHARS:
+            changed = True
+            return trim(node)
+        return node
+
+    result = walk(data, 0)
+    return json.dumps(result, ensure_ascii=False) if changed else text
+
+
 def _response_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
     """DSPy's json_schema form -> llama-cpp-python's, which compiles the schema to a grammar."""
     if not fmt or fmt.get("type") not in ("json_schema", "json_object"):
         return None
     schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema")
-    return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
+    if not schema:
+        return {"type": "json_object"}
+    return {"type": "json_object", "schema": bounded_schema(schema)}
 
 
 REPEAT_PENALTY = 1.1
@@ -294,7 +372,6 @@ class ContextPool:
     def __init__(self, factory: Callable[[], Any], size: int) -> None:
         self.factory, self.size = factory, max(1, size)
         self._slots: OrderedDict[str, _Slot] = OrderedDict()  # key -> slot, LRU first
-        self._idle: list[_Slot] = []  # slots released by close(), contexts already freed
         self._lock = threading.Lock()
         self._created = 0
 
@@ -410,6 +487,8 @@ class LlamaEngine:
             after = _cached_tokens(llama) if self.observer is not None else []
         choice = out["choices"][0]
         text = choice["message"].get("content") or ""
+        if "schema" in kwargs.get("response_format", {}):
+            text = trim_cut_strings(text)
         if self.observer is not None:
             # llama.cpp re-evaluates at least the last prompt token, hence the - 1
             shared = common_prefix(before, after[:prompt_tokens])
