@@ -3,9 +3,12 @@ checked with stand-ins for llama.cpp contexts (no model)."""
 
 from __future__ import annotations
 
+import ctypes
 import json
+import random
 import threading
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +195,103 @@ def test_strings_cut_at_the_bound_end_on_a_sentence_or_a_word() -> None:
     assert out["body"] == "y " * n  # top-level fields are never cut
     assert local.trim_cut_strings('{"a": {"s": "ok"}}') == '{"a": {"s": "ok"}}'
     assert local.trim_cut_strings("not json") == "not json"
+
+
+class TokenData(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_int32), ("logit", ctypes.c_float), ("p", ctypes.c_float)]
+
+
+class TokenDataArray(ctypes.Structure):
+    _fields_ = [
+        ("data", ctypes.POINTER(TokenData)),
+        ("size", ctypes.c_size_t),
+        ("selected", ctypes.c_int64),
+        ("sorted", ctypes.c_bool),
+    ]
+
+
+class Penalties:
+    """Divides the logit of every token already accepted by 2 (a repeat penalty)."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+
+    def apply(self, data: list[TokenData]) -> None:
+        for d in data:
+            if d.id in self.seen:
+                d.logit /= 2
+
+    def accept(self, token: int) -> None:
+        self.seen.add(token)
+
+
+class Grammar:
+    """Allows, at step i, only the tokens in allowed[i]; counts whole-vocabulary passes."""
+
+    def __init__(self, allowed: list[set[int]]) -> None:
+        self.allowed, self.step, self.full_passes = allowed, 0, 0
+
+    def apply(self, data: list[TokenData]) -> None:
+        self.full_passes += len(data) > 1
+        for d in data:
+            if d.id not in self.allowed[self.step]:
+                d.logit = float("-inf")
+
+    def accept(self, token: int) -> None:
+        assert token in self.allowed[self.step], "accepted a token the grammar rejects"
+        self.step += 1
+
+
+def fake_lib(logits: list[list[float]], grammar: Grammar) -> Any:
+    steps = iter(logits)
+
+    def get_logits(ctx: object, idx: int) -> Any:
+        row = next(steps)
+        return ctypes.cast((ctypes.c_float * len(row))(*row), ctypes.POINTER(ctypes.c_float))
+
+    def apply(sampler: Any, ref: Any) -> None:
+        arr = ref._obj
+        sampler.apply([arr.data[i] for i in range(arr.size)])
+
+    return types.SimpleNamespace(
+        llama_token_data_array=TokenDataArray,
+        llama_token_data_p=ctypes.POINTER(TokenData),
+        llama_get_logits_ith=get_logits,
+        llama_sampler_init_penalties=lambda *a: Penalties(),
+        llama_sampler_init_grammar=lambda *a: grammar,
+        llama_sampler_apply=apply,
+        llama_sampler_accept=lambda sampler, token: sampler.accept(token),
+        llama_sampler_free=lambda sampler: None,
+    )
+
+
+def test_greedy_grammar_sampler_picks_the_best_allowed_token_and_rarely_scans_everything() -> None:
+    rng = random.Random(7)
+    vocab, steps = 12, 40
+    logits = [[rng.uniform(-3, 3) for _ in range(vocab)] for _ in range(steps)]
+    allowed = [set(rng.sample(range(vocab), rng.randint(1, vocab))) for _ in range(steps)]
+    grammar = Grammar(allowed)
+    llama = types.SimpleNamespace(
+        _n_vocab=vocab, last_n_tokens_size=64, _model=types.SimpleNamespace(vocab=None)
+    )
+    spec = types.SimpleNamespace(_grammar="root ::= x", _root="root")
+    sampler = local.GreedyGrammarSampler(fake_lib(logits, grammar), llama, spec, (2.0, 0.0, 0.0))
+    picked = [sampler.sample(types.SimpleNamespace(ctx=None), -1) for _ in range(steps)]
+    # the reference chain: penalties, then the grammar over everything, then greedy
+    seen: set[int] = set()
+    expected = []
+    for row, ok in zip(logits, allowed, strict=True):
+        scored = [
+            (v / 2 if i in seen else v) if i in ok else float("-inf") for i, v in enumerate(row)
+        ]
+        best = max(range(vocab), key=lambda i: (scored[i], -i))
+        expected.append(best)
+        seen.add(best)
+    assert picked == expected
+    unconstrained_rejected = sum(
+        max(range(vocab), key=lambda i: (row[i] / 2 if i in set(expected[:k]) else row[i], -i))
+        not in ok
+        for k, (row, ok) in enumerate(zip(logits, allowed, strict=True))
+    )
+    assert 0 < grammar.full_passes == unconstrained_rejected < steps
+    sampler.close()
