@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -176,6 +177,8 @@ def main() -> None:
         f"package overhead: {wall - inside:.2f} s of {wall:.1f} s wall "
         f"= {100 * (wall - inside) / max(wall, 1e-9):.2f}% (target < 2%)"
     )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {rss:.0f} MiB (the pool's contexts{' and the naive one' if naive else ''})")
     if naive:
         naive_total = sum(f.naive_seconds for f in figures)
         same = sum(n[2] for f in figures for n in f.naive)
