@@ -49,10 +49,12 @@ class WriteChannelMessage(dspy.Signature):
     """
 
     seller: str = dspy.InputField(desc="who is selling what; the sender and tone to use")
-    channel: str = dspy.InputField(desc="linkedin, sms or call")
-    length: str = dspy.InputField(desc="the length limit for this channel")
     account: str = dspy.InputField(desc="the company's own fields, one per line")
     contact: str = dspy.InputField(desc="the person to write to")
     analysis: str = dspy.InputField(desc="pain points, fit and approach for this account")
+    # channel and length stay next to the answer: moved up with the seller, the 0.5B model
+    # overran the length limit more often (eval smoke, lab-041)
+    channel: str = dspy.InputField(desc="linkedin, sms or call")
+    length: str = dspy.InputField(desc="the length limit for this channel")
     feedback: str = dspy.InputField(desc="problems to fix from a previous attempt, or empty")
     message: str = dspy.OutputField(desc="the message text, nothing else")
