@@ -47,12 +47,6 @@ class Context:
             "usage": {"prompt_tokens": len(tokens), "completion_tokens": 1, "total_tokens": 0},
         }
 
-    def save_state(self) -> tuple[list[int], int]:
-        return list(self.input_ids), self.n_tokens
-
-    def load_state(self, state: tuple[list[int], int]) -> None:
-        self.input_ids, self.n_tokens = list(state[0]), state[1]
-
     def close(self) -> None:
         self.closed = True
 
@@ -301,22 +295,3 @@ def test_greedy_grammar_sampler_picks_the_best_allowed_token_and_rarely_scans_ev
     )
     assert 0 < grammar.full_passes == unconstrained_rejected < steps
     sampler.close()
-
-
-def test_a_fresh_context_starts_from_the_state_of_one_sharing_its_system_message(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(Context, "made", [])
-    engine = LlamaEngine(Path("unused.gguf"), "test", contexts=4)
-    engine.pool.factory = Context
-    records: list[CallRecord] = []
-    engine.observer = records.append
-    lm = dspy.LM("local/test", engine=engine, cache=False)
-    system = "channel rules " * 100  # 1,400 characters, shared by the channel predictors
-    lm(messages=chat(system, "acme", demo="linkedin demo"))
-    lm(messages=chat(system, "acme", demo="sms demo"))
-    lm(messages=chat("email rules", "acme", demo="email demo"))  # shares too little: no copy
-    linkedin, sms, email = records
-    assert (linkedin.slot, sms.slot, email.slot) == (0, 1, 2)
-    assert linkedin.reused_tokens == 0 and email.reused_tokens == 0
-    assert len(system) <= sms.reused_tokens < sms.prompt_tokens

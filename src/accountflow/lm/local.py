@@ -298,7 +298,6 @@ def _response_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
 
 REPEAT_PENALTY = 1.1
 DEFAULT_CONTEXTS = 8  # the pipeline's seven predictors plus the eval judge
-MIN_SHARED_CHARS = 1000  # below this, copying another context's state is not worth its ~0.3 s
 
 
 def context_count() -> int:
@@ -314,20 +313,21 @@ def context_count() -> int:
         ) from None
 
 
-def stable_text(messages: list[dict[str, str]]) -> str:
-    """What a request shares with the other calls of its predictor: every message but the last
-    (system message, instructions, demos), roles and boundaries included."""
-    return "".join(f"{m['role']}\0{m['content']}\0" for m in messages[:-1])
-
-
 def prefix_key(messages: list[dict[str, str]]) -> str:
-    """The context-pool key of a request: a hash of its `stable_text`. Requests with the same key
-    land on the same context, whose KV cache then already holds that prefix."""
-    return hashlib.sha256(stable_text(messages).encode()).hexdigest()
+    """What a request shares with the other calls of its predictor: every message but the last
+    (system message, instructions, demos). Requests with the same key land on the same context,
+    whose KV cache then already holds that prefix."""
+    digest = hashlib.sha256()
+    for message in messages[:-1]:
+        digest.update(message["role"].encode())
+        digest.update(b"\0")
+        digest.update(message["content"].encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
-def common_prefix(a: Sequence[Any], b: Sequence[Any]) -> int:
-    """Length of the longest common prefix of two sequences (tokens or text)."""
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token sequences."""
     n = 0
     for x, y in zip(a, b, strict=False):
         if x != y:
@@ -358,8 +358,6 @@ class _Slot:
     index: int
     llama: Any = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    stable: str = ""  # the stable text of the key it serves
-    fresh: bool = True  # (re)assigned to a key and not yet used for it
 
 
 class ContextPool:
@@ -378,7 +376,7 @@ class ContextPool:
         self._lock = threading.Lock()
         self._created = 0
 
-    def slot_for(self, key: str, stable: str = "") -> _Slot:
+    def slot_for(self, key: str) -> _Slot:
         """The slot for `key` (most recently used from now on); its lock is not taken."""
         with self._lock:
             slot = self._slots.get(key)
@@ -390,29 +388,13 @@ class ContextPool:
                 self._created += 1
             else:
                 _, slot = self._slots.popitem(last=False)  # evict the least recently used key
-            slot.stable, slot.fresh = stable, True
             self._slots[key] = slot
             return slot
 
-    def donor_for(self, slot: _Slot) -> _Slot | None:
-        """The loaded, used context whose key shares the longest stable text with `slot`'s (at
-        least MIN_SHARED_CHARS), e.g. the LinkedIn predictor's for the SMS one: same system
-        message, other demos. Its state gives a fresh context that shared part for free."""
-        with self._lock:
-            others = [s for s in self._slots.values() if s is not slot and s.llama is not None]
-        best, shared = None, MIN_SHARED_CHARS - 1
-        for other in others:
-            if other.fresh:
-                continue
-            n = common_prefix(other.stable, slot.stable)
-            if n > shared:
-                best, shared = other, n
-        return best
-
     @contextmanager
-    def use(self, key: str, stable: str = "") -> Iterator[_Slot]:
+    def use(self, key: str) -> Iterator[_Slot]:
         """The slot for `key` with its lock held and its context loaded."""
-        slot = self.slot_for(key, stable)
+        slot = self.slot_for(key)
         with slot.lock:
             if slot.llama is None:
                 slot.llama = self.factory()
@@ -587,13 +569,9 @@ class LlamaEngine:
         }
         if (fmt := _response_format(config.response_format)) is not None:
             kwargs["response_format"] = fmt
-        stable = stable_text(messages)
-        key = hashlib.sha256(stable.encode()).hexdigest()
-        with self.pool.use(key, stable) as slot, self._compute:
+        key = prefix_key(messages)
+        with self.pool.use(key) as slot, self._compute:
             llama = slot.llama
-            if slot.fresh:
-                slot.fresh = False
-                self._seed(slot)
             before = _cached_tokens(llama) if self.observer is not None else []
             started = time.perf_counter()
             try:
@@ -637,21 +615,6 @@ class LlamaEngine:
                 total_tokens=usage.get("total_tokens"),
             ),
         )
-
-    def _seed(self, slot: _Slot) -> None:
-        """Start a fresh context from the state of a context sharing most of its stable prefix
-        (a memory copy of its KV cache, ~0.3 s, instead of re-processing ~900 tokens). The donor
-        is only borrowed if idle: waiting for it while holding the compute lock could deadlock."""
-        donor = self.pool.donor_for(slot)
-        if donor is None or not donor.lock.acquire(blocking=False):
-            return
-        try:
-            if donor.llama is None or not hasattr(donor.llama, "save_state"):
-                return
-            state = donor.llama.save_state()
-        finally:
-            donor.lock.release()
-        slot.llama.load_state(state)
 
     def stream(self, request: Request) -> Iterator[Any]:
         from dspy.lm15 import response_to_events
