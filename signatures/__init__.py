@@ -1,10 +1,10 @@
 """DSPy Signature classes: the prompt contracts of each step.
 
 Their docstrings are the instructions the model sees; optimizers rewrite them, so keep the
-product and the seller out of them (those arrive as inputs). The seller, the same for every
-account, is the first input: the prompt's stable part then ends as late as possible, and the
-embedded model reuses all of it from a warm KV cache (`lm/local.py`). Short constraints the model
-must obey (a channel's length limit, feedback) stay last, next to the answer.
+product and the seller out of them (those arrive as inputs). In the analysis, the seller (the
+same for every account) is the first input, so the embedded model reuses it from a warm KV cache
+(`lm/local.py`); the writing steps keep their original order (moved first there, the 0.5B model
+overran channel length limits more often in eval smoke).
 """
 
 from accountflow.signatures.analysis import AnalyzeAccount

@@ -19,11 +19,11 @@ class WriteColleagueReference(dspy.Signature):
     - If `feedback` is not empty, it lists what was wrong with your previous answer: fix it.
     """
 
-    seller: str = dspy.InputField(desc="who is selling what; the sender and tone to use")
     account: str = dspy.InputField(desc="the company's own fields, one per line")
     contact: str = dspy.InputField(desc="the person to write to")
     referrer: str = dspy.InputField(desc="the colleague who really engaged with the seller")
     topic: str = dspy.InputField(desc="what the colleague asked about")
+    seller: str = dspy.InputField(desc="who is selling what; the sender and tone to use")
     feedback: str = dspy.InputField(desc="problems to fix from a previous attempt, or empty")
     subject: str = dspy.OutputField(desc="email subject, at most 60 characters")
     body: str = dspy.OutputField(desc="email body")

@@ -24,10 +24,10 @@ class WriteEmail(dspy.Signature):
     - If `feedback` is not empty, it says what was wrong with your previous answer: fix it.
     """
 
-    seller: str = dspy.InputField(desc="who is selling what; the sender and tone to use")
     account: str = dspy.InputField(desc="the company's own fields, one per line")
     contact: str = dspy.InputField(desc="the person to write to")
     analysis: str = dspy.InputField(desc="pain points, fit and approach for this account")
+    seller: str = dspy.InputField(desc="who is selling what; the sender and tone to use")
     feedback: str = dspy.InputField(desc="problems to fix from a previous attempt, or empty")
     subject: str = dspy.OutputField(desc="email subject, at most 60 characters")
     body: str = dspy.OutputField(desc="email body, 60 to 120 words")
@@ -48,12 +48,10 @@ class WriteChannelMessage(dspy.Signature):
     - If `feedback` is not empty, it says what was wrong with your previous answer: fix it.
     """
 
-    seller: str = dspy.InputField(desc="who is selling what; the sender and tone to use")
     account: str = dspy.InputField(desc="the company's own fields, one per line")
     contact: str = dspy.InputField(desc="the person to write to")
     analysis: str = dspy.InputField(desc="pain points, fit and approach for this account")
-    # channel and length stay next to the answer: moved up with the seller, the 0.5B model
-    # overran the length limit more often (eval smoke, lab-041)
+    seller: str = dspy.InputField(desc="who is selling what; the sender and tone to use")
     channel: str = dspy.InputField(desc="linkedin, sms or call")
     length: str = dspy.InputField(desc="the length limit for this channel")
     feedback: str = dspy.InputField(desc="problems to fix from a previous attempt, or empty")
