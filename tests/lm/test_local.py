@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.metadata
+import json
 import os
 import sys
 import tempfile
@@ -272,8 +273,11 @@ def test_one_engine_per_model_file_and_async_calls_work(fake_llama: type[FakeLla
     with dspy.context(lm=second, adapter=dspy.JSONAdapter()):
         result = asyncio.run(predict.acall(text="hello"))
     assert result.score == 4
-    [llama] = fake_llama.instances  # loaded once, shared by both LMs
-    assert [c["max_tokens"] for c in llama.calls] == [1200, 64]
+    # one engine for both LMs; its two prompt prefixes (no system message, a signature's) got
+    # a context each
+    assert len(fake_llama.instances) == 2
+    calls = [call for llama in fake_llama.instances for call in llama.calls]
+    assert [c["max_tokens"] for c in calls] == [1200, 64]
 
 
 def test_json_object_mode_passes_through() -> None:
@@ -316,3 +320,47 @@ def test_real_model_answers_a_typed_signature(monkeypatch: pytest.MonkeyPatch) -
     assert isinstance(result.fit_score, int)
     assert all(isinstance(p, PainPoint) for p in result.pain_points)
     assert result.approach in ("pain_point_focused", "opportunity_focused")
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(
+    os.environ.get("ACCOUNTFLOW_TEST_LOCAL_MODEL") != "1",
+    reason="runs the real embedded model; set ACCOUNTFLOW_TEST_LOCAL_MODEL=1",
+)
+def test_real_model_fast_grammar_sampling_writes_what_llama_cpp_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if REAL_MODEL_DIR:
+        monkeypatch.setenv("ACCOUNTFLOW_MODEL_DIR", REAL_MODEL_DIR)
+    else:
+        monkeypatch.delenv("ACCOUNTFLOW_MODEL_DIR")
+    import llama_cpp
+
+    path = str(local.ensure_model("qwen2.5-coder-0.5b"))
+    schema = {
+        "type": "object",
+        "properties": {
+            "points": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+            "score": {"type": "integer"},
+        },
+        "required": ["points", "score"],
+    }
+    request: dict[str, Any] = {
+        "messages": [
+            {"role": "user", "content": "Three problems of a freight firm, and a 0-100 score."}
+        ],
+        "temperature": 0.0,
+        "max_tokens": 120,
+        "repeat_penalty": local.REPEAT_PENALTY,
+        "response_format": {"type": "json_object", "schema": schema},
+    }
+    replies = []
+    for factory in (llama_cpp.Llama, local.llama_class(llama_cpp)):
+        llama = factory(model_path=path, n_ctx=1024, verbose=False)
+        try:
+            out = llama.create_chat_completion(**request)
+        finally:
+            llama.close()
+        replies.append(out["choices"][0]["message"]["content"])
+    assert replies[0] == replies[1]
+    assert isinstance(json.loads(replies[1])["score"], int)

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import ctypes
 import hashlib
 import importlib.metadata
+import json
 import os
 import re
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import suppress
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -207,27 +211,346 @@ def is_available() -> bool:
     return True
 
 
+# Nested free text (a pain point's description, a fact, a rationale) is one or two sentences by
+# the steps' own rules; the 0.5B model instead often pastes the whole account description into
+# each of them. Decoding is half the embedded model's time, so the grammar bounds such strings
+# and lists; a string cut at its bound is trimmed back to a sentence or word end afterwards.
+# Off by default: on `eval smoke` with the bounds on, one more dev account (lab-041) failed its
+# LinkedIn length rule, so they stay opt-in (ACCOUNTFLOW_LOCAL_BOUND_NESTED=1) until the
+# outreach issue's criterion-based analysis makes the analysis short by itself.
+NESTED_STRING_CHARS = 200
+NESTED_ITEMS = 4
+
+
+def bound_nested() -> bool:
+    return os.environ.get("ACCOUNTFLOW_LOCAL_BOUND_NESTED", "") not in ("", "0", "false")
+
+
+def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its `$ref`s inlined and, from the second level down (inside a structured
+    output field), free-text strings bounded to NESTED_STRING_CHARS and arrays to NESTED_ITEMS
+    (tighter bounds already in the schema are kept). Top-level fields such as an email body
+    are left alone."""
+    defs: dict[str, Any] = schema.get("$defs") or {}
+
+    def walk(node: Any, depth: int) -> Any:
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.split("/")[-1] in defs:
+            node = {**defs[ref.split("/")[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+        out = {k: v for k, v in node.items() if k != "$defs"}
+        if isinstance(out.get("properties"), dict):
+            out["properties"] = {k: walk(v, depth + 1) for k, v in out["properties"].items()}
+        if isinstance(out.get("items"), dict):
+            out["items"] = walk(out["items"], depth + 1)
+        for combo in ("anyOf", "oneOf", "allOf"):
+            if isinstance(out.get(combo), list):
+                out[combo] = [walk(v, depth) for v in out[combo]]
+        if depth >= 2 and out.get("type") == "string":
+            if not {"enum", "const", "pattern", "format"} & out.keys():
+                out["maxLength"] = min(
+                    int(out.get("maxLength", NESTED_STRING_CHARS)), NESTED_STRING_CHARS
+                )
+        if depth >= 2 and out.get("type") == "array":
+            out["maxItems"] = min(int(out.get("maxItems", NESTED_ITEMS)), NESTED_ITEMS)
+            out["minItems"] = min(int(out.get("minItems", 0)), out["maxItems"])
+        return out
+
+    return walk(schema, 0)
+
+
+def trim_cut_strings(text: str) -> str:
+    """A JSON reply with every nested string that ends at the grammar's bound trimmed back to
+    its last sentence end (or, failing that, word end): a cut-off half word reads worse than a
+    shorter sentence. Anything that does not parse is returned unchanged."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    changed = False
+
+    def trim(value: str) -> str:
+        cut = value[:NESTED_STRING_CHARS]
+        end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+        if end >= NESTED_STRING_CHARS // 3:
+            return cut[: end + 1]
+        space = cut.rfind(" ")
+        return cut[:space].rstrip(" ,;:-(") if space > 0 else cut
+
+    def walk(node: Any, depth: int) -> Any:
+        nonlocal changed
+        if isinstance(node, dict):
+            return {k: walk(v, depth + 1) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, depth + 1) for v in node]
+        if depth >= 2 and isinstance(node, str) and len(node) >= NESTED_STRING_CHARS:
+            changed = True
+            return trim(node)
+        return node
+
+    result = walk(data, 0)
+    return json.dumps(result, ensure_ascii=False) if changed else text
+
+
 def _response_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
     """DSPy's json_schema form -> llama-cpp-python's, which compiles the schema to a grammar."""
     if not fmt or fmt.get("type") not in ("json_schema", "json_object"):
         return None
     schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema")
-    return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
+    if not schema:
+        return {"type": "json_object"}
+    return {"type": "json_object", "schema": bounded_schema(schema) if bound_nested() else schema}
 
 
 REPEAT_PENALTY = 1.1
+DEFAULT_CONTEXTS = 8  # the pipeline's seven predictors plus the eval judge
+
+
+def context_count() -> int:
+    """How many llama.cpp contexts an engine keeps warm (ACCOUNTFLOW_LOCAL_CONTEXTS, default 8).
+    Each costs its KV cache, n_ctx x ~12 KB for the 0.5B model (~100 MB at 8192 tokens); the
+    weights are memory-mapped once and shared."""
+    raw = os.environ.get("ACCOUNTFLOW_LOCAL_CONTEXTS", "")
+    try:
+        return max(1, int(raw)) if raw.strip() else DEFAULT_CONTEXTS
+    except ValueError:
+        raise ConfigError(
+            f"ACCOUNTFLOW_LOCAL_CONTEXTS is {raw!r}: set it to a whole number of contexts, e.g. 8."
+        ) from None
+
+
+def prefix_key(messages: list[dict[str, str]]) -> str:
+    """What a request shares with the other calls of its predictor: every message but the last
+    (system message, instructions, demos). Requests with the same key land on the same context,
+    whose KV cache then already holds that prefix."""
+    digest = hashlib.sha256()
+    for message in messages[:-1]:
+        digest.update(message["role"].encode())
+        digest.update(b"\0")
+        digest.update(message["content"].encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token sequences."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+@dataclass
+class CallRecord:
+    """One finished call, as the engine's observer sees it (benchmarks replay these)."""
+
+    messages: list[dict[str, str]]
+    kwargs: dict[str, Any]  # everything else passed to create_chat_completion
+    key: str
+    slot: int
+    prompt_tokens: int
+    reused_tokens: int  # prompt tokens already in the context's KV cache (not re-processed)
+    completion_tokens: int
+    seconds: float  # inside llama.cpp
+    reply: str
+
+
+@dataclass
+class _Slot:
+    """One llama.cpp context and the lock that guards it (a context is not thread-safe)."""
+
+    index: int
+    llama: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class ContextPool:
+    """At most `size` llama.cpp contexts over one model, each kept for one prompt prefix.
+
+    llama.cpp reuses only the prefix a prompt shares with the *previous* prompt of the same
+    context; calls that alternate between predictors would re-process every predictor's system
+    message and demos each time. Giving each prefix key its own context keeps all of them warm.
+    When more keys than contexts are in use, the least recently used context is handed to the
+    new key (its cache is simply overwritten). Contexts are created on first use by `factory`.
+    """
+
+    def __init__(self, factory: Callable[[], Any], size: int) -> None:
+        self.factory, self.size = factory, max(1, size)
+        self._slots: OrderedDict[str, _Slot] = OrderedDict()  # key -> slot, LRU first
+        self._lock = threading.Lock()
+        self._created = 0
+
+    def slot_for(self, key: str) -> _Slot:
+        """The slot for `key` (most recently used from now on); its lock is not taken."""
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is not None:
+                self._slots.move_to_end(key)
+                return slot
+            if self._created < self.size:
+                slot = _Slot(self._created)
+                self._created += 1
+            else:
+                _, slot = self._slots.popitem(last=False)  # evict the least recently used key
+            self._slots[key] = slot
+            return slot
+
+    @contextmanager
+    def use(self, key: str) -> Iterator[_Slot]:
+        """The slot for `key` with its lock held and its context loaded."""
+        slot = self.slot_for(key)
+        with slot.lock:
+            if slot.llama is None:
+                slot.llama = self.factory()
+            yield slot
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return list(self._slots)
+
+    def loaded(self) -> int:
+        """Contexts currently allocated."""
+        with self._lock:
+            slots = list(self._slots.values())
+        return sum(1 for s in slots if s.llama is not None)
+
+    def close(self) -> None:
+        """Free every context (each is recreated on its next use)."""
+        with self._lock:
+            slots = list(self._slots.values())
+        for slot in slots:
+            with slot.lock:
+                llama, slot.llama = slot.llama, None
+            if llama is not None:
+                llama.close()
+
+
+class GreedyGrammarSampler:
+    """Greedy decoding under a grammar that checks the grammar on the best token first.
+
+    llama-cpp-python's sampler chain runs the grammar over all ~152k vocabulary entries before
+    every greedy pick; measured here, that halves decoding speed. The unconstrained best token is
+    almost always allowed (the model writes the JSON on its own), so this checks that one token
+    and runs the grammar over the whole vocabulary only when it is rejected. Either way the pick
+    is the best token the grammar allows after the repeat penalty: the same token the default
+    chain (penalties, grammar, greedy) picks. llama.cpp's own common sampler does the same."""
+
+    def __init__(self, lib: Any, llama: Any, grammar: Any, penalties: tuple[float, float, float]):
+        import numpy as np
+
+        self._lib, self._np = lib, np
+        self._n = int(llama._n_vocab)
+        repeat, freq, present = penalties
+        self._penalties = lib.llama_sampler_init_penalties(
+            self._n, int(llama.last_n_tokens_size), repeat, freq, present
+        )
+        self._grammar = lib.llama_sampler_init_grammar(
+            llama._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
+        )
+        if not self._grammar:
+            lib.llama_sampler_free(self._penalties)
+            self._penalties = None
+            raise ValueError("llama.cpp could not compile the response grammar")
+        dtype = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
+        self._all = np.zeros(self._n, dtype=dtype)
+        self._all["id"] = np.arange(self._n, dtype=np.int32)
+        self._one = np.zeros(1, dtype=dtype)
+
+    def _view(self, data: Any) -> Any:
+        lib = self._lib
+        return lib.llama_token_data_array(
+            data=data.ctypes.data_as(lib.llama_token_data_p), size=len(data), selected=-1
+        )
+
+    def sample(self, ctx: Any, idx: int) -> int:
+        lib, np = self._lib, self._np
+        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(ctx.ctx, idx), shape=(self._n,))
+        self._all["logit"] = logits
+        lib.llama_sampler_apply(self._penalties, ctypes.byref(self._view(self._all)))
+        token = int(np.argmax(self._all["logit"]))
+        self._one[0] = (token, self._all["logit"][token], 0.0)
+        lib.llama_sampler_apply(self._grammar, ctypes.byref(self._view(self._one)))
+        if not np.isfinite(self._one["logit"][0]):  # rejected: the grammar picks among all
+            lib.llama_sampler_apply(self._grammar, ctypes.byref(self._view(self._all)))
+            token = int(np.argmax(self._all["logit"]))
+        lib.llama_sampler_accept(self._penalties, token)
+        lib.llama_sampler_accept(self._grammar, token)
+        return token
+
+    def close(self) -> None:
+        for name in ("_penalties", "_grammar"):
+            sampler = getattr(self, name, None)
+            if sampler:
+                self._lib.llama_sampler_free(sampler)
+            setattr(self, name, None)
+
+    def __del__(self) -> None:
+        with suppress(Exception):
+            self.close()
+
+
+_LLAMA_CLASS: Any = None
+
+
+def llama_class(lib: Any) -> Any:
+    """`llama_cpp.Llama` with greedy grammar-constrained sampling done by
+    GreedyGrammarSampler; every other sampling setup is left to llama-cpp-python."""
+    global _LLAMA_CLASS
+    if _LLAMA_CLASS is None or _LLAMA_CLASS.__bases__[0] is not lib.Llama:
+
+        class Llama(lib.Llama):
+            def _init_sampler(self, *args: Any, **kwargs: Any) -> Any:
+                grammar = kwargs.get("grammar")
+                if (
+                    not args
+                    and grammar is not None
+                    and kwargs.get("temp") == 0.0
+                    and kwargs.get("logits_processor") is None
+                    and not kwargs.get("mirostat_mode")
+                ):
+                    penalties = (
+                        float(kwargs.get("repeat_penalty", 1.0)),
+                        float(kwargs.get("frequency_penalty", 0.0)),
+                        float(kwargs.get("presence_penalty", 0.0)),
+                    )
+                    return GreedyGrammarSampler(lib, self, grammar, penalties)
+                return super()._init_sampler(*args, **kwargs)
+
+        _LLAMA_CLASS = Llama
+    return _LLAMA_CLASS
 
 
 class LlamaEngine:
-    """A DSPy engine over one llama.cpp model, loaded on the first call and shared by LMs."""
+    """A DSPy engine over one llama.cpp model, loaded on the first call and shared by LMs.
+
+    Requests are spread over a `ContextPool` by prompt prefix, so each predictor's instructions
+    and demos are processed once, not on every call. Computation is serialized engine-wide
+    (each context already uses every core; two at once would only slow both down)."""
 
     supports_response_schema = True
     supported_params = frozenset({"response_format", "temperature", "max_tokens", "seed"})
 
-    def __init__(self, model_path: Path, name: str, n_ctx: int = 8192) -> None:
+    def __init__(
+        self, model_path: Path, name: str, n_ctx: int = 8192, contexts: int | None = None
+    ) -> None:
         self.model_path, self.name, self.n_ctx = model_path, name, n_ctx
-        self._llama: Any = None
-        self._lock = threading.Lock()  # one llama.cpp context is not thread-safe
+        self.pool = ContextPool(self._load, contexts or context_count())
+        self._compute = threading.Lock()
+        self.observer: Callable[[CallRecord], None] | None = None  # e.g. a benchmark's recorder
+        self.fast_grammar = True  # GreedyGrammarSampler; False: llama-cpp-python's own chain
+
+    def _load(self) -> Any:
+        lib = _import_llama_cpp()
+        factory = llama_class(lib) if self.fast_grammar else lib.Llama
+        return factory(
+            model_path=str(self.model_path),
+            n_ctx=self.n_ctx,
+            n_threads=os.cpu_count() or 1,
+            verbose=False,
+        )
 
     def complete(self, request: Request) -> Response:
         from dspy.clients.engines.base import validate_request
@@ -245,7 +568,6 @@ class LlamaEngine:
         ]
         config = request.config
         kwargs: dict[str, Any] = {
-            "messages": messages,
             "temperature": config.temperature or 0.0,
             "max_tokens": config.max_tokens or 1024,
             "seed": config.seed,
@@ -254,25 +576,45 @@ class LlamaEngine:
         }
         if (fmt := _response_format(config.response_format)) is not None:
             kwargs["response_format"] = fmt
-        with self._lock:
-            if self._llama is None:
-                self._llama = _import_llama_cpp().Llama(
-                    model_path=str(self.model_path),
-                    n_ctx=self.n_ctx,
-                    n_threads=os.cpu_count() or 1,
-                    verbose=False,
-                )
+        key = prefix_key(messages)
+        with self.pool.use(key) as slot, self._compute:
+            llama = slot.llama
+            before = _cached_tokens(llama) if self.observer is not None else []
+            started = time.perf_counter()
             try:
-                out = self._llama.create_chat_completion(**kwargs)
+                out = llama.create_chat_completion(messages=messages, **kwargs)
             except ValueError as exc:  # llama.cpp's way of saying the prompt is too long
                 if "context window" in str(exc):
                     raise ContextLengthError(str(exc), provider="local") from exc
                 raise
-        choice, usage = out["choices"][0], out.get("usage") or {}
+            seconds = time.perf_counter() - started
+            usage = out.get("usage") or {}
+            prompt_tokens = int(usage.get("prompt_tokens") or 0)
+            after = _cached_tokens(llama) if self.observer is not None else []
+        choice = out["choices"][0]
+        text = choice["message"].get("content") or ""
+        if bound_nested() and "schema" in kwargs.get("response_format", {}):
+            text = trim_cut_strings(text)
+        if self.observer is not None:
+            # llama.cpp re-evaluates at least the last prompt token, hence the - 1
+            shared = common_prefix(before, after[:prompt_tokens])
+            self.observer(
+                CallRecord(
+                    messages=messages,
+                    kwargs=kwargs,
+                    key=key,
+                    slot=slot.index,
+                    prompt_tokens=prompt_tokens,
+                    reused_tokens=max(0, min(shared, prompt_tokens - 1)),
+                    completion_tokens=int(usage.get("completion_tokens") or 0),
+                    seconds=seconds,
+                    reply=text,
+                )
+            )
         return Response(
             id=None,
             model=self.name,
-            message=Message.assistant([TextPart(choice["message"].get("content") or "")]),
+            message=Message.assistant([TextPart(text)]),
             finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
             usage=Usage(
                 input_tokens=usage.get("prompt_tokens"),
@@ -287,11 +629,17 @@ class LlamaEngine:
         return response_to_events(self.complete(request))
 
     def close(self) -> None:
-        """Free the model (reloaded on next call); DSPy never closes borrowed custom engines."""
-        with self._lock:
-            llama, self._llama = self._llama, None
-        if llama is not None:
-            llama.close()
+        """Free the contexts (reloaded on next call); DSPy never closes borrowed custom engines."""
+        self.pool.close()
+
+
+def _cached_tokens(llama: Any) -> list[int]:
+    """The tokens in a context's KV cache (empty for stand-ins without llama.cpp's counters)."""
+    n = getattr(llama, "n_tokens", None)
+    ids = getattr(llama, "input_ids", None)
+    if not isinstance(n, int) or ids is None:
+        return []
+    return [int(t) for t in ids[:n]]
 
 
 def _close_engines() -> None:
