@@ -259,7 +259,7 @@ def test_ctrl_c_with_16_workers_exits_130_quickly_with_every_finished_step_recor
     waited = time.monotonic() - sent
     text = stderr.decode()
     assert proc.returncode == 130, text
-    assert waited < 5, waited
+    assert waited < 8, waited  # the 5 s grace (STOP_GRACE_S) for steps in flight, then exit
     assert "resume with: accountflow resume --batch" in text and "Traceback" not in text
     assert "interrupted" in text
     con = duckdb.connect(str(home / "accountflow.duckdb"), read_only=True)
