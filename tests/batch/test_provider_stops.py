@@ -80,7 +80,8 @@ def test_a_refused_key_stops_the_batch_at_the_first_refusal(
     assert len(stub.requests) <= 3, len(stub.requests)
     detail = summary["stop_detail"]
     assert key_env(MODEL) in detail and "refused" in detail and "\n" not in detail
-    assert summary["not_started"] >= 37 and summary["succeeded"] == 0
+    assert summary["not_started"] + summary["interrupted"] >= 37, summary
+    assert summary["succeeded"] == 0
     assert elapsed < 30
 
     # nothing was marked failed: fix the key and the same command resumes every account
