@@ -176,6 +176,7 @@ class Orchestrator:
         self.budget = budget  # a hard dollar limit every step attempt reserves from
         self.model = model_ref(lm).format()
         self.program_version = program_version(self.program)
+        self.seller_hash = seller_hash(seller)  # per run otherwise: the profile is fixed
         self.adapter = JSONAdapter()
         self._sleep = sleep  # None: the breaker's wait, which an opening breaker cuts short
         self._rng = random.Random(seed)
@@ -258,7 +259,7 @@ class Orchestrator:
         `review` is the run's own policy when it differs from this orchestrator's."""
         return RunIdentity(
             input_hash=input_hash(account.model_dump(mode="json")),
-            seller_hash=seller_hash(self.seller),
+            seller_hash=self.seller_hash,
             program_version=self.program_version,
             model=self.model,
             review=(review or self.review).identity(),
