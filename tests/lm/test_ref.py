@@ -79,11 +79,14 @@ def test_backends_and_facts() -> None:
     assert local.backend is Backend.local and local.name == "qwen2.5-coder-0.5b"
     remote = ModelRef.parse("openrouter/meta-llama/llama-3")
     assert (remote.provider, remote.name) == ("openrouter", "meta-llama/llama-3")
-    assert remote.needs_key and remote.key_env == "OPENROUTER_API_KEY"
+    # the variable is named after the provider (never read here: tests run with no key)
+    assert remote.needs_key and remote.key_env == key_env("openrouter/any")
+    assert remote.key_env.startswith(remote.provider.upper())
     assert remote.litellm_model == "openrouter/meta-llama/llama-3"
     assert not ModelRef.parse("ollama/llama3").needs_key
     assert not ModelRef.parse("openai/x", api_base="http://127.0.0.1:1/v1").needs_key
-    assert key_env("openai/gpt-4o-mini") == "OPENAI_API_KEY"
+    assert key_env("openai/gpt-4o-mini") == key_env("openai/other")
+    assert key_env("openai/gpt-4o-mini") != key_env("anthropic/claude")
 
 
 def test_the_api_base_argument_replaces_the_recorded_one_and_in_process_models_ignore_it() -> None:
