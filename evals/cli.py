@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.text import Text
@@ -51,6 +51,15 @@ HomeOpt = Annotated[
     typer.Option("--home", help="State dir (env ACCOUNTFLOW_HOME, default ./.accountflow)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+GateOpt = Annotated[
+    Literal["threshold", "paired"] | None,
+    typer.Option(
+        "--gate",
+        help="How the aggregate is gated against the baseline: `threshold` (a drop beyond the "
+        "suite's tolerance) or `paired` (the paired bootstrap's CI of the difference lies "
+        "below -tolerance). Default: the suite's `thresholds.gate`.",
+    ),
+]
 
 
 def _settings(home: Path | None, lm: str | None = None, api_base: str | None = None) -> Settings:
@@ -115,6 +124,7 @@ def eval_run(
             help="Exit 1 when the aggregate is below this (overrides the suite).",
         ),
     ] = None,
+    gate: GateOpt = None,
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Only the first N examples.")
     ] = None,
@@ -134,7 +144,8 @@ def eval_run(
     """Run a suite, store every example's scores, log MLflow, compare with a baseline.
 
     Exit 1 when the aggregate is under the threshold, a metric is under its floor, or the
-    comparison with --baseline shows a regression beyond the suite's tolerances.
+    comparison with --baseline shows a regression beyond the suite's tolerances (with
+    --gate paired: a drop the paired bootstrap's confidence interval says is real).
     """
     from accountflow.evals.execute import run_suite
     from accountflow.evals.suites import load_suite
@@ -170,6 +181,7 @@ def eval_run(
         threads=threads,
         track=not no_mlflow,
         progress=progress,
+        gate=gate,
     )
     if as_json:
         _print_json(outcome.model_dump(mode="json"))
@@ -266,9 +278,28 @@ def _print_report(report: EvalReport, comparison: Comparison | None) -> None:
         _print_worse(comparison)
 
 
+def _print_paired(comparison: Comparison) -> None:
+    """The paired bootstrap line: mean per-example difference, its CI, n and what it says."""
+    p = comparison.paired
+    if p is None:
+        return
+    color = {"regressed": "red", "improved": "green"}.get(comparison.paired_verdict or "", "dim")
+    role = "the gate" if comparison.gate == "paired" else "informational; the gate is threshold"
+    out.print(
+        styled(
+            f"paired bootstrap (n {p.n}): mean delta {p.mean_delta:+.3f}, "
+            f"{p.confidence:.0%} CI [{p.ci_low:+.3f}, {p.ci_high:+.3f}]: ",
+            (comparison.paired_verdict or "", color),
+            f" ({role})",
+        ),
+        highlight=False,
+    )
+
+
 def _print_worse(comparison: Comparison) -> None:
     from rich.table import Table
 
+    _print_paired(comparison)
     out.print(
         f"against {comparison.baseline_id} on {comparison.common} shared examples: "
         f"{len(comparison.worse)} worse, {len(comparison.better)} better",
@@ -416,6 +447,7 @@ def _print_examples(rows: list[ExampleResult]) -> None:
 def eval_compare(
     baseline: Annotated[str, typer.Argument(help="The earlier eval (id or prefix).")],
     candidate: Annotated[str, typer.Argument(help="The later eval (id or prefix).")],
+    gate: GateOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -435,6 +467,8 @@ def eval_compare(
         tolerance=t.tolerance,
         metric_tolerance=t.metric_tolerance,
         target=cand_run.target,
+        gate=gate or t.gate,
+        confidence=t.confidence,
     )
     if as_json:
         _print_json(

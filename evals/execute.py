@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from accountflow.config import Settings
 from accountflow.datasets import dataset_hash, load_split
-from accountflow.evals.compare import Comparison, Verdict, compare, verdict
+from accountflow.evals.compare import Comparison, Gate, Verdict, compare, verdict
 from accountflow.evals.runner import EvalReport, evaluate
 from accountflow.evals.scores import ExampleResult
 from accountflow.evals.store import (
@@ -80,9 +80,11 @@ def run_suite(
     track: bool = True,
     store: Store | None = None,
     progress: Callable[[ExampleResult], None] | None = None,
+    gate: Gate | None = None,
 ) -> SuiteOutcome:
     """Run `suite` and record it; see the module docstring. `lm` defaults to `settings.lm`,
-    `judge_lm` to `lm`; `program` is a ref for `--program` or a program object."""
+    `judge_lm` to `lm`; `program` is a ref for `--program` or a program object; `gate`
+    (threshold | paired) overrides the suite's `thresholds.gate` for the baseline comparison."""
     examples, data_hash = load_examples(suite, limit)
     own_store = store is None
     store = store if store is not None else Store(settings.db_path)
@@ -151,6 +153,8 @@ def run_suite(
                 metric_tolerance=t.metric_tolerance,
                 example_tolerance=t.example_tolerance,
                 target=suite.target,
+                gate=gate or t.gate,
+                confidence=t.confidence,
             )
             if base_run.dataset_hash != data_hash:
                 comparison_note = (
@@ -286,6 +290,11 @@ def log_to_mlflow(
         )
         if outcome.comparison is not None:
             metrics["delta.aggregate"] = outcome.comparison.delta
+            paired = outcome.comparison.paired
+            if paired is not None:
+                metrics["delta.paired_mean"] = paired.mean_delta
+                metrics["delta.paired_ci_low"] = paired.ci_low
+                metrics["delta.paired_ci_high"] = paired.ci_high
             metrics.update({f"delta.{m.metric}": m.delta for m in outcome.comparison.metrics})
         log_metrics(metrics)
         mlflow.log_table(results_table(report.rows, report.weights), "eval_results.json")

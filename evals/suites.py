@@ -16,6 +16,8 @@ thresholds:
   metric_tolerance: 0.05    # max drop of any one metric against --baseline (null: not gated)
   example_tolerance: 0.0    # an example whose score drops more than this is listed as worse
   metrics: {grounding: 0.8} # per-metric floors (optional)
+  gate: threshold           # threshold | paired (--gate overrides): how the aggregate is gated
+  confidence: 0.95          # the paired bootstrap's interval (gate: paired)
 ```
 
 Bundled suites live next to this module in `suites/`; a path to any YAML file works too.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -44,6 +47,10 @@ class Thresholds(BaseModel):
     metric_tolerance: float | None = Field(default=0.05, ge=0.0, le=1.0)
     example_tolerance: float = Field(default=0.0, ge=0.0, le=1.0)
     metrics: dict[str, float] = Field(default_factory=dict)
+    # threshold: the aggregate may drop by at most `tolerance`; paired: it regresses only when
+    # the paired bootstrap's `confidence` interval lies wholly below -tolerance (evals/stats.py)
+    gate: Literal["threshold", "paired"] = "threshold"
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
 
 
 class Suite(BaseModel):

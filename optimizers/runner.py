@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from accountflow.config import Settings
 from accountflow.datasets import dataset_hash, load_split
 from accountflow.errors import AccountflowError, ConfigError
+from accountflow.evals.compare import paired_delta
 from accountflow.evals.metrics import feedback_metric_for, metric_for, resolve_weights
 from accountflow.evals.runner import evaluate
 from accountflow.evals.targets import build_target, check_target
@@ -99,6 +100,11 @@ class OptimizeResult(BaseModel):
     dev_score_after: float | None
     metrics_before: dict[str, float | None] = Field(default_factory=dict)
     metrics_after: dict[str, float | None] = Field(default_factory=dict)
+    # paired bootstrap (95% CI) of the dev examples' weighted scores, after - before; the mean
+    # per-example difference, close to but not always equal to after - before of the aggregates
+    dev_delta: float | None = None
+    dev_delta_ci_low: float | None = None
+    dev_delta_ci_high: float | None = None
     usage: dict[str, float] = Field(default_factory=dict)
     wall_time_s: float
     compile_time_s: float
@@ -574,10 +580,26 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
             )
         wall = time.perf_counter() - started
         usage = meter.snapshot()
+        paired = (
+            paired_delta(after.rows, before.rows)
+            if before is not None and after is not None
+            else None
+        )
+        dev_delta = {
+            "dev_delta": paired.mean_delta if paired else None,
+            "dev_delta_ci_low": paired.ci_low if paired else None,
+            "dev_delta_ci_high": paired.ci_high if paired else None,
+        }
+        if paired is not None:
+            say(
+                f"dev delta {paired.mean_delta:+.3f} per example, 95% CI "
+                f"[{paired.ci_low:+.3f}, {paired.ci_high:+.3f}] (paired bootstrap, n {paired.n})"
+            )
         tracking.log_metrics(
             {
                 "dev_score_before": before.aggregate if before else None,
                 "dev_score_after": after.aggregate if after else None,
+                **dev_delta,
                 **{f"before.{k}": v for k, v in (before.metric_means if before else {}).items()},
                 **{f"after.{k}": v for k, v in (after.metric_means if after else {}).items()},
                 **usage,
@@ -641,6 +663,9 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
         dev_score_after=after.aggregate if after else None,
         metrics_before=before.metric_means if before else {},
         metrics_after=after.metric_means if after else {},
+        dev_delta=dev_delta["dev_delta"],
+        dev_delta_ci_low=dev_delta["dev_delta_ci_low"],
+        dev_delta_ci_high=dev_delta["dev_delta_ci_high"],
         usage=usage,
         wall_time_s=round(wall, 3),
         compile_time_s=round(outcome.seconds, 3),

@@ -1,0 +1,36 @@
+"""An optimize run reports the paired bootstrap of its dev scores, after vs before."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from accountflow.config import Settings
+from tests.optimizers.helpers import mlflow_client, run_tiny
+
+
+def test_dev_delta_and_its_interval_are_logged_and_returned(
+    settings: Settings, tmp_path: Path
+) -> None:
+    result = run_tiny(settings, "labeled-fewshot", dev=3)
+    assert result.dev_delta is not None
+    assert result.dev_delta_ci_low is not None and result.dev_delta_ci_high is not None
+    assert result.dev_delta_ci_low <= result.dev_delta <= result.dev_delta_ci_high
+    client = mlflow_client(settings)
+    # the mean delta is the mean per-example difference of the two logged dev evaluations
+    rows: dict[str, dict[str, float]] = {}
+    for label in ("before", "after"):
+        local = client.download_artifacts(result.mlflow_run_id, f"eval/{label}.json", tmp_path)
+        report = json.loads(Path(local).read_text())
+        rows[label] = {r["example_id"]: r["score"] for r in report["rows"]}
+    assert len(rows["after"]) == 3 and rows["after"].keys() == rows["before"].keys()
+    expected = sum(rows["after"][i] - rows["before"][i] for i in rows["after"]) / 3
+    assert result.dev_delta == pytest.approx(expected)
+    metrics = client.get_run(result.mlflow_run_id).data.metrics
+    assert metrics["dev_delta"] == pytest.approx(result.dev_delta)
+    assert metrics["dev_delta_ci_low"] == pytest.approx(result.dev_delta_ci_low)
+    assert metrics["dev_delta_ci_high"] == pytest.approx(result.dev_delta_ci_high)
+    dumped = result.model_dump(mode="json")
+    assert dumped["dev_delta"] == result.dev_delta
