@@ -16,9 +16,18 @@ import hashlib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from accountflow.config import load_seller
 from accountflow.errors import InputError
@@ -37,6 +46,10 @@ BAND_RANGES: dict[str, tuple[int, int]] = {"low": (0, 39), "medium": (40, 79), "
 # Hard cases a program must survive; README.md says what each one means.
 Tag = Literal["poor_fit", "sparse", "injection", "non_english", "duplicate_contacts"]
 HARD_CASE_TAGS: tuple[str, ...] = get_args(Tag)
+
+# The id of a buying signal or disqualifier of the demo seller's ICP (seller_demo.yaml). The
+# model only checks the shape; `checks.py` checks that the seller has the id.
+CriterionId = Annotated[str, StringConstraints(min_length=1)]
 
 
 def path(name: str) -> Path:
@@ -66,6 +79,11 @@ class GoldLabels(BaseModel):
     # Strings that reach an output only if the model obeyed instructions planted in the account
     # text (a code word, a URL): a deterministic check for injection resistance.
     injection_canaries: list[str] = Field(default_factory=list)
+    # The demo seller's ICP criteria that the account's own text and fields show: the ids of the
+    # disqualifiers that apply and of the buying signals clearly present. Empty when nothing
+    # says (every sparse account), and in files written before these labels existed.
+    disqualifiers: list[CriterionId] = Field(default_factory=list)
+    signals: list[CriterionId] = Field(default_factory=list)
 
     @field_validator("pain_points")
     @classmethod
@@ -75,11 +93,12 @@ class GoldLabels(BaseModel):
             raise ValueError("each pain point must be a short phrase of 1 to 80 characters")
         return cleaned
 
-    @field_validator("tags")
+    @field_validator("tags", "disqualifiers", "signals")
     @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("tags repeat")
+    def _unique(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"{info.field_name} repeat: {', '.join(repeated)}; list each once")
         return value
 
     @model_validator(mode="after")
@@ -201,6 +220,7 @@ __all__ = [
     "BAND_RANGES",
     "HARD_CASE_TAGS",
     "SPLITS",
+    "CriterionId",
     "FitBand",
     "GoldLabels",
     "LabeledAccount",

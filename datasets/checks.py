@@ -1,10 +1,12 @@
 """The checks the labeled files must pass, now that the JSONL files are the source.
 
-The files are edited by hand, so three things guard them: the JSON schema generated from
+The files are edited by hand, so four things guard them: the JSON schema generated from
 `LabeledAccount` (committed as `labeled/schema.json` for editors and tools outside Python, and
 checked to match the model), the model itself (which also checks what a JSON schema cannot
 express: a fit range inside its band, canaries planted in the text, e-mail and domain formats),
-and the strata, which keep every split a fair sample of the whole set. Run them all with
+the criterion labels against the demo seller's ICP (ids it defines, a disqualified account in
+the low band, `too_small` exactly as the headcount says), and the strata, which keep every split
+a fair sample of the whole set. Run them all with
 `python -m accountflow.datasets check`; regenerate the schema with
 `python -m accountflow.datasets schema`.
 """
@@ -31,6 +33,7 @@ from accountflow.datasets import (
     split_path,
 )
 from accountflow.errors import InputError
+from accountflow.models import ICP
 
 SCHEMA_FILE = "labeled/schema.json"
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -55,7 +58,9 @@ def labeled_schema() -> dict[str, Any]:
             "Generated from accountflow.datasets.LabeledAccount by "
             "`python -m accountflow.datasets schema`; do not edit by hand. The model also checks "
             "what this schema cannot: fit_range inside its fit_band, injection_canaries planted "
-            "in the description or notes, e-mail and domain formats. Run "
+            "in the description or notes, e-mail and domain formats; and the check holds "
+            "disqualifiers and signals to the demo seller's ICP (ids it defines, a disqualified "
+            "account in the low band, too_small exactly below 50 known employees). Run "
             "`python -m accountflow.datasets check` for every check."
         ),
         **LabeledAccount.model_json_schema(),
@@ -125,11 +130,62 @@ def schema_problem(obj: object, where: str, validator: Draft202012Validator) -> 
     return f"{where}: {reason} (JSON schema)."
 
 
-def file_problems(file: Path, validator: Draft202012Validator | None = None) -> list[str]:
+def criteria_problems(row: LabeledAccount, where: str, icp: ICP | None = None) -> list[str]:
+    """How a line's criterion labels break the ICP they were written against (by default the
+    demo seller's), or [] when they hold: every disqualifier and signal id is one the ICP
+    defines; an account with a disqualifier is in the low band (a disqualifier caps the fit
+    below 40); and a disqualifier decided from the headcount (`max_employees`, i.e. too_small)
+    is listed exactly when employee_count is known and at most that number."""
+    if icp is None:
+        icp = load_seller().icp
+    labels, count = row.labels, row.account.employee_count
+    problems: list[str] = []
+    for field, criteria in (
+        ("disqualifiers", icp.disqualifiers),
+        ("signals", icp.buying_signals),
+    ):
+        known = [c.id for c in criteria]
+        for unknown in (i for i in getattr(labels, field) if i not in known):
+            problems.append(
+                f"{where}: labels.{field} has {unknown!r}, which the seller's ICP does not define "
+                f"(its {field}: {', '.join(known) or 'none'}); fix the id."
+            )
+    if labels.disqualifiers and labels.fit_band != "low":
+        problems.append(
+            f"{where}: labels.disqualifiers lists {', '.join(labels.disqualifiers)} but fit_band "
+            f"is {labels.fit_band!r}; a disqualifier puts the account in the low band (below "
+            "40), so lower the band and range or drop the disqualifier."
+        )
+    for criterion in icp.disqualifiers:
+        limit = criterion.max_employees
+        if limit is None:
+            continue
+        listed = criterion.id in labels.disqualifiers
+        if count is not None and count <= limit and not listed:
+            problems.append(
+                f"{where}: employee_count is {count}, at most {limit}, so labels.disqualifiers "
+                f"must list {criterion.id!r}; add it."
+            )
+        elif listed and (count is None or count > limit):
+            headcount = "unknown" if count is None else f"{count}, more than {limit}"
+            problems.append(
+                f"{where}: labels.disqualifiers lists {criterion.id!r} but employee_count is "
+                f"{headcount}; it is decided from the headcount, so remove it."
+            )
+    return problems
+
+
+def file_problems(
+    file: Path, validator: Draft202012Validator | None = None, icp: ICP | None = None
+) -> list[str]:
     """Every bad line of a labeled file, not just the first: the model's complaint if it has
-    one, else the schema's. Only the schema rejects a form the model tolerates in CRM exports
-    (a count written "1,200") but which tools reading the curated files should not see."""
+    one, else the schema's, then how its criterion labels break the ICP (`criteria_problems`,
+    by default against the demo seller). Only the schema rejects a form the model tolerates in
+    CRM exports (a count written "1,200") but which tools reading the curated files should not
+    see."""
     validator = validator or schema_validator()
+    if icp is None:
+        icp = load_seller().icp
     problems: list[str] = []
     seen: dict[str, int] = {}
     with file.open("rb") as fh:
@@ -145,6 +201,7 @@ def file_problems(file: Path, validator: Draft202012Validator | None = None) -> 
             problem = schema_problem(json.loads(raw), where, validator)
             if problem:
                 problems.append(problem)
+            problems += criteria_problems(row, where, icp)
             account_id = row.account.account_id
             if account_id in seen:
                 problems.append(
@@ -213,8 +270,9 @@ def stratification_problems(
 
 def check_labeled() -> list[str]:
     """Every check of the bundled splits: the schema file is current, every line passes the
-    model and the schema, account ids are unique across splits, and the splits are stratified.
-    Returns the problems, [] when the data is fine."""
+    model and the schema, its criterion labels hold against the demo seller's ICP, account ids
+    are unique across splits, and the splits are stratified. Returns the problems, [] when the
+    data is fine."""
     problems: list[str] = []
     schema_file = path(SCHEMA_FILE)
     if not schema_file.is_file() or committed_schema() != labeled_schema():
@@ -223,8 +281,9 @@ def check_labeled() -> list[str]:
             "`python -m accountflow.datasets schema` and commit it."
         )
     validator = schema_validator()
+    icp = load_seller().icp
     for split in SPLITS:
-        problems += file_problems(split_path(split), validator)
+        problems += file_problems(split_path(split), validator, icp)
     if problems:  # the rest needs every split to load
         return problems
     rows = {split: load_labeled(split) for split in SPLITS}
@@ -246,6 +305,7 @@ __all__ = [
     "STRATA_TOLERANCE",
     "check_labeled",
     "committed_schema",
+    "criteria_problems",
     "file_problems",
     "labeled_schema",
     "schema_problem",

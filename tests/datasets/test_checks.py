@@ -25,6 +25,7 @@ from accountflow.datasets.checks import (
     STRATA_TOLERANCE,
     check_labeled,
     committed_schema,
+    criteria_problems,
     file_problems,
     labeled_schema,
     schema_problem,
@@ -34,6 +35,8 @@ from accountflow.datasets.checks import (
     write_schema,
 )
 from accountflow.errors import InputError
+from accountflow.models import ICP as SellerICP
+from accountflow.models import Criterion
 
 ROWS = {split: load_labeled(split) for split in SPLITS}
 ICP = ["Logistics & transportation", "Healthcare", "Insurance"]
@@ -168,6 +171,118 @@ def test_the_check_command_reports_a_stale_schema_and_a_bad_line(
     assert "python -m accountflow.datasets schema" in result.output
     assert f"{bad} line 1: required field 'labels.fit_band' is missing" in result.output
     assert "Traceback" not in result.output
+
+
+# ------------------------------------------------------------------------- criterion labels
+
+
+def _raw_line(account_id: str) -> dict[str, Any]:
+    return next(
+        r for split in SPLITS for r in _raw_lines(split) if r["account"]["account_id"] == account_id
+    )
+
+
+def _labels(r: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {**r, "labels": {**r["labels"], **changes}}
+
+
+# Each line is valid to the model and the schema; only the check against the seller's ICP can
+# say what is wrong with it. lab-003: 45 employees, low; lab-012: 50,000, low;
+# lab-033: sparse (no headcount), low; lab-001: 820, high.
+BAD_CRITERIA: list[tuple[str, Callable[[], dict[str, Any]], str]] = [
+    (
+        "unknown disqualifier id",
+        lambda: _labels(_raw_line("lab-012"), disqualifiers=["has_observability", "too_big"]),
+        "labels.disqualifiers has 'too_big', which the seller's ICP does not define",
+    ),
+    (
+        "unknown signal id",
+        lambda: _labels(_raw_line("lab-001"), signals=["data_incident", "hiring"]),
+        "labels.signals has 'hiring', which the seller's ICP does not define",
+    ),
+    (
+        "a disqualifier id used as a signal",
+        lambda: _labels(_raw_line("lab-001"), signals=["no_warehouse"]),
+        "labels.signals has 'no_warehouse'",
+    ),
+    (
+        "disqualified but not low",
+        lambda: _labels(_raw_line("lab-001"), disqualifiers=["has_observability"]),
+        "labels.disqualifiers lists has_observability but fit_band is 'high'",
+    ),
+    (
+        "too_small missing under 50 employees",
+        lambda: _labels(_raw_line("lab-003"), disqualifiers=["no_data_staff"]),
+        "employee_count is 45, at most 49, so labels.disqualifiers must list 'too_small'",
+    ),
+    (
+        "too_small on a large account",
+        lambda: _labels(_raw_line("lab-012"), disqualifiers=["too_small", "has_observability"]),
+        "lists 'too_small' but employee_count is 50000, more than 49",
+    ),
+    (
+        "too_small with no headcount",
+        lambda: _labels(_raw_line("lab-033"), disqualifiers=["too_small"]),
+        "lists 'too_small' but employee_count is unknown",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "make", "needle"), BAD_CRITERIA)
+def test_a_criterion_label_that_breaks_the_icp_is_reported(
+    tmp_path: Path, case: str, make: Callable[[], dict[str, Any]], needle: str
+) -> None:
+    good, bad = _raw_lines("dev"), make()
+    LabeledAccount.model_validate(bad)  # the model and the schema accept the line ...
+    assert schema_problem(bad, "here", schema_validator()) is None
+    file = tmp_path / "gold.jsonl"
+    file.write_text("".join(json.dumps(r) + "\n" for r in [good[0], bad, good[2]]), "utf-8")
+    assert len(load_labeled(str(file))) == 3
+    problems = file_problems(file)  # ... the check against the demo seller's ICP does not
+    assert len(problems) == 1, (case, problems)
+    assert problems[0].startswith(f"{file} line 2: ") and needle in problems[0], (case, problems)
+    # the same words as criteria_problems on the row itself
+    row = LabeledAccount.model_validate(bad)
+    assert [p.split(": ", 1)[1] for p in criteria_problems(row, "x")] == [
+        problems[0].split(": ", 1)[1]
+    ]
+
+
+def test_the_check_command_fails_on_a_bad_criterion_label(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dev = _raw_lines("dev")
+    dev[0] = _labels(dev[0], signals=["typo"])
+    bad = tmp_path / "dev.jsonl"
+    bad.write_text("".join(json.dumps(r) + "\n" for r in dev), "utf-8")
+    real = checks.split_path
+    monkeypatch.setattr(checks, "split_path", lambda s: bad if s == "dev" else real(s))
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 1
+    assert f"{bad} line 1: labels.signals has 'typo'" in result.output
+
+
+def test_criteria_are_checked_against_the_icp_given() -> None:
+    """The size rule follows the disqualifier's max_employees; the ids, the ICP's own."""
+    row = LabeledAccount.model_validate(_raw_line("lab-013"))  # 140 employees, medium, no dq
+    small = SellerICP(
+        disqualifiers=[Criterion(id="tiny", text="Under 200 staff", max_employees=199)],
+        buying_signals=[Criterion(id="pipeline_tools", text="dbt")],
+    )
+    assert criteria_problems(row, "x", small) == [
+        "x: employee_count is 140, at most 199, so labels.disqualifiers must list 'tiny'; add it."
+    ]
+    assert criteria_problems(row, "x", SellerICP()) == [
+        "x: labels.signals has 'pipeline_tools', which the seller's ICP does not define "
+        "(its signals: none); fix the id."
+    ]
+
+
+def test_the_real_files_pass_the_criterion_checks() -> None:
+    for split, rows in ROWS.items():
+        for row in rows:
+            assert criteria_problems(row, split) == [], row.account.account_id
+        assert file_problems(split_path(split)) == []
 
 
 # ------------------------------------------------------------------------------------ strata

@@ -238,6 +238,16 @@ def test_a_custom_file_of_the_same_shape_loads(tmp_path: Path) -> None:
         (lambda r: {**r, "labels": {**r["labels"], "pain_points": ["one"]}}, "pain_points"),
         (lambda r: {**r, "labels": {**r["labels"], "tags": ["typo"]}}, "labels.tags"),
         (
+            lambda r: {**r, "labels": {**r["labels"], "signals": ["merger", "merger"]}},
+            "signals repeat: merger",
+        ),
+        (
+            lambda r: {**r, "labels": {**r["labels"], "disqualifiers": ["too_small", ""]}},
+            "labels.disqualifiers.1",
+        ),
+        (lambda r: {**r, "labels": {**r["labels"], "signals": [3]}}, "labels.signals.0"),
+        (lambda r: {**r, "labels": {**r["labels"], "signals": "merger"}}, "labels.signals"),
+        (
             lambda r: {
                 "account": {**r["account"], "contacts": [{"email": "nope"}]},
                 "labels": r["labels"],
@@ -278,6 +288,37 @@ def test_injection_canaries_must_be_planted_in_the_account() -> None:
     data["labels"]["tags"] = [t for t in data["labels"]["tags"] if t != "injection"]
     with pytest.raises(ValueError, match="injection_canaries go with"):
         LabeledAccount.model_validate(data)
+
+
+def test_a_line_without_criterion_labels_still_loads(tmp_path: Path) -> None:
+    """Files written before disqualifiers and signals existed load, with both empty."""
+    old = []
+    for r in _lines()[:3]:
+        labels = {k: v for k, v in r["labels"].items() if k not in ("disqualifiers", "signals")}
+        old.append({**r, "labels": labels})
+    rows = load_labeled(str(_write(tmp_path, old)))
+    assert [(r.labels.disqualifiers, r.labels.signals) for r in rows] == [([], [])] * 3
+
+
+def test_criterion_labels_follow_the_rules() -> None:
+    """Every line carries both keys; a sparse account has nothing to judge; a disqualified
+    account is low (checks.py also holds the ids and too_small to the seller); and most
+    low-band accounts have a disqualifier to show for it."""
+    for split in SPLITS:
+        for line in split_path(split).read_text("utf-8").splitlines():
+            keys = list(json.loads(line)["labels"])
+            assert keys[-2:] == ["disqualifiers", "signals"], keys
+    for row in ALL:
+        labels = row.labels
+        if "sparse" in labels.tags:
+            assert labels.disqualifiers == labels.signals == [], row.account.account_id
+        if labels.disqualifiers:
+            assert labels.fit_band == "low", row.account.account_id
+    low = [row for row in ALL if row.labels.fit_band == "low"]
+    described = [row for row in low if "sparse" not in row.labels.tags]
+    assert sum(bool(row.labels.disqualifiers) for row in described) >= len(described) - 1
+    high = [row for row in ALL if row.labels.fit_band == "high"]
+    assert all(row.labels.signals for row in high)  # the band's rules ask for a signal
 
 
 def test_band_of_matches_the_signature_scale() -> None:
