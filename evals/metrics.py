@@ -21,11 +21,10 @@ import dspy
 
 from accountflow.datasets import BAND_RANGES, band_of
 from accountflow.errors import ConfigError
-from accountflow.evals.grounding import evidence_text, grounding_score, invented_claims
 from accountflow.evals.judge import judge_prediction
 from accountflow.evals.scores import MetricScore
 from accountflow.evals.targets import check_target, fields
-from accountflow.evals.text import GENERIC, content_stems, overlap
+from accountflow.grounding import evidence_text, grounding_score, invented_claims
 from accountflow.models import (
     Account,
     AccountAnalysis,
@@ -37,6 +36,7 @@ from accountflow.models import (
 from accountflow.modules import ColleagueReferrer
 from accountflow.rules import check_colleague, check_message, check_outreach, mentions_company
 from accountflow.rules import mentions_name as names_person
+from accountflow.text import GENERIC, content_stems, overlap
 
 # ---------------------------------------------------------------------------- types
 

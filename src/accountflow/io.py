@@ -40,6 +40,7 @@ CONTACT_COLUMNS = [
     "title",
     "linkedin_url",
     "is_primary",
+    "greeting_name",
 ]
 # The csv module's own per-field limit (131,072 characters by default; `_csv.Error` past it) is
 # raised to this, so a field over the 20,000-character input limit is rejected by validation,

@@ -72,9 +72,17 @@ class Contact(_Input):
     title: str | None = None
     linkedin_url: str | None = None
     is_primary: bool = False
+    greeting_name: str | None = None  # how to address them, when not their first name
 
     _blank = field_validator(
-        "contact_id", "name", "email", "phone", "title", "linkedin_url", mode="before"
+        "contact_id",
+        "name",
+        "email",
+        "phone",
+        "title",
+        "linkedin_url",
+        "greeting_name",
+        mode="before",
     )(_blank_to_none)
 
     @field_validator("email")
@@ -234,12 +242,61 @@ class Account(_Input):
         return "\n".join(lines)
 
 
+def slug(text: str) -> str:
+    """A stable id for a criterion given as plain text (older seller files)."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40] or "criterion"
+
+
+class Criterion(BaseModel):
+    """One buying signal or disqualifier of the ICP. `max_employees` makes a disqualifier
+    decidable in code from the headcount ("fewer than 50 employees") instead of by the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    text: str
+    weight: float | None = Field(default=None, ge=0)
+    max_employees: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            return {"id": slug(value), "text": value}
+        return value
+
+
+class FitWeights(BaseModel):
+    """How many of the 100 fit points each kind of criterion can give (README: Fit score)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    industry: float = Field(default=30, ge=0)
+    size: float = Field(default=30, ge=0)
+    signals: float = Field(default=40, ge=0)  # the most buying signals add together
+    signal: float = Field(default=20, ge=0)  # one present signal, unless the signal sets its own
+    disqualified_cap: int = Field(default=30, ge=0, le=39)  # the highest score with a disqualifier
+
+
 class ICP(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     industries: list[str] = Field(default_factory=list)
     min_employees: int | None = None
     max_employees: int | None = None
-    buying_signals: list[str] = Field(default_factory=list)
-    disqualifiers: list[str] = Field(default_factory=list)
+    buying_signals: list[Criterion] = Field(default_factory=list)
+    disqualifiers: list[Criterion] = Field(default_factory=list)
+    weights: FitWeights = Field(default_factory=FitWeights)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> ICP:
+        ids = [c.id for c in self.buying_signals + self.disqualifiers]
+        dup = next((i for i in ids if ids.count(i) > 1), None)
+        if dup is not None:
+            raise ValueError(
+                f"criterion id {dup!r} is used twice; give each signal and disqualifier its own id"
+            )
+        return self
 
 
 class SellerProfile(BaseModel):
@@ -268,8 +325,12 @@ class SellerProfile(BaseModel):
             "value propositions: " + "; ".join(self.value_propositions),
             "ideal customers: industries " + ", ".join(icp.industries) if icp.industries else "",
             f"ideal size: {size}" if size else "",
-            "buying signals: " + "; ".join(icp.buying_signals) if icp.buying_signals else "",
-            "disqualifiers: " + "; ".join(icp.disqualifiers) if icp.disqualifiers else "",
+            "buying signals: " + "; ".join(c.text for c in icp.buying_signals)
+            if icp.buying_signals
+            else "",
+            "disqualifiers: " + "; ".join(c.text for c in icp.disqualifiers)
+            if icp.disqualifiers
+            else "",
             f"sender: {self.sender_name}" + (f", {self.sender_title}" if self.sender_title else ""),
             f"tone: {self.tone}",
         ]
@@ -327,7 +388,7 @@ def _clamped(value: object, lo: float, hi: float) -> object:
 class PainPoint(BaseModel):
     title: Short
     description: Sentence
-    evidence: Sentence
+    evidence: Sentence  # a span of the account text or a research fact, verified in code
     severity: int = Field(ge=1, le=5)
 
     @field_validator("severity", mode="before")
@@ -336,13 +397,38 @@ class PainPoint(BaseModel):
         return _clamped(value, 1, 5)
 
 
+Verdict = Literal["present", "absent", "unknown"]
+CriterionKind = Literal["industry", "size", "signal", "disqualifier"]
+
+
+class Judgment(BaseModel):
+    """What the model says of one ICP criterion: the exact words of the account text that
+    decide it, then the verdict. Code checks the quote; an unverified one counts as unknown."""
+
+    criterion: Short  # the criterion id as listed in `criteria`
+    quote: str = ""  # copied word for word from `account`; empty when nothing says
+    verdict: Verdict = "unknown"
+
+
+class CriterionVerdict(BaseModel):
+    """One ICP criterion's outcome for an account, as the fit score used it."""
+
+    criterion: str  # "industry", "size" or a signal / disqualifier id
+    kind: CriterionKind
+    verdict: Verdict
+    evidence: str = ""  # the verified quote, or the data code decided from
+    decided_by: Literal["code", "model"]
+    points: float = 0.0  # what it added to the score (a disqualifier: 0, it caps instead)
+
+
 class AccountAnalysis(BaseModel):
-    pain_points: list[PainPoint] = Field(min_length=1, max_length=5)
+    pain_points: list[PainPoint] = Field(default_factory=list, max_length=5)
     opportunities: list[Sentence] = Field(default_factory=list, max_length=5)
     fit_score: int = Field(ge=0, le=100)
     fit_rationale: str
     approach: Approach
     confidence: float = Field(ge=0.0, le=1.0)
+    criteria: list[CriterionVerdict] = Field(default_factory=list)
 
     @field_validator("fit_score", mode="before")
     @classmethod
@@ -353,6 +439,24 @@ class AccountAnalysis(BaseModel):
     @classmethod
     def _confidence(cls, value: object) -> object:
         return _clamped(value, 0.0, 1.0)
+
+    @property
+    def disqualified(self) -> list[str]:
+        return [
+            c.criterion
+            for c in self.criteria
+            if c.kind == "disqualifier" and c.verdict == "present"
+        ]
+
+
+class AnalysisDraft(BaseModel):
+    """What the analysis model writes; `fit.py` turns it into an `AccountAnalysis` (the score,
+    rationale and confidence are computed, never generated)."""
+
+    judgments: list[Judgment] = Field(default_factory=list, max_length=12)
+    pain_points: list[PainPoint] = Field(default_factory=list, max_length=4)
+    opportunities: list[Sentence] = Field(default_factory=list, max_length=3)
+    approach: Approach = "relationship_building"
 
 
 class OutreachMessage(BaseModel):

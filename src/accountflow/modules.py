@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import dspy
 
+from accountflow import fit
+from accountflow.compose import assemble, core_text, frame_length, greeting_name
 from accountflow.errors import RuleViolationError
+from accountflow.grounding import evidence_text, watched_names
 from accountflow.models import (
     Account,
     AccountAnalysis,
@@ -18,6 +21,7 @@ from accountflow.models import (
     ColleagueMessage,
     CompanyProfile,
     Contact,
+    FactSource,
     OutreachMessage,
     OutreachPlan,
     SellerProfile,
@@ -25,7 +29,7 @@ from accountflow.models import (
     size_band,
 )
 from accountflow.prompts import analysis_text, contact_text, profile_text
-from accountflow.rules import check_colleague, check_message
+from accountflow.rules import LIMITS, RuleContext, check_colleague, check_message
 from accountflow.seed_demos import channel_demos, colleague_demos, email_demos
 from accountflow.signatures import (
     AnalyzeAccount,
@@ -57,7 +61,17 @@ class Researcher(dspy.Module):
         return dspy.Prediction(profile=profile)
 
 
+def research_evidence(profile: CompanyProfile | None) -> str:
+    """The research facts that may back a claim (not the model's own knowledge)."""
+    if profile is None:
+        return ""
+    return "\n".join(f.fact for f in profile.key_facts if f.source != FactSource.model_knowledge)
+
+
 class PainPointAnalyst(dspy.Module):
+    """Criterion judgments and pain points from the model; the fit score, rationale and
+    confidence computed from them in code (`accountflow.fit`)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.predict = dspy.Predict(AnalyzeAccount)
@@ -65,19 +79,47 @@ class PainPointAnalyst(dspy.Module):
     def forward(
         self, account: Account, profile: CompanyProfile, seller: SellerProfile
     ) -> dspy.Prediction:
-        result = self.predict(
-            account=account.facts_for_prompt(),
-            profile=profile_text(profile),
+        facts = account.facts_for_prompt()
+        draft = self.predict(
             seller=seller.for_prompt(),
-        )
-        return dspy.Prediction(analysis=result.analysis)
+            criteria=fit.criteria_text(seller),
+            account=facts,
+            profile=profile_text(profile),
+        ).analysis
+        evidence = f"{facts}\n{research_evidence(profile)}"
+        return dspy.Prediction(analysis=fit.analyse(account, seller, draft, facts, evidence))
 
 
-LENGTHS: dict[Channel, str] = {
-    Channel.linkedin: "at most 280 characters",
-    Channel.sms: "at most 150 characters, spaces included",
-    Channel.call: "two sentences, at most 60 words",
-}
+def length_text(channel: Channel, contact: Contact, seller: SellerProfile) -> str:
+    """The room the model has: the channel's limit minus the greeting and introduction that
+    code adds around its text."""
+    if channel == Channel.call:
+        return "one or two sentences, at most 40 words"
+    room = LIMITS[channel] - frame_length(channel, contact, seller) - 5
+    return f"at most {room} characters, spaces included"
+
+
+def demo_texts(predictor: dspy.Predict) -> tuple[str, ...]:
+    """The written parts of a predictor's demos (seed or optimized): what a message must not
+    copy and whose names count as claims."""
+    out = []
+    for demo in predictor.demos:
+        for key in ("subject", "body", "message"):
+            value = demo.get(key) if hasattr(demo, "get") else None
+            if isinstance(value, str) and value.strip():
+                out.append(value)
+    return tuple(out)
+
+
+def rule_context(account: Account, seller: SellerProfile, predictor: dspy.Predict) -> RuleContext:
+    demos = demo_texts(predictor)
+    return RuleContext(
+        evidence=evidence_text(account, seller),
+        watched=frozenset(watched_names(seller, demos)),
+        demos=demos,
+        account_text=evidence_text(account, None),
+        footer=seller.compliance_footer,
+    )
 
 
 def channel_sequence(contact: Contact) -> list[Channel]:
@@ -105,8 +147,8 @@ class Personalizer(dspy.Module):
         self.max_rule_retries = max_rule_retries
         if seed_demos:
             self.email.demos = email_demos()
-            for channel, length in LENGTHS.items():
-                getattr(self, channel.value).demos = channel_demos(channel, length)
+            for channel in (Channel.linkedin, Channel.sms, Channel.call):
+                getattr(self, channel.value).demos = channel_demos(channel)
 
     def forward(
         self,
@@ -145,25 +187,35 @@ class Personalizer(dspy.Module):
         """One channel's message and how many rule-feedback retries it took (campaigns send one
         channel per touch, so this is public)."""
         inputs = {
+            "seller": seller.for_prompt(),
             "account": account.facts_for_prompt(),
             "contact": contact_text(contact),
             "analysis": analysis_text(analysis),
-            "seller": seller.for_prompt(),
         }
+        predict: dspy.Predict = getattr(self, channel.value)
+        context = rule_context(account, seller, predict)
+        hello = greeting_name(contact)
         problems: list[str] = []
         for attempt in range(self.max_rule_retries + 1):
             feedback = _feedback(problems, note)
             if channel == Channel.email:
                 out = self.email(**inputs, feedback=feedback)
-                message = OutreachMessage(channel=channel, subject=out.subject, body=out.body)
+                subject, text = (out.subject or "").strip(), out.body or ""
             else:
-                predict: dspy.Predict = getattr(self, channel.value)
                 out = predict(
-                    **inputs, channel=channel.value, length=LENGTHS[channel], feedback=feedback
+                    **inputs,
+                    channel=channel.value,
+                    length=length_text(channel, contact, seller),
+                    feedback=feedback,
                 )
-                message = OutreachMessage(channel=channel, body=out.message)
-            message.body = message.body.strip()
-            problems = check_message(message, contact.name or "", account.company_name)
+                subject, text = None, out.message or ""
+            core = core_text(text, contact, seller)
+            message = OutreachMessage(
+                channel=channel,
+                subject=subject,
+                body=assemble(channel, contact, seller, core) if core else "",
+            )
+            problems = check_message(message, hello, account.company_name, context)
             if not problems:
                 append_footer(message, seller)
                 return message, attempt
@@ -228,26 +280,28 @@ class ColleagueReferrer(dspy.Module):
     ) -> tuple[ColleagueMessage, int]:
         """One reference email to `target` citing `referrer`'s real engagement on `topic`, and
         the rule-feedback retries it took. The caller vouches that the engagement happened."""
+        context = rule_context(account, seller, self.predict)
         problems: list[str] = []
         for attempt in range(self.max_rule_retries + 1):
             out = self.predict(
+                seller=seller.for_prompt(),
                 account=account.facts_for_prompt(),
                 contact=contact_text(target),
                 referrer=contact_text(referrer),
                 topic=topic,
-                seller=seller.for_prompt(),
                 feedback=_feedback(problems, note),
             )
+            core = core_text(out.body or "", target, seller)
             message = ColleagueMessage(
                 target_contact_id=target.contact_id,
                 target_name=target.name or "",
                 referring_contact_id=referrer.contact_id,
                 referring_name=referrer.name or "",
                 topic=topic,
-                subject=out.subject,
-                body=out.body,
+                subject=(out.subject or "").strip(),
+                body=assemble(Channel.email, target, seller, core) if core else "",
             )
-            problems = check_colleague(message, account.company_name)
+            problems = check_colleague(message, account.company_name, context)
             if not problems:
                 return message, attempt
         raise RuleViolationError("colleague reference", problems, self.max_rule_retries)

@@ -25,10 +25,17 @@ def profile_text(profile: CompanyProfile) -> str:
 
 
 def analysis_text(analysis: AccountAnalysis) -> str:
-    lines = [
-        f"fit_score: {analysis.fit_score} ({analysis.fit_rationale})",
-        f"approach: {analysis.approach}",
+    """What a writer needs from the analysis: the approach, the pain points with their
+    evidence and the buying signals found. Not the score: a small model repeats numbers."""
+    lines = [f"approach: {analysis.approach}"]
+    lines += [
+        f"pain point: {p.title}: {p.description} (evidence: {p.evidence})"
+        for p in analysis.pain_points
     ]
-    lines += [f"pain point: {p.title}: {p.description}" for p in analysis.pain_points]
+    lines += [
+        f"signal: {c.evidence}"
+        for c in analysis.criteria
+        if c.kind == "signal" and c.verdict == "present" and c.evidence
+    ]
     lines += [f"opportunity: {o}" for o in analysis.opportunities]
     return "\n".join(lines)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
 
+from accountflow.grounding import demo_overlap, ungrounded
 from accountflow.models import Channel, ColleagueMessage, OutreachMessage, OutreachPlan
 
 LIMITS: dict[Channel, int] = {Channel.sms: 160, Channel.linkedin: 300}
@@ -127,19 +129,65 @@ def first_name(name: str) -> str:
     return words[0] if words else (parts[0] if parts else name)
 
 
-def placeholders(text: str) -> list[str]:
+def placeholders(text: str, exempt: str = "") -> list[str]:
+    """Unfilled template slots; text that comes from the account itself (`exempt`: a company
+    called "<Acme>") is never one."""
     found: list[str] = []
     for pattern in _PLACEHOLDER_RES:
-        found.extend(pattern.findall(text))
+        found.extend(m for m in pattern.findall(text) if not (exempt and m in exempt))
     return found
 
 
+DEMO_OVERLAP_LIMIT = 0.10
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What the content rules check a message against: the evidence its claims must come
+    from, the names that count as claims anywhere (`grounding.watched_names`), the demo texts
+    it must not copy, and the account's own text (never flagged as a placeholder)."""
+
+    evidence: str = ""
+    watched: frozenset[str] = frozenset()
+    demos: tuple[str, ...] = ()
+    account_text: str = ""
+    footer: str = field(default="")
+
+
+def content_problems(label: str, text: str, context: RuleContext) -> list[str]:
+    """Grounding and demo-copy violations of one message, as feedback the model can act on."""
+    problems: list[str] = []
+    if context.footer:
+        text = text.replace(context.footer, "")
+    if context.evidence:
+        invented = ungrounded(text, context.evidence, context.watched)
+        if invented:
+            problems.append(
+                f"{label}: mentions {', '.join(invented[:5])}, which the account data does not; "
+                "write only about what `account` and `analysis` say"
+            )
+    if context.demos:
+        share = demo_overlap(text, context.demos)
+        if share > DEMO_OVERLAP_LIMIT:
+            problems.append(
+                f"{label}: copies the example message ({share:.0%} of its 8-word runs); "
+                "write your own sentences about this company"
+            )
+    return problems
+
+
 def _message_rules(
-    label: str, subject: str | None, body: str, contact_name: str, company: str
+    label: str,
+    subject: str | None,
+    body: str,
+    contact_name: str,
+    company: str,
+    context: RuleContext | None = None,
 ) -> list[str]:
     problems: list[str] = []
     text = f"{subject or ''}\n{body}"
-    for found in placeholders(text)[:3]:
+    exempt = context.account_text if context else ""
+    for found in placeholders(text, exempt)[:3]:
         problems.append(f"{label}: unfilled placeholder {found!r}; write the real text instead")
     if contact_name and not mentions_name(body, contact_name):
         problems.append(f"{label}: does not address the contact by name ({contact_name})")
@@ -154,10 +202,17 @@ def _message_rules(
         problems.append(
             f"{label}: subject is {len(subject)} characters, the limit is {SUBJECT_LIMIT}"
         )
+    if context is not None:
+        problems += content_problems(label, text, context)
     return problems
 
 
-def check_message(message: OutreachMessage, contact_name: str, company: str) -> list[str]:
+def check_message(
+    message: OutreachMessage,
+    contact_name: str,
+    company: str,
+    context: RuleContext | None = None,
+) -> list[str]:
     """Every broken rule of one channel's message, as sentences the model can act on."""
     problems: list[str] = []
     label = message.channel.value
@@ -169,11 +224,13 @@ def check_message(message: OutreachMessage, contact_name: str, company: str) -> 
     if message.channel == Channel.email and not (message.subject or "").strip():
         problems.append("email: the subject is empty")
     subject = message.subject if message.channel == Channel.email else None
-    problems += _message_rules(label, subject, message.body, contact_name, company)
+    problems += _message_rules(label, subject, message.body, contact_name, company, context)
     return problems
 
 
-def check_outreach(plan: OutreachPlan, contact_name: str, company: str) -> list[str]:
+def check_outreach(
+    plan: OutreachPlan, contact_name: str, company: str, context: RuleContext | None = None
+) -> list[str]:
     """Every broken rule of an outreach plan: one message per channel, each within its rules."""
     problems: list[str] = []
     seen = [m.channel for m in plan.messages]
@@ -183,13 +240,15 @@ def check_outreach(plan: OutreachPlan, contact_name: str, company: str) -> list[
     for channel in {c for c in seen if seen.count(c) > 1}:
         problems.append(f"more than one {channel.value} message; write exactly one per channel")
     for message in plan.messages:
-        problems += check_message(message, contact_name, company)
+        problems += check_message(message, contact_name, company, context)
     return problems
 
 
-def check_colleague(message: ColleagueMessage, company: str) -> list[str]:
+def check_colleague(
+    message: ColleagueMessage, company: str, context: RuleContext | None = None
+) -> list[str]:
     problems = _message_rules(
-        "colleague email", message.subject, message.body, message.target_name, company
+        "colleague email", message.subject, message.body, message.target_name, company, context
     )
     if not mentions_name(message.body, message.referring_name):
         problems.append(

@@ -57,51 +57,48 @@ _ANALYSIS = AccountAnalysis(
     confidence=0.8,
 )
 
-# Written for the bundled demo seller (Northwind Data's Beacon), with a single account fact in
-# each message: small models copy demo text, so the less there is to copy the better.
+# Written for the bundled demo seller (Northwind Data's Beacon). Only the middle of each
+# message: greeting, introduction and signature are assembled in code, so the demo shows the
+# model what it writes and nothing it could sign with. Each carries a single account fact:
+# small models copy demo text, and the output rules reject a message that shares more than 10%
+# of its 8-word runs with a demo or names the demo's company or tools.
 EMAIL = {
     "subject": "Lakeshore Dental Partners and the BigQuery move",
     "body": (
-        "Hi Ingrid,\n\nI saw that Lakeshore Dental Partners moved its scheduling and billing "
-        "data to BigQuery in March. Right after a move like that, a late or broken load can "
-        "reach a report before anyone notices. Beacon learns the normal freshness and volume of "
-        "those tables and alerts your team in minutes, and setup takes under a day.\n\n"
-        "Would a 15-minute call next week be useful?\n\nMaya Chen\nNorthwind Data"
+        "Lakeshore Dental Partners moved its scheduling and billing data to BigQuery in March. "
+        "Right after a move like that, a late or broken load can reach a report before anyone "
+        "notices. Beacon learns the normal freshness and volume of those tables and alerts your "
+        "team in minutes. Would a 15-minute call next week be useful?"
     ),
 }
 MESSAGES = {
     Channel.linkedin: (
-        "Hi Ingrid, I saw Lakeshore Dental Partners moved its data to BigQuery this year. I "
-        "work with data teams on catching broken data early after a move like that. Happy to "
-        "connect."
+        "I saw Lakeshore Dental Partners moved its data to BigQuery this year; I work with "
+        "data teams on catching broken data early after a move like that. Happy to connect."
     ),
-    Channel.sms: (
-        "Hi Ingrid, Maya from Northwind Data. Any stale reports at Lakeshore Dental Partners "
-        "since the BigQuery move? Open to a quick call?"
-    ),
+    Channel.sms: "Any stale reports at Lakeshore Dental Partners since the BigQuery move?",
     Channel.call: (
-        "Hi Ingrid, this is Maya Chen from Northwind Data, calling about Lakeshore Dental "
-        "Partners' move to BigQuery. Do you have a minute to hear how teams catch broken data "
-        "before it reaches a report?"
+        "I'm calling about Lakeshore Dental Partners' move to BigQuery. Do you have a minute "
+        "to hear how teams catch broken data before it reaches a report?"
     ),
 }
 COLLEAGUE = {
     "subject": "Teodor asked us about BigQuery alerts",
     "body": (
-        "Hi Ingrid,\n\nYour colleague Teodor Vance, IT Director, asked us about alerts on late "
-        "data in BigQuery. Your team works with the same data at Lakeshore Dental Partners, so "
-        "it may matter to you too: Beacon flags late or broken loads before they reach a "
-        "report.\n\nWould a short call with you and Teodor help?\n\nMaya Chen"
+        "Your colleague Teodor Vance, IT Director, asked us about alerts on late data in "
+        "BigQuery. Your team works with the same data at Lakeshore Dental Partners, so it may "
+        "matter to you too: Beacon flags late or broken loads before they reach a report. "
+        "Would a short call with you and Teodor help?"
     ),
 }
 
 
 def _inputs() -> dict[str, str]:
     return {
+        "seller": load_seller().for_prompt(),
         "account": _ACCOUNT.facts_for_prompt(),
         "contact": contact_text(_ACCOUNT.contacts[0]),
         "analysis": analysis_text(_ANALYSIS),
-        "seller": load_seller().for_prompt(),
         "feedback": "",
     }
 
@@ -110,7 +107,10 @@ def email_demos() -> list[dspy.Example]:
     return [dspy.Example(**_inputs(), **EMAIL)]
 
 
-def channel_demos(channel: Channel, length: str) -> list[dspy.Example]:
+def channel_demos(channel: Channel) -> list[dspy.Example]:
+    from accountflow.modules import length_text
+
+    length = length_text(channel, _ACCOUNT.contacts[0], load_seller())
     return [
         dspy.Example(**_inputs(), channel=channel.value, length=length, message=MESSAGES[channel])
     ]

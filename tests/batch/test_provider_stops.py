@@ -101,7 +101,7 @@ def test_the_budget_is_hard_and_printed_with_enough_digits(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    budget = 0.0015  # a few accounts' worth at gpt-4o-mini prices on the stub's token counts
+    budget = 0.004  # a few accounts' worth at gpt-4o-mini prices on the stub's token counts
     args = _score(tmp_path, stub, 30, "--concurrency", "8", "--budget-usd", str(budget))
     code, stdout, err = run_cli(args, capsys, monkeypatch)
     summary = json.loads(stdout)
@@ -111,10 +111,10 @@ def test_the_budget_is_hard_and_printed_with_enough_digits(
     con.close()
     assert spent is not None and 0 < spent <= budget, spent  # every attempt, all workers
     assert summary["cost_usd"] == pytest.approx(spent)
-    assert "$0.0015 budget" in summary["stop_detail"]
+    assert "$0.004 budget" in summary["stop_detail"]
     assert 0 < summary["succeeded"] < 30, (summary, spent)
 
     # the same batch again, with the human summary: it resumes and stops at the budget again
     code, _, err = run_cli([a for a in args if a != "--json"], capsys, monkeypatch)
     assert code == 3
-    assert "of the $0.0015 budget" in err
+    assert "of the $0.004 budget" in err

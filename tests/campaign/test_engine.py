@@ -316,7 +316,7 @@ def test_a_failed_message_is_recorded_and_retried_next_tick(
 
     def sometimes(request: Any, answer: Any) -> Any:
         if broken["on"] and isinstance(answer, dict) and "subject" in answer:
-            return {"subject": "Hello", "body": "Dear [Name], hello."}  # breaks the rules
+            return {"subject": "Hello", "body": "We can help [Company] with data."}  # a placeholder
         return None
 
     engine = make_engine(lm=fake_lm("flaky", responder=sometimes, cache=False))

@@ -136,7 +136,7 @@ def test_csv_with_every_known_column_loads_without_warnings(tmp_path: Path) -> N
     contacts.write_text(
         ",".join(CONTACT_COLUMNS)
         + "\n"
-        + "f1,k1,Kai Weber,kai@full.example,+4930123,CTO,https://linkedin.example/kai,true\n",
+        + "f1,k1,Kai Weber,kai@full.example,+4930123,CTO,https://linkedin.example/kai,true,Kai\n",
         encoding="utf-8",
     )
     result = load_accounts(accounts, contacts)
@@ -160,6 +160,7 @@ def test_csv_with_every_known_column_loads_without_warnings(tmp_path: Path) -> N
         "title": "CTO",
         "linkedin_url": "https://linkedin.example/kai",
         "is_primary": True,
+        "greeting_name": "Kai",
     }
 
 

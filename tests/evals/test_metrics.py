@@ -6,13 +6,13 @@ import dspy
 import pytest
 
 from accountflow.errors import ConfigError
-from accountflow.evals.grounding import evidence_text, invented_claims
 from accountflow.evals.metrics import (
     METRICS,
     feedback_metric_for,
     metric_for,
     resolve_weights,
 )
+from accountflow.grounding import evidence_text, invented_claims
 from accountflow.models import Channel
 from tests.evals.helpers import (
     GENERIC,

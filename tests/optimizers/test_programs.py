@@ -181,7 +181,7 @@ def test_diff_names_instruction_and_demo_changes() -> None:
     text = render_diff(diff)
     assert "## analyst.predict" in text
     assert "+Score strictly." in text
-    assert "-You are a B2B sales strategist." in text
+    assert "-You are a B2B sales analyst." in text
     assert "Demos: 0 -> 1" in text and "company_name: Demo 0" in text
     same = render_diff(diff_states(program_state(before), program_state(before)))
     assert "No instruction, field or demo changes." in same

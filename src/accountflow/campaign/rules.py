@@ -110,11 +110,13 @@ def to_lead(lead: Lead | Account | Mapping[str, Any]) -> Lead:
     if isinstance(lead, Account):
         primary = lead.primary_contact
         others = [c for c in lead.contacts if c is not primary]
-        own = primary.model_dump(exclude={"is_primary"}) if primary else {}
+        own = primary.model_dump(exclude={"is_primary", "greeting_name"}) if primary else {}
         return Lead(
             **lead.model_dump(exclude={"contacts", "inquiry"}),
             **own,
-            account_contacts=[c.model_dump(exclude={"is_primary"}) for c in others],
+            account_contacts=[
+                c.model_dump(exclude={"is_primary", "greeting_name"}) for c in others
+            ],
             inquiry=lead.inquiry,
         )
     data = dict(lead)

@@ -59,6 +59,9 @@ class _Context:
         product = re.search(r"product: ([^\n]+)", inputs.get("seller", ""))
         self.product = product.group(1).strip() if product else "our product"
         self.seed = _digest(self.company, self.name, self.referrer, sorted(inputs))
+        description = _line(inputs.get("account", ""), "description") or ""
+        first = re.split(r"(?<=[.!?])\s", description, maxsplit=1)[0].strip()
+        self.quote = first or f"company_name: {self.company}"
 
 
 class FakeEngine:
@@ -203,6 +206,16 @@ class FakeEngine:
         items = self._resolve(schema.get("items", {"type": "string"}), defs)
         if "enum" in items:  # e.g. a channel sequence: every value, in order
             return list(items["enum"])
+        if "criterion" in items.get("properties", {}) and ctx.inputs.get("criteria"):
+            # criterion judgments: one per listed criterion, quoting the account
+            ids = [ln.split(":", 1)[0].strip() for ln in ctx.inputs["criteria"].splitlines()]
+            ids = [i for i in ids if i][: int(schema.get("maxItems", len(ids)))]
+            judged = []
+            for cid in ids:
+                item = self._object(items, defs, _with(ctx, cid))
+                item["criterion"] = cid
+                judged.append(item)
+            return judged
         enum_prop = next(
             (k for k, v in items.get("properties", {}).items() if "enum" in self._resolve(v, defs)),
             None,
@@ -250,7 +263,9 @@ class FakeEngine:
                 f"{hello} I looked at {ctx.company} and think {ctx.product} could help with "
                 f"what your team is working on. Open to a short call next week? {FAKE_MARK}"
             )
-        if name in {"summary", "fit_rationale", "description", "evidence"}:
+        if name in {"quote", "evidence"}:  # a span of the account text, as the rules ask
+            return ctx.quote
+        if name in {"summary", "fit_rationale", "description"}:
             return f"{FAKE_MARK} {name.replace('_', ' ')} for {ctx.company}"
         if name == "call_to_action":
             return "Open to a 15-minute call next week?"

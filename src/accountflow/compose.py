@@ -1,0 +1,172 @@
+"""What must be exact in a message is assembled here, not generated: the greeting, the sender's
+framing of an SMS or call ("this is Maya from Northwind Data"), the sign-off and the compliance
+footer. The model writes only the middle; whatever greeting or signature it adds anyway is cut
+before assembly, so a message can never be signed with the recipient's name or greet the
+colleague who asked instead of the contact.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from accountflow.models import Channel, Contact, SellerProfile
+
+# Honorifics that stay in a greeting ("Hi Dr. Lee,"): academic and medical titles are how
+# those people are addressed. Others (Mr, Ms...) are dropped in favour of the first name.
+KEPT_TITLES = {"dr": "Dr.", "prof": "Prof.", "professor": "Prof."}
+DROPPED_TITLES = {
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "sir",
+    "dame",
+    "herr",
+    "frau",
+    "sr",
+    "sra",
+    "srta",
+    "don",
+    "doña",
+}
+SUFFIXES = {"jr", "sr", "ii", "iii", "iv", "phd", "md", "mba", "esq"}
+# Scripts whose names are written family name first (Chinese, Japanese, Korean): the given
+# name alone would be the wrong name, so the greeting uses the full name as written.
+_FAMILY_FIRST = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def _bare(word: str) -> str:
+    return unicodedata.normalize("NFKC", word).casefold().strip(".,")
+
+
+def greeting_name(contact: Contact) -> str:
+    """How to address the contact: their `greeting_name` if the data gives one, else the first
+    name (honorifics such as Mr/Ms dropped, Dr/Prof kept with the family name, suffixes
+    dropped), the full name for family-name-first scripts, "there" when the name is unknown."""
+    if contact.greeting_name:
+        return contact.greeting_name
+    name = " ".join((contact.name or "").split())
+    if not name:
+        return "there"
+    if _FAMILY_FIRST.search(name):
+        return name
+    words = [w for w in name.replace(",", " ").split() if _bare(w) not in SUFFIXES]
+    if not words:
+        return name
+    head = _bare(words[0])
+    if head in KEPT_TITLES and len(words) > 1:
+        return f"{KEPT_TITLES[head]} {words[-1]}"
+    rest = [w for w in words if _bare(w) not in DROPPED_TITLES and _bare(w) not in KEPT_TITLES]
+    if head in DROPPED_TITLES and len(rest) == 1:
+        return f"{words[0].rstrip('.').capitalize()}. {rest[0]}"  # "Ms. Tanaka": no first name
+    return rest[0] if rest else words[-1]
+
+
+def sender_first(seller: SellerProfile) -> str:
+    return seller.sender_name.split()[0] if seller.sender_name.split() else seller.sender_name
+
+
+def greeting(contact: Contact) -> str:
+    return f"Hi {greeting_name(contact)},"
+
+
+def signature(seller: SellerProfile) -> str:
+    """The sign-off block of an email: name, title, company (what a rep's signature has)."""
+    lines = [seller.sender_name]
+    if seller.sender_title:
+        lines.append(seller.sender_title)
+    lines.append(seller.company)
+    return "\n".join(lines)
+
+
+def introduction(channel: Channel, seller: SellerProfile) -> str:
+    """Who is writing or calling, said after the greeting where the channel has no signature:
+    "this is Maya from Northwind Data" cannot be misread as the contact working for the seller."""
+    if channel == Channel.sms:
+        return f"this is {sender_first(seller)} from {seller.company}."
+    if channel == Channel.call:
+        return f"this is {seller.sender_name} from {seller.company}."
+    return ""
+
+
+def frame_length(channel: Channel, contact: Contact, seller: SellerProfile) -> int:
+    """Characters the assembled frame adds around the model's text (for length limits)."""
+    return len(assemble(channel, contact, seller, "")) + 1
+
+
+def assemble(channel: Channel, contact: Contact, seller: SellerProfile, core: str) -> str:
+    """The whole message around the model's `core` text (the footer is added after the rules
+    pass, by `modules.append_footer`, as it was before)."""
+    hello = greeting(contact)
+    core = core.strip()
+    if channel in (Channel.sms, Channel.call):
+        return f"{hello} {introduction(channel, seller)} {core}".rstrip()
+    if channel == Channel.linkedin:
+        return f"{hello} {core} - {sender_first(seller)}".rstrip()
+    return f"{hello}\n\n{core}\n\nBest,\n{signature(seller)}"
+
+
+_GREETING_RE = re.compile(
+    r"^\s*(hi|hello|hey|dear|greetings|good (morning|afternoon|evening))\b"
+    r"[^\n,!:.]{0,60}[,!:.]?\s*",
+    re.I,
+)
+_SIGNOFF_WORDS = {
+    "best",
+    "regards",
+    "best regards",
+    "kind regards",
+    "warm regards",
+    "thanks",
+    "thank you",
+    "cheers",
+    "sincerely",
+    "all the best",
+    "talk soon",
+}
+
+
+def _intro_re(seller: SellerProfile) -> re.Pattern[str]:
+    names = "|".join(
+        re.escape(n) for n in sorted({seller.sender_name, sender_first(seller)}, key=len)[::-1]
+    )
+    return re.compile(
+        rf"^\s*(it'?s|this is|i'?m|i am|my name is)\s+({names})\b[^.!?\n]*[.!?]?\s*", re.I
+    )
+
+
+def core_text(text: str, contact: Contact, seller: SellerProfile) -> str:
+    """The model's text with any greeting, self-introduction and sign-off it wrote cut away,
+    so that assembly adds exactly one of each."""
+    text = text.strip()
+    text = _GREETING_RE.sub("", text, count=1)
+    text = _intro_re(seller).sub("", text, count=1)
+    lines = text.rstrip().splitlines()
+    known = {
+        _bare(n)
+        for n in (
+            seller.sender_name,
+            sender_first(seller),
+            seller.sender_title,
+            seller.company,
+            contact.name or "",
+            greeting_name(contact),
+        )
+        if n
+    }
+    while lines:
+        last = lines[-1].strip().rstrip(",.!").strip()
+        bare = _bare(last.lstrip("-–— "))
+        if (
+            not last
+            or bare in _SIGNOFF_WORDS
+            or bare in known
+            or (len(last.split()) <= 6 and any(bare.startswith(w + " ") for w in _SIGNOFF_WORDS))
+        ):
+            lines.pop()
+            continue
+        break
+    text = "\n".join(lines).strip()
+    return text[:1].upper() + text[1:] if text else text
