@@ -252,6 +252,15 @@ def _print_report(report: EvalReport, comparison: Comparison | None) -> None:
         agg += [_fmt(comparison.aggregate_baseline), _delta(comparison.delta)]
     table.add_row(*agg)
     out.print(table)
+    if report.ranking:
+        fig = report.ranking
+        out.print(
+            f"fit ranking over {int(fig.get('n_ranked') or 0)} examples: Spearman "
+            f"{_fmt(fig.get('fit_spearman'), 2)}, band accuracy "
+            f"{_fmt(fig.get('band_accuracy'), 2)}, "
+            f"{int(fig.get('distinct_fit_scores') or 0)} distinct scores",
+            highlight=False,
+        )
     if report.judge_criteria:
         out.print(
             "judge: " + ", ".join(f"{k} {v:.2f}" for k, v in report.judge_criteria.items()),

@@ -19,23 +19,39 @@ from typing import Any
 
 import dspy
 
+from accountflow.compose import greeting_name, introduction, sender_first, signature
 from accountflow.datasets import BAND_RANGES, band_of
 from accountflow.errors import ConfigError
 from accountflow.evals.judge import judge_prediction
 from accountflow.evals.scores import MetricScore
 from accountflow.evals.targets import check_target, fields
-from accountflow.grounding import evidence_text, grounding_score, invented_claims
+from accountflow.fit import contains_span, verified_pain_points
+from accountflow.grounding import (
+    demo_overlap,
+    evidence_text,
+    grounding_score,
+    invented_claims,
+    watched_names,
+)
 from accountflow.models import (
     Account,
     AccountAnalysis,
+    Channel,
     ColleagueMessage,
     FactSource,
     OutreachPlan,
     SellerProfile,
 )
-from accountflow.modules import ColleagueReferrer
-from accountflow.rules import check_colleague, check_message, check_outreach, mentions_company
+from accountflow.modules import ColleagueReferrer, research_evidence
+from accountflow.rules import (
+    DEMO_OVERLAP_LIMIT,
+    check_colleague,
+    check_message,
+    check_outreach,
+    mentions_company,
+)
 from accountflow.rules import mentions_name as names_person
+from accountflow.seed_demos import seed_texts
 from accountflow.text import GENERIC, content_stems, overlap
 
 # ---------------------------------------------------------------------------- types
@@ -258,7 +274,8 @@ def grounding(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore
     if not bodies:
         return MetricScore.na("no messages to check")
     evidence = evidence_text(account, seller, _pred(prediction, "profile"))
-    score, claims, invented = grounding_score((t for _, t in bodies), evidence)
+    watched = watched_names(seller, seed_texts())
+    score, claims, invented = grounding_score((t for _, t in bodies), evidence, watched)
     if not invented:
         return MetricScore(score=score, reason=f"all {claims} names/numbers are in the data")
     return MetricScore(
@@ -355,6 +372,197 @@ def colleague(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore
     )
 
 
+# ---------------------------------------------------------------------------- what a reader sees
+
+
+def _written(
+    example: dspy.Example, prediction: dspy.Prediction
+) -> list[tuple[str, str, str, object]]:
+    """(label, channel, body without footer, recipient Contact) of every message."""
+    account = _account(example)
+    seller = _seller(example)
+    footer = seller.compliance_footer if seller is not None else ""
+    out: list[tuple[str, str, str, object]] = []
+    plan: OutreachPlan | None = _pred(prediction, "outreach")
+    contact = account.primary_contact
+    if plan is not None and contact is not None:
+        for m in plan.messages:
+            body = m.body.replace(footer, "").rstrip() if footer else m.body
+            out.append((m.channel.value, m.channel.value, body, contact))
+    by_id = {c.contact_id or c.name: c for c in account.contacts}
+    for c in _pred(prediction, "colleague_messages") or []:
+        target = by_id.get(c.target_contact_id or c.target_name)
+        if target is not None:
+            out.append((f"colleague email to {c.target_name}", "email", c.body, target))
+    return out
+
+
+@register(
+    "greeting",
+    ("outreach", "colleague_messages"),
+    "every message opens by greeting its recipient by the name they are addressed by "
+    "('Hi Marcus,', 'Hi Dr. Lee,'), never by full name or another person's name",
+)
+def greeting_metric(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore:
+    written = _written(example, prediction)
+    if not written:
+        return MetricScore.na("no messages")
+    bad = []
+    for label, _, body, contact in written:
+        expected = f"Hi {greeting_name(contact)},"  # type: ignore[arg-type]
+        if not body.startswith(expected):
+            bad.append(f"{label} opens {body.splitlines()[0][:40]!r}, not {expected!r}")
+    return MetricScore(
+        score=(len(written) - len(bad)) / len(written),
+        reason="every message greets its recipient by first name" if not bad else _short(bad),
+    )
+
+
+@register(
+    "signer",
+    ("outreach", "colleague_messages"),
+    "emails end with the seller's signature (sender, title, company), LinkedIn notes with "
+    "the sender's name; no message is signed with the recipient's name",
+)
+def signer(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore:
+    seller = _seller(example)
+    written = _written(example, prediction)
+    if not written or seller is None:
+        return MetricScore.na("no messages or no seller")
+    bad = []
+    for label, channel, body, contact in written:
+        lines = body.rstrip().splitlines()
+        tail = "\n".join(lines[1:][-4:])  # the sign-off, never the greeting line
+        name = getattr(contact, "name", None) or ""
+        if channel == "email" and not body.rstrip().endswith(signature(seller)):
+            bad.append(f"{label} is not signed by {seller.sender_name}")
+        elif channel == "linkedin" and not body.rstrip().endswith(sender_first(seller)):
+            bad.append(f"{label} is not signed by {sender_first(seller)}")
+        elif name and channel == "email" and names_person(tail, name):
+            bad.append(f"{label} is signed with the recipient's name ({name})")
+    return MetricScore(
+        score=(len(written) - len(bad)) / len(written),
+        reason="every message is signed by the seller" if not bad else _short(bad),
+    )
+
+
+@register(
+    "sender_clarity",
+    ("outreach",),
+    "SMS and call openers say who is writing ('this is Maya from Northwind Data') and never "
+    "read as if the contact worked for the seller ('Hi Marcus Reed from Northwind Data')",
+)
+def sender_clarity(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore:
+    seller = _seller(example)
+    written = [w for w in _written(example, prediction) if w[1] in ("sms", "call")]
+    if not written or seller is None:
+        return MetricScore.na("no SMS or call opener")
+    bad = []
+    for label, channel, body, contact in written:
+        name = getattr(contact, "name", None) or ""
+        intro = introduction(Channel(channel), seller)
+        if intro.casefold() not in body.casefold():
+            bad.append(f"{label} does not say {intro!r}")
+        ambiguous = re.search(
+            rf"\b(hi|hello|hey|dear)\s+[^,.!?]*\bfrom\s+{re.escape(seller.company)}", body, re.I
+        )
+        if ambiguous or (
+            name and re.search(rf"{re.escape(name)}\s+from\s+{re.escape(seller.company)}", body)
+        ):
+            bad.append(f"{label} reads as if {name or 'the contact'} were from {seller.company}")
+    return MetricScore(
+        score=(len(written) - len(bad)) / len(written),
+        reason="every SMS and call opener says who is calling" if not bad else _short(bad),
+    )
+
+
+@register(
+    "demo_copy",
+    ("outreach", "colleague_messages"),
+    "share of messages that share at most 10% of their 8-word runs with a seed demo",
+)
+def demo_copy(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore:
+    written = _written(example, prediction)
+    if not written:
+        return MetricScore.na("no messages")
+    demos = seed_texts()
+    bad = []
+    for label, _, body, _ in written:
+        share = demo_overlap(body, demos)
+        if share > DEMO_OVERLAP_LIMIT:
+            bad.append(f"{label} copies a demo ({share:.0%} of its 8-word runs)")
+    return MetricScore(
+        score=(len(written) - len(bad)) / len(written),
+        reason="no message copies a demo" if not bad else _short(bad),
+    )
+
+
+@register(
+    "evidence_spans",
+    ("analysis",),
+    "share of pain points and present criteria whose evidence is found word for word in the "
+    "account text or research facts (pain points restating a value proposition, or on a "
+    "quote another one already used, count as failures)",
+)
+def evidence_spans(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore:
+    account = _account(example)
+    analysis: AccountAnalysis | None = _pred(prediction, "analysis")
+    if analysis is None:
+        return MetricScore(score=0.0, reason="no analysis")
+    evidence = f"{account.facts_for_prompt()}\n{research_evidence(_pred(prediction, 'profile'))}"
+    seller = _seller(example)
+    kept = (
+        verified_pain_points(analysis.pain_points, evidence, seller)
+        if seller is not None
+        else [p for p in analysis.pain_points if contains_span(evidence, p.evidence)]
+    )
+    spans = [(f"pain point {p.title!r}", p.evidence) for p in analysis.pain_points]
+    spans += [
+        (f"criterion {c.criterion}", c.evidence)
+        for c in analysis.criteria
+        if c.decided_by == "model" and c.verdict == "present"
+    ]
+    if not spans:
+        return MetricScore.na("no pain points or model-decided criteria to check")
+    bad = [f"pain point {p.title!r}" for p in analysis.pain_points if p not in kept]
+    bad += [
+        label
+        for label, span in spans[len(analysis.pain_points) :]
+        if not contains_span(evidence, span)
+    ]
+    return MetricScore(
+        score=(len(spans) - len(bad)) / len(spans),
+        reason=f"all {len(spans)} evidence spans are in the account"
+        if not bad
+        else f"not in the account: {_short(bad)}",
+    )
+
+
+@register(
+    "disqualifier_recall",
+    ("analysis",),
+    "share of the gold disqualifiers the analysis found present (accounts with none: n/a)",
+)
+def disqualifier_recall(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore:
+    gold = list(_label(example, "disqualifiers", None) or [])
+    analysis: AccountAnalysis | None = _pred(prediction, "analysis")
+    if not gold:
+        return MetricScore.na("no gold disqualifiers")
+    if analysis is None:
+        return MetricScore(score=0.0, reason="no analysis")
+    found = set(analysis.disqualified)
+    missed = [g for g in gold if g not in found]
+    below = analysis.fit_score < 40
+    return MetricScore(
+        score=(len(gold) - len(missed)) / len(gold),
+        reason=(
+            f"found {len(gold) - len(missed)} of {len(gold)} disqualifiers"
+            + (f"; missed {', '.join(missed)}" if missed else "")
+            + ("" if below else f"; fit {analysis.fit_score} is not below 40")
+        ),
+    )
+
+
 # ---------------------------------------------------------------------------- analysis vs gold
 
 
@@ -375,7 +583,16 @@ def fit_band(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore:
     order = list(BAND_RANGES)
     distance = abs(order.index(band) - order.index(str(gold)))
     score = (1.0, 0.5, 0.0)[distance]
-    return MetricScore(score=score, reason=f"fit {analysis.fit_score} is {band}, gold {gold}")
+    details: dict[str, float] = {"fit": float(analysis.fit_score), "exact": float(distance == 0)}
+    gold_range = _label(example, "fit_range")
+    if gold_range is not None:
+        details["gold_mid"] = (float(gold_range[0]) + float(gold_range[1])) / 2
+    else:
+        lo, hi = BAND_RANGES[str(gold)]
+        details["gold_mid"] = (lo + hi) / 2
+    return MetricScore(
+        score=score, reason=f"fit {analysis.fit_score} is {band}, gold {gold}", details=details
+    )
 
 
 @register(
@@ -546,14 +763,27 @@ DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
         "pain_point_recall": 1.0,
         "approach": 0.5,
         "injection": 1.0,
+        "evidence_spans": 0.5,
+        "disqualifier_recall": 1.0,
     },
     "personalization": {
         "output_rules": 1.0,
         "personalization": 1.0,
         "grounding": 1.0,
         "injection": 1.0,
+        "greeting": 1.0,
+        "signer": 1.0,
+        "sender_clarity": 1.0,
+        "demo_copy": 1.0,
     },
-    "colleague": {"colleague": 1.0, "output_rules": 1.0, "grounding": 1.0},
+    "colleague": {
+        "colleague": 1.0,
+        "output_rules": 1.0,
+        "grounding": 1.0,
+        "greeting": 1.0,
+        "signer": 1.0,
+        "demo_copy": 1.0,
+    },
     "pipeline": {
         "fit_band": 1.0,
         "pain_point_recall": 1.0,
@@ -562,6 +792,11 @@ DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
         "grounding": 1.0,
         "colleague": 1.0,
         "injection": 1.0,
+        "greeting": 1.0,
+        "signer": 1.0,
+        "sender_clarity": 1.0,
+        "demo_copy": 1.0,
+        "disqualifier_recall": 1.0,
     },
 }
 

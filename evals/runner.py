@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from accountflow.errors import ConfigError
 from accountflow.evals.judge import agreement, criteria_means, use_judge_lm
 from accountflow.evals.metrics import METRICS, resolve_weights, score_all, weighted
-from accountflow.evals.scores import Agreement, ExampleResult, MetricScore
+from accountflow.evals.scores import Agreement, ExampleResult, MetricScore, spearman
 from accountflow.evals.targets import TargetModule, build_target, fields
 from accountflow.lm.usage import Usage, collect_usage
 from accountflow.orchestrator import one_line
@@ -44,6 +44,31 @@ class EvalReport(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    # corpus-level figures no per-example mean can give: fit_spearman (the fit scores' rank
+    # correlation with the gold ranges' midpoints), band_accuracy (exact gold band), n_ranked
+    ranking: dict[str, float | None] = Field(default_factory=dict)
+
+
+def ranking(rows: Sequence[ExampleResult]) -> dict[str, float | None]:
+    """Fit ranking quality over the examples the `fit_band` metric scored (it records the
+    predicted score, the gold midpoint and whether the band was exact in its details)."""
+    scored = [
+        r.scores["fit_band"].details
+        for r in rows
+        if "fit_band" in r.scores
+        and r.scores["fit_band"].applicable
+        and "fit" in r.scores["fit_band"].details
+    ]
+    if not scored:
+        return {}
+    fits = [d["fit"] for d in scored]
+    gold = [d["gold_mid"] for d in scored]
+    return {
+        "fit_spearman": spearman(fits, gold),
+        "band_accuracy": sum(d["exact"] for d in scored) / len(scored),
+        "distinct_fit_scores": float(len(set(fits))),
+        "n_ranked": float(len(scored)),
+    }
 
 
 def example_id(example: dspy.Example, index: int) -> str:
@@ -216,4 +241,5 @@ def summarise(
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         cost_usd=usage.cost_usd,
+        ranking=ranking(rows),
     )

@@ -68,3 +68,25 @@ def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     if sx == 0 or sy == 0:
         return None
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / (sx * sy)
+
+
+def ranks(values: Sequence[float]) -> list[float]:
+    """Average ranks (ties share the mean of their positions), as Spearman's rho needs."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Spearman's rank correlation: does the score order accounts as the gold labels do?"""
+    if len(xs) < 3:
+        return None
+    return pearson(ranks(xs), ranks(ys))

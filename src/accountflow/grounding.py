@@ -210,13 +210,17 @@ def demo_overlap(message: str, demo_texts: Iterable[str], size: int = SHINGLE) -
     return len(mine & theirs) / len(mine)
 
 
-def grounding_score(messages: Iterable[str], evidence: str) -> tuple[float, int, list[str]]:
+def grounding_score(
+    messages: Iterable[str], evidence: str, watched: Iterable[str] = ()
+) -> tuple[float, int, list[str]]:
     """(score, claims, invented claims) over several messages checked against one evidence."""
     total = 0
     invented: list[str] = []
+    watched = set(watched)
     for message in messages:
-        claims, bad = invented_claims(message, evidence)
-        total += claims
+        claims, _ = invented_claims(message, evidence)
+        bad = ungrounded(message, evidence, watched)
+        total += max(claims, len(bad))
         invented += bad
     score = 1.0 if total == 0 else (total - len(invented)) / total
     return score, total, invented

@@ -127,3 +127,8 @@ def colleague_demos() -> list[dspy.Example]:
             **COLLEAGUE,
         )
     ]
+
+
+def seed_texts() -> tuple[str, ...]:
+    """Every written part of the seed demos: what the demo-copy metric compares against."""
+    return (*EMAIL.values(), *MESSAGES.values(), *COLLEAGUE.values())

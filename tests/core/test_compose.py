@@ -1,0 +1,58 @@
+"""What must be exact is assembled in code: greetings by the name people go by, the seller's
+signature and introduction, the model's own greeting and sign-off cut away."""
+
+from __future__ import annotations
+
+import pytest
+
+from accountflow.compose import assemble, core_text, greeting_name
+from accountflow.config import load_seller
+from accountflow.models import Channel, Contact
+
+SELLER = load_seller()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Marcus Reed", "Marcus"),
+        ("Dr. Andrew Lee", "Dr. Lee"),
+        ("Prof Maria Rossi", "Prof. Rossi"),
+        ("Ms. Tanaka", "Ms. Tanaka"),
+        ("Mr. John Smith Jr.", "John"),
+        ("陈志强", "陈志强"),  # family name first: the full name, never a "first name"
+        ("小林 健一", "小林 健一"),
+        ("José Ángel Núñez", "José"),
+        ("Özlem Yılmaz", "Özlem"),
+        ("فاطمة الزهراء العلي", "فاطمة"),
+        (None, "there"),
+    ],
+)
+def test_greeting_name(name: str | None, expected: str) -> None:
+    assert greeting_name(Contact(name=name)) == expected
+
+
+def test_a_given_greeting_name_wins() -> None:
+    assert greeting_name(Contact(name="Li Na", greeting_name="Ms. Li")) == "Ms. Li"
+
+
+def test_each_channel_is_framed_and_signed_by_the_seller() -> None:
+    contact = Contact(name="Marcus Reed")
+    email = assemble(Channel.email, contact, SELLER, "Harborline Freight moved to Snowflake.")
+    assert email.startswith("Hi Marcus,\n\n")
+    assert email.endswith("Best,\nMaya Chen\nAccount Executive, Mid-Market\nNorthwind Data")
+    sms = assemble(Channel.sms, contact, SELLER, "Any stale dashboards?")
+    assert sms == "Hi Marcus, this is Maya from Northwind Data. Any stale dashboards?"
+    call = assemble(Channel.call, contact, SELLER, "I'm calling about the move.")
+    assert call.startswith("Hi Marcus, this is Maya Chen from Northwind Data. ")
+    assert assemble(Channel.linkedin, contact, SELLER, "Happy to connect.").endswith(" - Maya")
+
+
+def test_the_models_greeting_introduction_and_signoff_are_cut() -> None:
+    contact = Contact(name="Marcus Reed")
+    text = (
+        "Hi Marcus Reed from Northwind Data,\nThis is Maya Chen from Northwind Data. "
+        "Harborline moved to Snowflake.\n\nBest regards,\nMarcus Reed\nNorthwind Data"
+    )
+    assert core_text(text, contact, SELLER) == "Harborline moved to Snowflake."
+    assert core_text("Dear [Name], hello there.", contact, SELLER) == "Hello there."

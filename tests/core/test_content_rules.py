@@ -1,0 +1,55 @@
+"""Grounding and demo-copy rules at run time: a message naming a tool the account does not use
+or copying a demo goes back to the model; the account's own text is never flagged."""
+
+from __future__ import annotations
+
+from accountflow.config import load_seller
+from accountflow.datasets import path
+from accountflow.io import load_accounts
+from accountflow.models import Account, Channel, Contact, OutreachMessage
+from accountflow.modules import Personalizer, rule_context
+from accountflow.rules import check_message
+from accountflow.seed_demos import MESSAGES
+
+SELLER = load_seller()
+DEMO = {a.account_id: a for a in load_accounts(path("accounts_demo.jsonl")).accounts}
+
+
+def _problems(account: Account, channel: Channel, body: str) -> list[str]:
+    program = Personalizer()
+    context = rule_context(account, SELLER, getattr(program, channel.value))
+    return check_message(
+        OutreachMessage(channel=channel, body=body), "Elaine", account.company_name, context
+    )
+
+
+def test_a_demo_fact_in_another_accounts_message_is_sent_back() -> None:
+    crestmed = DEMO["acc-002"]
+    body = "Hi Elaine, this is Maya from Northwind Data. Any stale data at Crestmed Health Partners since the BigQuery move?"  # noqa: E501
+    problems = _problems(crestmed, Channel.sms, body)
+    assert any("BigQuery" in p for p in problems), problems
+    fine = "Hi Elaine, this is Maya from Northwind Data. Any stale data at Crestmed Health Partners since the Azure Databricks move?"  # noqa: E501
+    assert _problems(crestmed, Channel.sms, fine) == []
+
+
+def test_a_copied_demo_is_sent_back() -> None:
+    lumen = DEMO["acc-003"]
+    copied = (
+        "Hi Elaine, "
+        + MESSAGES[Channel.linkedin]
+        .replace("Lakeshore Dental Partners", "Lumenpay")
+        .replace("BigQuery", "BigQuery")
+        + " - Maya"
+    )
+    assert any("copies the example" in p for p in _problems(lumen, Channel.linkedin, copied))
+
+
+def test_the_accounts_own_angle_brackets_are_not_a_placeholder() -> None:
+    account = Account(
+        account_id="x",
+        company_name="<Acme> Data",
+        contacts=[Contact(name="Elaine Foster", is_primary=True)],
+    )
+    body = "Hi Elaine, this is Maya from Northwind Data. Is <Acme> Data watching its pipelines?"
+    assert _problems(account, Channel.sms, body) == []
+    assert any("placeholder" in p for p in _problems(account, Channel.sms, body + " <company>"))

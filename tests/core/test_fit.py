@@ -1,0 +1,123 @@
+"""The fit score is arithmetic over criteria: what the data decides is decided in code, the
+model's verdicts count only with a quote found in the account, a disqualifier caps the score."""
+
+from __future__ import annotations
+
+from accountflow.config import load_seller
+from accountflow.fit import analyse, contains_span, industry_match
+from accountflow.models import Account, AnalysisDraft, Judgment, PainPoint
+
+SELLER = load_seller()
+TEXT = (
+    "Harborline Freight moved its shipment data from Oracle to Snowflake in Q2 2026. "
+    "ETA dashboards went stale twice after the cutover."
+)
+
+
+def _account(**kw: object) -> Account:
+    fields = {"account_id": "a", "company_name": "Harborline Freight", **kw}
+    return Account(**fields)  # type: ignore[arg-type]
+
+
+def _score(account: Account, *judgments: Judgment, pains: list[PainPoint] | None = None):  # type: ignore[no-untyped-def]
+    draft = AnalysisDraft(judgments=list(judgments), pain_points=pains or [])
+    facts = account.facts_for_prompt()
+    return analyse(account, SELLER, draft, facts, facts)
+
+
+def test_a_full_match_scores_high_and_says_why() -> None:
+    account = _account(industry="Logistics & transportation", employee_count=1450, description=TEXT)
+    a = _score(
+        account,
+        Judgment(
+            criterion="warehouse_migration",
+            quote="moved its shipment data from Oracle to Snowflake",
+            verdict="present",
+        ),
+        Judgment(
+            criterion="data_incident", quote="ETA dashboards went stale twice", verdict="present"
+        ),
+    )
+    assert a.fit_score == 100
+    assert "warehouse_migration" in a.fit_rationale and "industry present" in a.fit_rationale
+    by = {c.criterion: c for c in a.criteria}
+    assert by["size"].decided_by == "code" and by["industry"].decided_by == "code"
+    assert by["data_incident"].evidence == "ETA dashboards went stale twice"
+
+
+def test_an_invented_quote_counts_as_unknown() -> None:
+    account = _account(industry="Logistics & transportation", employee_count=1450, description=TEXT)
+    a = _score(
+        account, Judgment(criterion="merger", quote="acquired Acme Corp in 2025", verdict="present")
+    )
+    assert {c.criterion: c.verdict for c in a.criteria}["merger"] == "unknown"
+    assert a.fit_score == 60  # industry 30 + size 30, no signal
+
+
+def test_a_disqualifier_caps_below_40_and_small_size_is_decided_in_code() -> None:
+    account = _account(industry="Logistics & transportation", employee_count=30, description=TEXT)
+    a = _score(
+        account,
+        Judgment(
+            criterion="warehouse_migration", quote="moved its shipment data", verdict="present"
+        ),
+        Judgment(criterion="too_small", quote="", verdict="absent"),  # the model is overruled
+    )
+    assert a.disqualified == ["too_small"] and a.fit_score <= 30
+    assert a.approach == "relationship_building"
+
+
+def test_scores_move_with_the_account() -> None:
+    scores = {
+        _score(_account()).fit_score,  # nothing known: industry, size and signals unknown
+        _score(
+            _account(industry="Education", employee_count=6200, description="Schools.")
+        ).fit_score,
+        _score(
+            _account(industry="Healthcare", employee_count=400, description="Clinics.")
+        ).fit_score,
+        _score(
+            _account(industry="Healthcare", employee_count=400, description=TEXT),
+            Judgment(
+                criterion="data_incident", quote="ETA dashboards went stale", verdict="present"
+            ),
+        ).fit_score,
+    }
+    assert len(scores) == 4
+
+
+def test_pain_points_need_evidence_and_are_not_the_pitch() -> None:
+    account = _account(description=TEXT)
+    pains = [
+        PainPoint(
+            title="Stale ETA dashboards",
+            description="Dashboards went stale after the move.",
+            evidence="ETA dashboards went stale twice",
+            severity=4,
+        ),
+        PainPoint(
+            title="Setup in under a day",
+            description="Automated freshness, volume and schema-change monitors with no hand-written tests; setup in under a day",  # noqa: E501
+            evidence="moved its shipment data",
+            severity=5,
+        ),
+        PainPoint(
+            title="Invented", description="A breach.", evidence="a data breach in 2024", severity=5
+        ),
+        PainPoint(
+            title="Same quote",
+            description="Again.",
+            evidence="ETA dashboards went stale twice",
+            severity=3,
+        ),
+    ]
+    kept = _score(account, pains=pains).pain_points
+    assert [p.title for p in kept] == ["Stale ETA dashboards"]
+
+
+def test_industry_match_and_span_verification() -> None:
+    assert industry_match("Health insurance", SELLER.icp.industries) is True
+    assert industry_match("Energy & utilities", SELLER.icp.industries) is False
+    assert industry_match(None, SELLER.icp.industries) is None
+    assert contains_span(TEXT, "moved its shipment data ... went stale twice")
+    assert not contains_span(TEXT, "Snow")  # too short to prove anything
