@@ -295,3 +295,37 @@ def test_greedy_grammar_sampler_picks_the_best_allowed_token_and_rarely_scans_ev
     )
     assert 0 < grammar.full_passes == unconstrained_rejected < steps
     sampler.close()
+
+
+def test_contexts_are_created_and_freed_only_while_nothing_else_computes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Loading a model touches llama.cpp's process-wide state: with threads (eval smoke runs
+    two), a new predictor's context must not be created while another context decodes."""
+    monkeypatch.setattr(Context, "made", [])
+    engine = LlamaEngine(Path("unused.gguf"), "test", contexts=4)
+    overlaps: list[str] = []
+
+    class Checked(Context):
+        def __init__(self) -> None:
+            if not engine._compute.locked():
+                overlaps.append("created without the compute lock")
+            super().__init__()
+
+        def close(self) -> None:
+            if not engine._compute.locked():
+                overlaps.append("freed without the compute lock")
+            super().close()
+
+    engine.pool.factory = Checked
+    lm = dspy.LM("local/test", engine=engine, cache=False)
+    threads = [
+        threading.Thread(target=lambda i=i: lm(messages=chat(f"step {i}", "acme")))
+        for i in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    engine.close()
+    assert len(Context.made) == 4 and overlaps == []

@@ -375,12 +375,19 @@ class ContextPool:
     message and demos each time. Giving each prefix key its own context keeps all of them warm.
     When more keys than contexts are in use, the least recently used context is handed to the
     new key (its cache is simply overwritten). Contexts are created on first use by `factory`.
+
+    `native` is held while a context is created or freed: loading a model and allocating its
+    context touch llama.cpp's process-wide backend state, so they must not overlap another
+    context's decode (the engine passes its compute lock, so at most one native call runs).
     """
 
-    def __init__(self, factory: Callable[[], Any], size: int) -> None:
+    def __init__(
+        self, factory: Callable[[], Any], size: int, native: threading.Lock | None = None
+    ) -> None:
         self.factory, self.size = factory, max(1, size)
         self._slots: OrderedDict[str, _Slot] = OrderedDict()  # key -> slot, LRU first
         self._lock = threading.Lock()
+        self._native = native if native is not None else threading.Lock()
         self._created = 0
 
     def slot_for(self, key: str) -> _Slot:
@@ -404,7 +411,8 @@ class ContextPool:
         slot = self.slot_for(key)
         with slot.lock:
             if slot.llama is None:
-                slot.llama = self.factory()
+                with self._native:
+                    slot.llama = self.factory()
             yield slot
 
     def keys(self) -> list[str]:
@@ -422,10 +430,10 @@ class ContextPool:
         with self._lock:
             slots = list(self._slots.values())
         for slot in slots:
-            with slot.lock:
+            with slot.lock, self._native:
                 llama, slot.llama = slot.llama, None
-            if llama is not None:
-                llama.close()
+                if llama is not None:
+                    llama.close()
 
 
 class GreedyGrammarSampler:
@@ -492,6 +500,15 @@ class GreedyGrammarSampler:
             self.close()
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's count): more
+    llama.cpp threads than cores only make them wait for each other."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 _LLAMA_CLASS: Any = None
 
 
@@ -537,8 +554,8 @@ class LlamaEngine:
         self, model_path: Path, name: str, n_ctx: int = 8192, contexts: int | None = None
     ) -> None:
         self.model_path, self.name, self.n_ctx = model_path, name, n_ctx
-        self.pool = ContextPool(self._load, contexts or context_count())
-        self._compute = threading.Lock()
+        self._compute = threading.Lock()  # one native call at a time: decode, load or free
+        self.pool = ContextPool(self._load, contexts or context_count(), self._compute)
         self.observer: Callable[[CallRecord], None] | None = None  # e.g. a benchmark's recorder
         self.fast_grammar = True  # GreedyGrammarSampler; False: llama-cpp-python's own chain
 
@@ -548,7 +565,7 @@ class LlamaEngine:
         return factory(
             model_path=str(self.model_path),
             n_ctx=self.n_ctx,
-            n_threads=os.cpu_count() or 1,
+            n_threads=usable_cores(),
             verbose=False,
         )
 
