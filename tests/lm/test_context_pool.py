@@ -329,3 +329,9 @@ def test_contexts_are_created_and_freed_only_while_nothing_else_computes(
         t.join()
     engine.close()
     assert len(Context.made) == 4 and overlaps == []
+
+
+def test_fast_grammar_sampler_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert LlamaEngine(Path("unused.gguf"), "test").fast_grammar
+    monkeypatch.setenv("ACCOUNTFLOW_LOCAL_FAST_GRAMMAR", "0")
+    assert not LlamaEngine(Path("unused.gguf"), "test").fast_grammar

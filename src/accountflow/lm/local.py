@@ -557,7 +557,15 @@ class LlamaEngine:
         self._compute = threading.Lock()  # one native call at a time: decode, load or free
         self.pool = ContextPool(self._load, contexts or context_count(), self._compute)
         self.observer: Callable[[CallRecord], None] | None = None  # e.g. a benchmark's recorder
-        self.fast_grammar = True  # GreedyGrammarSampler; False: llama-cpp-python's own chain
+        # GreedyGrammarSampler; ACCOUNTFLOW_LOCAL_FAST_GRAMMAR=0 falls back to llama-cpp-python's
+        # own sampler chain (same tokens, about half the decoding speed), e.g. to rule it out
+        self.fast_grammar = os.environ.get(
+            "ACCOUNTFLOW_LOCAL_FAST_GRAMMAR", "1"
+        ).strip().lower() not in (
+            "0",
+            "false",
+            "no",
+        )
 
     def _load(self) -> Any:
         lib = _import_llama_cpp()
