@@ -486,9 +486,10 @@ def demo_copy(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore
     if not written:
         return MetricScore.na("no messages")
     demos = seed_texts()
+    allowed = evidence_text(_account(example), _seller(example))
     bad = []
     for label, _, body, _ in written:
-        share = demo_overlap(body, demos)
+        share = demo_overlap(body, demos, allowed=allowed)
         if share > DEMO_OVERLAP_LIMIT:
             bad.append(f"{label} copies a demo ({share:.0%} of its 8-word runs)")
     return MetricScore(

@@ -193,15 +193,29 @@ def ungrounded(message: str, evidence: str, watched: Iterable[str] = ()) -> list
 SHINGLE = 8
 
 
+_SENTENCES = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+
 def shingles(text: str, size: int = SHINGLE) -> set[tuple[str, ...]]:
-    w = words(text)
-    return {tuple(w[i : i + size]) for i in range(len(w) - size + 1)}
+    """The `size`-word runs inside each sentence: a run across a sentence boundary would make a
+    short stock closing ("Happy to connect.") after a quoted fact look like a copied demo."""
+    out: set[tuple[str, ...]] = set()
+    for sentence in _SENTENCES.split(text):
+        w = words(sentence)
+        out |= {tuple(w[i : i + size]) for i in range(len(w) - size + 1)}
+    return out
 
 
-def demo_overlap(message: str, demo_texts: Iterable[str], size: int = SHINGLE) -> float:
+def demo_overlap(
+    message: str, demo_texts: Iterable[str], size: int = SHINGLE, allowed: str = ""
+) -> float:
     """Share of the message's 8-word runs that also occur in a demo: a copied demo, with the
-    company name swapped, scores high; an original message scores 0."""
+    company name swapped, scores high; an original message scores 0. Runs that also occur in
+    `allowed` (the account and seller text the message may quote, as the demo did) are not
+    copies of the demo."""
     mine = shingles(message, size)
+    if allowed:
+        mine -= shingles(allowed, size)
     if not mine:
         return 0.0
     theirs: set[tuple[str, ...]] = set()

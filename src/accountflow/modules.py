@@ -8,6 +8,8 @@ the rule named.
 
 from __future__ import annotations
 
+import re
+
 import dspy
 
 from accountflow import fit
@@ -97,6 +99,26 @@ def length_text(channel: Channel, contact: Contact, seller: SellerProfile) -> st
         return "one or two sentences, at most 40 words"
     room = LIMITS[channel] - frame_length(channel, contact, seller) - 5
     return f"at most {room} characters, spaces included"
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def fit_length(channel: Channel, contact: Contact, seller: SellerProfile, core: str) -> str:
+    """`core` cut back to the whole sentences that fit the channel's limit once assembled.
+
+    Small models overrun an SMS or LinkedIn limit by a sentence far more often than they obey
+    the retry's "shorten it"; a whole-sentence cut keeps what they wrote readable. A first
+    sentence that is itself too long is left for the rule check and its feedback."""
+    limit = LIMITS.get(channel)
+    if limit is None or len(assemble(channel, contact, seller, core)) <= limit:
+        return core
+    kept: list[str] = []
+    for sentence in _SENTENCE_END.split(core.strip()):
+        if len(assemble(channel, contact, seller, " ".join([*kept, sentence]))) > limit:
+            break
+        kept.append(sentence)
+    return " ".join(kept) if kept else core
 
 
 def demo_texts(predictor: dspy.Predict) -> tuple[str, ...]:
@@ -209,7 +231,7 @@ class Personalizer(dspy.Module):
                     feedback=feedback,
                 )
                 subject, text = None, out.message or ""
-            core = core_text(text, contact, seller)
+            core = fit_length(channel, contact, seller, core_text(text, contact, seller))
             message = OutreachMessage(
                 channel=channel,
                 subject=subject,

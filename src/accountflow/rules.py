@@ -167,7 +167,7 @@ def content_problems(label: str, text: str, context: RuleContext) -> list[str]:
                 "write only about what `account` and `analysis` say"
             )
     if context.demos:
-        share = demo_overlap(text, context.demos)
+        share = demo_overlap(text, context.demos, allowed=context.evidence)
         if share > DEMO_OVERLAP_LIMIT:
             problems.append(
                 f"{label}: copies the example message ({share:.0%} of its 8-word runs); "

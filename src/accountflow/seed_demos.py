@@ -59,36 +59,37 @@ _ANALYSIS = AccountAnalysis(
 
 # Written for the bundled demo seller (Northwind Data's Beacon). Only the middle of each
 # message: greeting, introduction and signature are assembled in code, so the demo shows the
-# model what it writes and nothing it could sign with. Each carries a single account fact:
-# small models copy demo text, and the output rules reject a message that shares more than 10%
-# of its 8-word runs with a demo or names the demo's company or tools.
+# model what it writes and nothing it could sign with. Small models copy demo text, so each demo
+# is built from what a message may quote anyway (the demo account's own fact, the seller's value
+# proposition word for word) joined by stock phrases shorter than the 8-word runs the demo-copy
+# rule counts: a model that copies the demo's shape must still fill it with this account's facts,
+# and the grounding rule rejects the demo's facts (BigQuery, March) carried over.
 EMAIL = {
     "subject": "Lakeshore Dental Partners and the BigQuery move",
     "body": (
-        "Lakeshore Dental Partners moved its scheduling and billing data to BigQuery in March. "
-        "Right after a move like that, a late or broken load can reach a report before anyone "
-        "notices. Beacon learns the normal freshness and volume of those tables and alerts your "
-        "team in minutes. Would a 15-minute call next week be useful?"
+        "Patient scheduling and billing data moved from clinic servers to BigQuery in March at "
+        "Lakeshore Dental Partners. Migrations often break loads quietly. Beacon can catch "
+        "stale, missing or duplicated data within minutes, before business users notice a "
+        "broken dashboard. Open to a 15-minute call next week?"
     ),
 }
 MESSAGES = {
     Channel.linkedin: (
-        "I saw Lakeshore Dental Partners moved its data to BigQuery this year; I work with "
-        "data teams on catching broken data early after a move like that. Happy to connect."
+        "Lakeshore Dental Partners moved patient scheduling and billing data to BigQuery in "
+        "March. I help data teams after such moves. Happy to connect."
     ),
-    Channel.sms: "Any stale reports at Lakeshore Dental Partners since the BigQuery move?",
+    Channel.sms: "Did the BigQuery move at Lakeshore Dental Partners cause stale reports?",
     Channel.call: (
-        "I'm calling about Lakeshore Dental Partners' move to BigQuery. Do you have a minute "
-        "to hear how teams catch broken data before it reaches a report?"
+        "I'm calling about the BigQuery move at Lakeshore Dental Partners. Do you have a minute?"
     ),
 }
 COLLEAGUE = {
     "subject": "Teodor asked us about BigQuery alerts",
     "body": (
         "Your colleague Teodor Vance, IT Director, asked us about alerts on late data in "
-        "BigQuery. Your team works with the same data at Lakeshore Dental Partners, so it may "
-        "matter to you too: Beacon flags late or broken loads before they reach a report. "
-        "Would a short call with you and Teodor help?"
+        "BigQuery. You work with the same data at Lakeshore Dental Partners. Beacon can catch "
+        "stale, missing or duplicated data within minutes, before business users notice a "
+        "broken dashboard. Could the three of us talk briefly?"
     ),
 }
 

@@ -56,3 +56,21 @@ def test_the_models_greeting_introduction_and_signoff_are_cut() -> None:
     )
     assert core_text(text, contact, SELLER) == "Harborline moved to Snowflake."
     assert core_text("Dear [Name], hello there.", contact, SELLER) == "Hello there."
+
+
+def test_an_overlong_sms_or_linkedin_note_is_cut_back_to_whole_sentences() -> None:
+    from accountflow.modules import fit_length
+    from accountflow.rules import LIMITS
+
+    contact = Contact(name="Marcus Reed")
+    first = "Is Harborline Freight seeing stale dashboards since the Snowflake move?"
+    long = f"{first} Teams often find out from an angry VP. We fix that fast and cheaply too."
+    for channel in (Channel.sms, Channel.linkedin):
+        core = fit_length(channel, contact, SELLER, long * (1 if channel == Channel.sms else 3))
+        assert len(assemble(channel, contact, SELLER, core)) <= LIMITS[channel]
+        assert core.startswith(first) and core.endswith((".", "?"))
+    # what fits is untouched; a first sentence too long on its own is left to the rule check
+    assert fit_length(Channel.sms, contact, SELLER, first) == first
+    huge = "word " * 60 + "end."
+    assert fit_length(Channel.sms, contact, SELLER, huge) == huge
+    assert fit_length(Channel.email, contact, SELLER, long * 9) == long * 9

@@ -85,9 +85,7 @@ KNOWN_BAD = [
         "acc-003",
         Channel.linkedin,
         "Hi José, "
-        + MESSAGES[Channel.linkedin]
-        .replace("Lakeshore Dental Partners", "Lumenpay")
-        .replace("BigQuery", "the new warehouse")
+        + MESSAGES[Channel.linkedin].replace("Lakeshore Dental Partners", "Lumenpay")
         + " - Maya",
     ),
     (
