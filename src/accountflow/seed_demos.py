@@ -78,7 +78,9 @@ MESSAGES = {
         "Lakeshore Dental Partners moved patient scheduling and billing data to BigQuery in "
         "March. I help data teams after such moves. Happy to connect."
     ),
-    Channel.sms: "Did the BigQuery move at Lakeshore Dental Partners cause stale reports?",
+    # every 8-word run of this question contains the company's name: a copy with another
+    # name shares none, and "since the BigQuery move" carried over breaks the grounding rule
+    Channel.sms: "Any stale reports at Lakeshore Dental Partners since the BigQuery move?",
     Channel.call: (
         "I'm calling about the BigQuery move at Lakeshore Dental Partners. Do you have a minute?"
     ),
