@@ -53,3 +53,21 @@ def test_the_accounts_own_angle_brackets_are_not_a_placeholder() -> None:
     body = "Hi Elaine, this is Maya from Northwind Data. Is <Acme> Data watching its pipelines?"
     assert _problems(account, Channel.sms, body) == []
     assert any("placeholder" in p for p in _problems(account, Channel.sms, body + " <company>"))
+
+
+def test_demo_overlap_counts_copied_runs_not_quoted_seller_text_or_stock_phrases() -> None:
+    from accountflow.grounding import demo_overlap
+
+    demo = (
+        "Lakeshore Dental Partners moved its data to BigQuery in March. Beacon can catch "
+        "stale, missing or duplicated data within minutes. Happy to connect."
+    )
+    seller_text = "Catch stale, missing or duplicated data within minutes, before users notice"
+    copied = demo.replace("Lakeshore Dental Partners", "Lumenpay")
+    assert demo_overlap(copied, [demo]) > 0.5
+    # the same value proposition quoted from the seller is not a copy of the demo
+    quoting = "Lumenpay uses Redshift. We catch stale, missing or duplicated data within minutes."
+    assert demo_overlap(quoting, [demo]) > 0.1
+    assert demo_overlap(quoting, [demo], allowed=seller_text) == 0.0
+    # a short stock closing after a fact is not a copy across the sentence boundary
+    assert demo_overlap("Lumenpay moved its ledger to Redshift. Happy to connect.", [demo]) == 0
