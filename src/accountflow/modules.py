@@ -31,7 +31,13 @@ from accountflow.models import (
     size_band,
 )
 from accountflow.prompts import analysis_text, contact_text, profile_text
-from accountflow.rules import LIMITS, RuleContext, check_colleague, check_message
+from accountflow.rules import (
+    LIMITS,
+    RuleContext,
+    check_colleague,
+    check_message,
+    mentions_company,
+)
 from accountflow.seed_demos import channel_demos, colleague_demos, email_demos
 from accountflow.signatures import (
     AnalyzeAccount,
@@ -119,6 +125,17 @@ def fit_length(channel: Channel, contact: Contact, seller: SellerProfile, core: 
             break
         kept.append(sentence)
     return " ".join(kept) if kept else core
+
+
+def with_company(channel: Channel, core: str, company: str) -> str:
+    """An SMS or call opener that does not name the company gets it named in code ("About
+    Crestmed Health Partners: ..."; "I'm calling about ..."): the small model leaves it out of
+    a one-line message far more often than a retry's feedback fixes, and without it the
+    contact cannot tell what the message is about."""
+    if channel not in (Channel.sms, Channel.call) or not core or mentions_company(core, company):
+        return core
+    lead = f"I'm calling about {company}." if channel == Channel.call else f"About {company}:"
+    return f"{lead} {core}"
 
 
 def demo_texts(predictor: dspy.Predict) -> tuple[str, ...]:
@@ -231,7 +248,8 @@ class Personalizer(dspy.Module):
                     feedback=feedback,
                 )
                 subject, text = None, out.message or ""
-            core = fit_length(channel, contact, seller, core_text(text, contact, seller))
+            core = with_company(channel, core_text(text, contact, seller), account.company_name)
+            core = fit_length(channel, contact, seller, core)
             message = OutreachMessage(
                 channel=channel,
                 subject=subject,

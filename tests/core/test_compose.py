@@ -74,3 +74,18 @@ def test_an_overlong_sms_or_linkedin_note_is_cut_back_to_whole_sentences() -> No
     huge = "word " * 60 + "end."
     assert fit_length(Channel.sms, contact, SELLER, huge) == huge
     assert fit_length(Channel.email, contact, SELLER, long * 9) == long * 9
+
+
+def test_an_sms_or_call_opener_without_the_company_gets_it_named_in_code() -> None:
+    from accountflow.modules import with_company
+
+    company = "Crestmed Health Partners"
+    question = "Any stale data since the Databricks move?"
+    assert with_company(Channel.sms, question, company) == f"About {company}: {question}"
+    assert with_company(Channel.call, question, company).startswith(
+        f"I'm calling about {company}. "
+    )
+    named = f"Any stale data at {company} since the Databricks move?"
+    assert with_company(Channel.sms, named, company) == named
+    assert with_company(Channel.linkedin, question, company) == question
+    assert with_company(Channel.sms, "", company) == ""
