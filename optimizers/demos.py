@@ -5,21 +5,27 @@ shown to the model only if it has the predictor's own input and output fields; o
 `(account, seller, labels)`, which match no predictor, so plain `LabeledFewShot` would store
 demos that every prompt silently drops. Instead we translate the labels into the one step they
 describe, the analysis: inputs as the analyst sees them, and an `analysis` answer whose pain
-points, fit score and approach are the gold ones. Fields the labels do not grade are filled
+points, criterion judgments and approach are the gold ones (the fit score is computed from the
+judgments, as at run time). Fields the labels do not grade are filled
 plainly and deterministically (evidence quotes the account line that best matches the pain
-point; severity is a neutral 3). The research profile is not labeled, so these demos leave the
-`profile` input out (DSPy shows them as "some input or output fields are not supplied").
+point; severity is a neutral 3); the criterion judgments come from the gold signal and
+disqualifier labels, each quoting the account sentence that shows it. The research profile is
+not labeled, so these demos leave the `profile` input out (DSPy shows them as "some input or
+output fields are not supplied").
 """
 
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import dspy
 
+from accountflow import fit
 from accountflow.errors import ConfigError
-from accountflow.models import Account, AccountAnalysis, PainPoint, SellerProfile
+from accountflow.models import Account, AnalysisDraft, Judgment, PainPoint, SellerProfile
+from accountflow.text import content_stems
 
 # Targets whose visible predictors the labels can teach, and which predictor gets the demos.
 LABELED_PREDICTORS: dict[str, str] = {"analysis": "analyst.predict", "pipeline": "analyst.predict"}
@@ -43,44 +49,82 @@ def _evidence(account: Account, pain_point: str) -> str:
     return sentence[:200] or f"{account.company_name}'s own account data"
 
 
-def gold_analysis(example: dspy.Example) -> AccountAnalysis:
-    """The analysis the gold labels describe, as the analyst step would answer it."""
+def _sentences(account: Account) -> list[str]:
+    """The account's own text cut into sentences, each verbatim: what a judgment may quote."""
+    out: list[str] = []
+    for line in account.facts_for_prompt().splitlines():
+        if ":" not in line or line.startswith("company_name"):
+            continue
+        value = line.split(":", 1)[1].strip()
+        out += [part.strip() for part in re.split(r"(?<=[.!?])\s+", value) if part.strip()]
+    return out
+
+
+def _quote(account: Account, text: str) -> str:
+    """The account sentence sharing the most content words with a criterion's text, or ""
+    when none shares any (a gold label with nothing to quote is judged "unknown")."""
+    wanted = content_stems(text)
+    best, score = "", 0
+    for sentence in _sentences(account):
+        shared = len(wanted & content_stems(sentence))
+        if shared > score:
+            best, score = sentence, shared
+    return best[:200].rsplit(" ", 1)[0] if len(best) > 200 else best
+
+
+def gold_draft(example: dspy.Example) -> AnalysisDraft:
+    """What the analyst should write for a labeled account, in the analysis step's own output
+    format: a judgment per criterion (the gold signals and disqualifiers present with a quote
+    from the account; the industry from the data; the rest unknown), the gold pain points with
+    evidence quoted from the account, and the gold approach. Every quote is checked with the
+    same `contains_span` the fit score applies, so a demo never shows an unverifiable quote."""
     account: Account = example["account"]
+    seller: SellerProfile = example["seller"]
     gold = _gold(example)
-    lo, hi = gold.fit_range
-    facts = [
-        f"industry {account.industry}" if account.industry else "",
-        f"{account.employee_count} employees" if account.employee_count else "",
+    facts = account.facts_for_prompt()
+    present = set(gold.signals) | set(gold.disqualifiers)
+    judgments: list[Judgment] = []
+    for cid, text in fit.model_criteria(seller):
+        verdict: str = "unknown"
+        quote = ""
+        if cid == fit.INDUSTRY:
+            match = fit.industry_match(account.industry, seller.icp.industries)
+            if match is not None:
+                verdict = "present" if match else "absent"
+                quote = account.industry or "" if match else ""
+        elif cid in present:
+            quote = _quote(account, text)
+            verdict = "present" if fit.contains_span(facts, quote) else "unknown"
+            quote = quote if verdict == "present" else ""
+        judgments.append(Judgment(criterion=cid, quote=quote, verdict=verdict))  # type: ignore[arg-type]
+    pains = [
+        PainPoint(
+            title=p,
+            description=f"{account.company_name} has {p}.",
+            evidence=_evidence(account, p),
+            severity=3,
+        )
+        for p in gold.pain_points[:3]
     ]
-    rationale = f"{gold.fit_band.capitalize()} fit for the ideal customer profile"
-    known = [f for f in facts if f]
-    rationale += f" ({', '.join(known)})." if known else "."
-    return AccountAnalysis(
-        pain_points=[
-            PainPoint(
-                title=p,
-                description=f"{account.company_name} likely struggles with {p}.",
-                evidence=_evidence(account, p),
-                severity=3,
-            )
-            for p in gold.pain_points
-        ],
+    return AnalysisDraft(
+        judgments=judgments,
+        pain_points=[p for p in pains if fit.contains_span(facts, p.evidence)],
         opportunities=[],
-        fit_score=(lo + hi) // 2,
-        fit_rationale=rationale,
         approach=gold.approach,
-        confidence=0.4 if "sparse" in gold.tags else 0.8,
     )
 
 
 def analysis_demo(example: dspy.Example) -> dspy.Example:
+    """A demo with the analyst's inputs as `PainPointAnalyst` formats them. The research
+    profile is not labeled, so it is left out (DSPy marks it as not supplied)."""
     account: Account = example["account"]
     seller: SellerProfile = example["seller"]
     return dspy.Example(
-        account=account.facts_for_prompt(),
         seller=seller.for_prompt(),
-        analysis=gold_analysis(example),
-    ).with_inputs("account", "seller")
+        criteria=fit.criteria_text(seller),
+        account=account.facts_for_prompt(),
+        analysis=gold_draft(example),
+    ).with_inputs("seller", "criteria", "account")
 
 
 def labeled_demos(

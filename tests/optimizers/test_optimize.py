@@ -75,8 +75,9 @@ def test_labeled_fewshot_puts_gold_demos_on_the_analyst_and_promotes(settings: S
     assert (loaded.version, loaded.source) == (result.version, "promoted")
     demos = loaded.program.analyst.predict.demos
     assert len(demos) == 2
-    assert {"account", "seller", "analysis"} <= set(demos[0])
-    assert 0 <= demos[0]["analysis"]["fit_score"] <= 100
+    # in the analysis step's own format: criterion judgments, never a guessed fit score
+    assert {"account", "seller", "criteria", "analysis"} <= set(demos[0])
+    assert demos[0]["analysis"]["judgments"] and "fit_score" not in demos[0]["analysis"]
     # the next optimization starts from the promoted program
     second = run_tiny(settings, "bootstrap")
     assert second.parent_version == result.version
