@@ -132,11 +132,22 @@ def _analysis(module: PainPointAnalyst, state: RunState) -> StepOutput:
     return StepOutput(module(account=state.account, profile=profile, seller=state.seller).analysis)
 
 
+def criteria_cell(analysis: AccountAnalysis) -> str | None:
+    """The per-criterion verdicts in one readable cell: `id: verdict`, with the verified quote
+    of what the model found present (`warehouse_migration: present "moved to Snowflake"`)."""
+    parts = []
+    for c in analysis.criteria:
+        quote = f' "{c.evidence}"' if c.decided_by == "model" and c.verdict == "present" else ""
+        parts.append(f"{c.criterion}: {c.verdict}{quote}")
+    return "; ".join(parts) or None
+
+
 def _analysis_columns(analysis: AccountAnalysis | None) -> dict[str, Any]:
     pains = sorted(analysis.pain_points, key=lambda p: -p.severity)[:3] if analysis else []
     return {
         "fit_score": analysis.fit_score if analysis else None,
         "fit_rationale": analysis.fit_rationale if analysis else None,
+        "fit_criteria": criteria_cell(analysis) if analysis else None,
         "top_pain_points": "; ".join(p.title for p in pains) or None,
         "approach": analysis.approach if analysis else None,
     }
@@ -266,7 +277,7 @@ STEPS: tuple[Step, ...] = (
         run=_analysis,
         load=AccountAnalysis.model_validate,
         record_input=lambda s: {"profile": dump(s.get("profile")), "seller": s.seller.company},
-        columns=("fit_score", "fit_rationale", "top_pain_points", "approach"),
+        columns=("fit_score", "fit_rationale", "fit_criteria", "top_pain_points", "approach"),
         flatten=_analysis_columns,
         calls=1,
     ),

@@ -121,3 +121,34 @@ def test_industry_match_and_span_verification() -> None:
     assert industry_match(None, SELLER.icp.industries) is None
     assert contains_span(TEXT, "moved its shipment data ... went stale twice")
     assert not contains_span(TEXT, "Snow")  # too short to prove anything
+
+
+def test_output_rows_carry_the_per_criterion_verdicts() -> None:
+    from accountflow.models import AccountAnalysis, CriterionVerdict
+    from accountflow.steps import criteria_cell
+
+    analysis = AccountAnalysis(
+        fit_score=80,
+        fit_rationale="r",
+        approach="pain_point_focused",
+        confidence=1,
+        criteria=[
+            CriterionVerdict(
+                criterion="industry", kind="industry", verdict="present", decided_by="code"
+            ),
+            CriterionVerdict(
+                criterion="warehouse_migration",
+                kind="signal",
+                verdict="present",
+                evidence="moved its data to Snowflake",
+                decided_by="model",
+            ),
+            CriterionVerdict(
+                criterion="too_small", kind="disqualifier", verdict="absent", decided_by="code"
+            ),
+        ],
+    )
+    assert criteria_cell(analysis) == (
+        'industry: present; warehouse_migration: present "moved its data to Snowflake"; '
+        "too_small: absent"
+    )
