@@ -108,23 +108,36 @@ def length_text(channel: Channel, contact: Contact, seller: SellerProfile) -> st
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_CLAUSE_END = re.compile(r"[,;]\s+|\s+[-–—]\s+")
 
 
 def fit_length(channel: Channel, contact: Contact, seller: SellerProfile, core: str) -> str:
     """`core` cut back to the whole sentences that fit the channel's limit once assembled.
 
     Small models overrun an SMS or LinkedIn limit by a sentence far more often than they obey
-    the retry's "shorten it"; a whole-sentence cut keeps what they wrote readable. A first
-    sentence that is itself too long is left for the rule check and its feedback."""
+    the retry's "shorten it"; a whole-sentence (or whole-clause) cut keeps what they wrote
+    readable. What cannot be cut so is left for the rule check and its feedback."""
     limit = LIMITS.get(channel)
     if limit is None or len(assemble(channel, contact, seller, core)) <= limit:
         return core
     kept: list[str] = []
-    for sentence in _SENTENCE_END.split(core.strip()):
+    sentences = _SENTENCE_END.split(core.strip())
+    for sentence in sentences:
         if len(assemble(channel, contact, seller, " ".join([*kept, sentence]))) > limit:
             break
         kept.append(sentence)
-    return " ".join(kept) if kept else core
+    if kept:
+        return " ".join(kept)
+    # one run-on sentence: keep its longest head that ends at a clause boundary (comma,
+    # semicolon, dash) and fits, with the sentence's own end mark; a head under five words
+    # says too little, so that case goes to the rule and its feedback
+    first = sentences[0]
+    mark = "?" if first.rstrip().endswith("?") else "."
+    for cut in reversed([m.start() for m in _CLAUSE_END.finditer(first)]):
+        head = first[:cut].rstrip(" ,;:-–—") + mark
+        if len(head.split()) >= 5 and len(assemble(channel, contact, seller, head)) <= limit:
+            return head
+    return core
 
 
 def with_company(channel: Channel, core: str, company: str) -> str:

@@ -73,6 +73,15 @@ def test_an_overlong_sms_or_linkedin_note_is_cut_back_to_whole_sentences() -> No
     assert fit_length(Channel.sms, contact, SELLER, first) == first
     huge = "word " * 60 + "end."
     assert fit_length(Channel.sms, contact, SELLER, huge) == huge
+    # one run-on sentence is cut at its last clause boundary that fits, keeping its end mark
+    run_on = (
+        "Are stale reports showing up at Harborline Freight since the Snowflake move, "
+        "which can leave dispatch teams looking at yesterday's ETAs while the data team hunts "
+        "for the broken load?"
+    )
+    cut = fit_length(Channel.sms, contact, SELLER, run_on)
+    assert cut == "Are stale reports showing up at Harborline Freight since the Snowflake move?"
+    assert len(assemble(Channel.sms, contact, SELLER, cut)) <= LIMITS[Channel.sms]
     assert fit_length(Channel.email, contact, SELLER, long * 9) == long * 9
 
 
