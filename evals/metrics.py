@@ -397,6 +397,13 @@ def _written(
     return out
 
 
+def _per_message(written: list[Any], bad: list[str], ok: str) -> MetricScore:
+    """Share of the written messages without a finding; the findings are the reason."""
+    return MetricScore(
+        score=(len(written) - len(bad)) / len(written), reason=ok if not bad else _short(bad)
+    )
+
+
 @register(
     "greeting",
     ("outreach", "colleague_messages"),
@@ -412,10 +419,7 @@ def greeting_metric(example: dspy.Example, prediction: dspy.Prediction) -> Metri
         expected = f"Hi {greeting_name(contact)},"  # type: ignore[arg-type]
         if not body.startswith(expected):
             bad.append(f"{label} opens {body.splitlines()[0][:40]!r}, not {expected!r}")
-    return MetricScore(
-        score=(len(written) - len(bad)) / len(written),
-        reason="every message greets its recipient by first name" if not bad else _short(bad),
-    )
+    return _per_message(written, bad, "every message greets its recipient by first name")
 
 
 @register(
@@ -440,10 +444,7 @@ def signer(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore:
             bad.append(f"{label} is not signed by {sender_first(seller)}")
         elif name and channel == "email" and names_person(tail, name):
             bad.append(f"{label} is signed with the recipient's name ({name})")
-    return MetricScore(
-        score=(len(written) - len(bad)) / len(written),
-        reason="every message is signed by the seller" if not bad else _short(bad),
-    )
+    return _per_message(written, bad, "every message is signed by the seller")
 
 
 @register(
@@ -470,10 +471,7 @@ def sender_clarity(example: dspy.Example, prediction: dspy.Prediction) -> Metric
             name and re.search(rf"{re.escape(name)}\s+from\s+{re.escape(seller.company)}", body)
         ):
             bad.append(f"{label} reads as if {name or 'the contact'} were from {seller.company}")
-    return MetricScore(
-        score=(len(written) - len(bad)) / len(written),
-        reason="every SMS and call opener says who is calling" if not bad else _short(bad),
-    )
+    return _per_message(written, bad, "every SMS and call opener says who is calling")
 
 
 @register(
@@ -492,10 +490,7 @@ def demo_copy(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore
         share = demo_overlap(body, demos, allowed=allowed)
         if share > DEMO_OVERLAP_LIMIT:
             bad.append(f"{label} copies a demo ({share:.0%} of its 8-word runs)")
-    return MetricScore(
-        score=(len(written) - len(bad)) / len(written),
-        reason="no message copies a demo" if not bad else _short(bad),
-    )
+    return _per_message(written, bad, "no message copies a demo")
 
 
 @register(
@@ -539,18 +534,30 @@ def evidence_spans(example: dspy.Example, prediction: dspy.Prediction) -> Metric
     )
 
 
+def _gold_vs_analysis(
+    example: dspy.Example, prediction: dspy.Prediction, label: str
+) -> tuple[list[str], AccountAnalysis] | MetricScore:
+    """The gold list `label` and the predicted analysis, or the score when either is missing
+    (no gold: not applicable; no analysis: 0)."""
+    gold = list(_label(example, label, None) or [])
+    analysis: AccountAnalysis | None = _pred(prediction, "analysis")
+    if not gold:
+        return MetricScore.na(f"no gold {label.replace('_', ' ')}")
+    if analysis is None:
+        return MetricScore(score=0.0, reason="no analysis")
+    return gold, analysis
+
+
 @register(
     "disqualifier_recall",
     ("analysis",),
     "share of the gold disqualifiers the analysis found present (accounts with none: n/a)",
 )
 def disqualifier_recall(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore:
-    gold = list(_label(example, "disqualifiers", None) or [])
-    analysis: AccountAnalysis | None = _pred(prediction, "analysis")
-    if not gold:
-        return MetricScore.na("no gold disqualifiers")
-    if analysis is None:
-        return MetricScore(score=0.0, reason="no analysis")
+    checked = _gold_vs_analysis(example, prediction, "disqualifiers")
+    if isinstance(checked, MetricScore):
+        return checked
+    gold, analysis = checked
     found = set(analysis.disqualified)
     missed = [g for g in gold if g not in found]
     below = analysis.fit_score < 40
@@ -651,12 +658,10 @@ def pain_point_matches(gold: list[str], analysis: AccountAnalysis) -> list[bool]
     ">= half of the gold point's content stems in one predicted title+description)",
 )
 def pain_point_recall(example: dspy.Example, prediction: dspy.Prediction) -> MetricScore:
-    gold = list(_label(example, "pain_points", None) or [])
-    analysis: AccountAnalysis | None = _pred(prediction, "analysis")
-    if not gold:
-        return MetricScore.na("no gold pain points")
-    if analysis is None:
-        return MetricScore(score=0.0, reason="no analysis")
+    checked = _gold_vs_analysis(example, prediction, "pain_points")
+    if isinstance(checked, MetricScore):
+        return checked
+    gold, analysis = checked
     found = pain_point_matches(gold, analysis)
     missed = [g for g, ok in zip(gold, found, strict=True) if not ok]
     return MetricScore(

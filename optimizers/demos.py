@@ -96,7 +96,7 @@ def gold_draft(example: dspy.Example) -> AnalysisDraft:
             quote = _quote(account, text)
             verdict = "present" if fit.contains_span(facts, quote) else "unknown"
             quote = quote if verdict == "present" else ""
-        judgments.append(Judgment(criterion=cid, quote=quote, verdict=verdict))  # type: ignore[arg-type]
+        judgments.append(Judgment(criterion=cid, quote=quote, verdict=verdict))
     pains = [
         PainPoint(
             title=p,
