@@ -647,7 +647,15 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
             ),
         )
         promoted = False
-        if req.promote:
+        refusal = promotion_refusal(
+            before.aggregate if before else None, after.aggregate if after else None, paired
+        )
+        if req.promote and refusal is not None:
+            warnings.append(
+                f"not promoted: {refusal}; `accountflow programs promote {entry.version}` "
+                "promotes it anyway"
+            )
+        elif req.promote:
             entry = _promote(settings, entry, warnings)
             promoted = True
     return OptimizeResult(
@@ -678,6 +686,20 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
         promoted=promoted,
         warnings=warnings,
     )
+
+
+def promotion_refusal(before: float | None, after: float | None, paired: Any) -> str | None:
+    """Why `--promote` must not make this program the default, or None: a program whose dev
+    score fell (mean paired delta below zero, or a lower aggregate when nothing is paired) would
+    make every later command worse, which is never what an unattended `--promote` means."""
+    if paired is not None and paired.mean_delta < 0:
+        return (
+            f"the dev score fell ({paired.mean_delta:+.3f} per example, 95% CI "
+            f"[{paired.ci_low:+.3f}, {paired.ci_high:+.3f}])"
+        )
+    if paired is None and before is not None and after is not None and after < before:
+        return f"the dev score fell from {before:.3f} to {after:.3f}"
+    return None
 
 
 def _reserve_usd(prep: Prepared) -> float:

@@ -34,3 +34,30 @@ def test_dev_delta_and_its_interval_are_logged_and_returned(
     assert metrics["dev_delta_ci_high"] == pytest.approx(result.dev_delta_ci_high)
     dumped = result.model_dump(mode="json")
     assert dumped["dev_delta"] == result.dev_delta
+
+
+def test_promote_refuses_a_program_whose_dev_score_fell() -> None:
+    from types import SimpleNamespace
+
+    from accountflow.optimizers.runner import promotion_refusal
+
+    worse = SimpleNamespace(mean_delta=-0.069, ci_low=-0.172, ci_high=0.025)
+    same = SimpleNamespace(mean_delta=0.0, ci_low=0.0, ci_high=0.0)
+    better = SimpleNamespace(mean_delta=0.05, ci_low=-0.01, ci_high=0.11)
+    refusal = promotion_refusal(0.574, 0.488, worse)
+    assert refusal is not None and "-0.069" in refusal and "[-0.172, +0.025]" in refusal
+    assert promotion_refusal(0.5, 0.5, same) is None
+    assert promotion_refusal(0.5, 0.55, better) is None
+    assert promotion_refusal(0.6, 0.5, None) == "the dev score fell from 0.600 to 0.500"
+    assert promotion_refusal(None, None, None) is None
+
+
+def test_a_worse_program_is_registered_but_not_promoted(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accountflow.optimizers import runner
+
+    monkeypatch.setattr(runner, "promotion_refusal", lambda *a: "the dev score fell (test)")
+    result = run_tiny(settings, "labeled-fewshot", promote=True)
+    assert not result.promoted
+    assert any(w.startswith("not promoted: the dev score fell (test)") for w in result.warnings)
