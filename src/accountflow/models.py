@@ -232,10 +232,13 @@ class Account(_Input):
                 return contact
         return None
 
-    def facts_for_prompt(self) -> str:
-        """The account's own fields as compact text: the only ground truth the model sees."""
+    def facts_for_prompt(self, internal: bool = True) -> str:
+        """The account's own fields as compact text: the only ground truth the model sees.
+        `internal=False` leaves out the CRM `notes` ("CTO is the economic buyer"): the writing
+        steps get them only through the analysis, so a message cannot quote them."""
         lines = [f"company_name: {self.company_name}"]
-        for key in ("domain", "industry", "employee_count", "location", "description", "notes"):
+        keys = ("domain", "industry", "employee_count", "location", "description", "notes")
+        for key in keys if internal else keys[:-1]:
             value = getattr(self, key)
             if value not in (None, ""):
                 lines.append(f"{key}: {value}")

@@ -36,6 +36,7 @@ from accountflow.rules import (
     RuleContext,
     check_colleague,
     check_message,
+    internal_runs,
     mentions_company,
 )
 from accountflow.seed_demos import channel_demos, colleague_demos, email_demos
@@ -171,6 +172,7 @@ def rule_context(account: Account, seller: SellerProfile, predictor: dspy.Predic
         demos=demos,
         account_text=evidence_text(account, None),
         footer=seller.compliance_footer,
+        internal_runs=internal_runs(account.notes, account.facts_for_prompt(internal=False)),
     )
 
 
@@ -240,7 +242,7 @@ class Personalizer(dspy.Module):
         channel per touch, so this is public)."""
         inputs = {
             "seller": seller.for_prompt(),
-            "account": account.facts_for_prompt(),
+            "account": account.facts_for_prompt(internal=False),
             "contact": contact_text(contact),
             "analysis": analysis_text(analysis),
         }
@@ -338,7 +340,7 @@ class ColleagueReferrer(dspy.Module):
         for attempt in range(self.max_rule_retries + 1):
             out = self.predict(
                 seller=seller.for_prompt(),
-                account=account.facts_for_prompt(),
+                account=account.facts_for_prompt(internal=False),
                 contact=contact_text(target),
                 referrer=contact_text(referrer),
                 topic=topic,

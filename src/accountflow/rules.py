@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from accountflow.grounding import demo_overlap, ungrounded
+from accountflow.grounding import demo_overlap, shingles, ungrounded
 from accountflow.models import Channel, ColleagueMessage, OutreachMessage, OutreachPlan
 
 LIMITS: dict[Channel, int] = {Channel.sms: 160, Channel.linkedin: 300}
@@ -139,6 +139,7 @@ def placeholders(text: str, exempt: str = "") -> list[str]:
 
 
 DEMO_OVERLAP_LIMIT = 0.10
+INTERNAL_RUN = 5  # words in a row copied from the CRM notes that make a message quote them
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,16 @@ class RuleContext:
     demos: tuple[str, ...] = ()
     account_text: str = ""
     footer: str = field(default="")
+    # word runs of the account's CRM notes that its public fields do not also have: context for
+    # the seller ("CTO is the economic buyer"), never text for the contact
+    internal_runs: frozenset[tuple[str, ...]] = frozenset()
+
+
+def internal_runs(notes: str | None, public: str) -> frozenset[tuple[str, ...]]:
+    """The INTERNAL_RUN-word runs of `notes` that `public` (the account's own fields) lacks."""
+    if not notes:
+        return frozenset()
+    return frozenset(shingles(notes, INTERNAL_RUN) - shingles(public, INTERNAL_RUN))
 
 
 def content_problems(label: str, text: str, context: RuleContext) -> list[str]:
@@ -166,6 +177,11 @@ def content_problems(label: str, text: str, context: RuleContext) -> list[str]:
                 f"{label}: mentions {', '.join(invented[:5])}, which the account data does not; "
                 "write only about what `account` and `analysis` say"
             )
+    if context.internal_runs and shingles(text, INTERNAL_RUN) & context.internal_runs:
+        problems.append(
+            f"{label}: quotes the account's internal notes; write to the contact about their "
+            "company, never what the seller's notes say about them"
+        )
     if context.demos:
         share = demo_overlap(text, context.demos, allowed=context.evidence)
         if share > DEMO_OVERLAP_LIMIT:

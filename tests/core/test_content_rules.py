@@ -71,3 +71,23 @@ def test_demo_overlap_counts_copied_runs_not_quoted_seller_text_or_stock_phrases
     assert demo_overlap(quoting, [demo], allowed=seller_text) == 0.0
     # a short stock closing after a fact is not a copy across the sentence boundary
     assert demo_overlap("Lumenpay moved its ledger to Redshift. Happy to connect.", [demo]) == 0
+
+
+def test_a_message_quoting_the_crm_notes_is_sent_back_and_writers_never_see_them() -> None:
+    """The embedded model pasted "CTO is the economic buyer" from the notes into an email."""
+    crestmed = DEMO["acc-002"]
+    assert crestmed.notes and "HIPAA BAA will be required" in crestmed.notes
+    leak = (
+        "Hi Elaine, this is Maya from Northwind Data. Crestmed Health Partners: HIPAA BAA will "
+        "be required?"
+    )
+    assert any("internal notes" in p for p in _problems(crestmed, Channel.sms, leak))
+    # the public description is never internal, even where the notes repeat it
+    public = crestmed.model_copy(update={"notes": f"{crestmed.description} Call after July."})
+    fine = (
+        "Hi Elaine, this is Maya from Northwind Data. Crestmed Health Partners operates 4 "
+        "hospitals and 27 outpatient clinics: any stale reports?"
+    )
+    assert not any("internal notes" in p for p in _problems(public, Channel.sms, fine))
+    assert "notes:" not in crestmed.facts_for_prompt(internal=False)
+    assert "notes:" in crestmed.facts_for_prompt()
