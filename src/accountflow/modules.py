@@ -240,14 +240,14 @@ class Personalizer(dspy.Module):
     ) -> tuple[OutreachMessage, int]:
         """One channel's message and how many rule-feedback retries it took (campaigns send one
         channel per touch, so this is public)."""
+        predict: dspy.Predict = getattr(self, channel.value)
+        context = rule_context(account, seller, predict)
         inputs = {
             "seller": seller.for_prompt(),
             "account": account.facts_for_prompt(internal=False),
             "contact": contact_text(contact),
-            "analysis": analysis_text(analysis),
+            "analysis": analysis_text(analysis, hide=context.internal_runs),
         }
-        predict: dspy.Predict = getattr(self, channel.value)
-        context = rule_context(account, seller, predict)
         hello = greeting_name(contact)
         problems: list[str] = []
         for attempt in range(self.max_rule_retries + 1):

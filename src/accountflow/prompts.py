@@ -24,9 +24,11 @@ def profile_text(profile: CompanyProfile) -> str:
     return "\n".join(lines)
 
 
-def analysis_text(analysis: AccountAnalysis) -> str:
+def analysis_text(analysis: AccountAnalysis, hide: frozenset[tuple[str, ...]] = frozenset()) -> str:
     """What a writer needs from the analysis: the approach, the pain points with their
-    evidence and the buying signals found. Not the score: a small model repeats numbers."""
+    evidence and the buying signals found. Not the score: a small model repeats numbers.
+    Lines sharing a word run with `hide` (the CRM notes' runs, `rules.internal_runs`) are left
+    out, so a writer cannot quote the notes through the analysis either."""
     lines = [f"approach: {analysis.approach}"]
     lines += [
         f"pain point: {p.title}: {p.description} (evidence: {p.evidence})"
@@ -38,4 +40,9 @@ def analysis_text(analysis: AccountAnalysis) -> str:
         if c.kind == "signal" and c.verdict == "present" and c.evidence
     ]
     lines += [f"opportunity: {o}" for o in analysis.opportunities]
+    if hide:
+        from accountflow.grounding import shingles
+        from accountflow.rules import INTERNAL_RUN
+
+        lines = [line for line in lines if not shingles(line, INTERNAL_RUN) & hide]
     return "\n".join(lines)

@@ -91,3 +91,35 @@ def test_a_message_quoting_the_crm_notes_is_sent_back_and_writers_never_see_them
     assert not any("internal notes" in p for p in _problems(public, Channel.sms, fine))
     assert "notes:" not in crestmed.facts_for_prompt(internal=False)
     assert "notes:" in crestmed.facts_for_prompt()
+
+
+def test_the_writers_analysis_leaves_out_lines_that_quote_the_notes() -> None:
+    from accountflow.models import AccountAnalysis, PainPoint
+    from accountflow.prompts import analysis_text
+    from accountflow.rules import internal_runs
+
+    crestmed = DEMO["acc-002"]
+    hide = internal_runs(crestmed.notes, crestmed.facts_for_prompt(internal=False))
+    analysis = AccountAnalysis(
+        pain_points=[
+            PainPoint(
+                title="Compliance paperwork",
+                description="A contract is needed.",
+                evidence="HIPAA BAA will be required",
+                severity=3,
+            ),
+            PainPoint(
+                title="Price files",
+                description="Monthly files are due.",
+                evidence="requires monthly machine-readable price files",
+                severity=4,
+            ),
+        ],
+        fit_score=60,
+        fit_rationale="r",
+        approach="pain_point_focused",
+        confidence=1,
+    )
+    text = analysis_text(analysis, hide=hide)
+    assert "HIPAA BAA" not in text and "machine-readable price files" in text
+    assert "HIPAA BAA" in analysis_text(analysis)
