@@ -38,6 +38,7 @@ from accountflow.rules import (
     check_message,
     internal_runs,
     mentions_company,
+    mentions_name,
 )
 from accountflow.seed_demos import channel_demos, colleague_demos, email_demos
 from accountflow.signatures import (
@@ -150,6 +151,18 @@ def with_company(channel: Channel, core: str, company: str) -> str:
         return core
     lead = f"I'm calling about {company}." if channel == Channel.call else f"About {company}:"
     return f"{lead} {core}"
+
+
+def with_referrer(core: str, referrer: Contact, topic: str) -> str:
+    """A colleague reference that does not name the colleague who asked gets the fact stated
+    in code, from the data ("Your colleague Priya Natarajan, Director of Data, asked us about
+    freshness alerts."): it is the one sentence that must be exact, and the small model often
+    leaves it out however often the feedback asks."""
+    name = referrer.name or ""
+    if not core or not name or mentions_name(core, name):
+        return core
+    title = f", {referrer.title}," if referrer.title else ""
+    return f"Your colleague {name}{title} asked us about {topic.rstrip('.')}. {core}"
 
 
 def demo_texts(predictor: dspy.Predict) -> tuple[str, ...]:
@@ -346,7 +359,7 @@ class ColleagueReferrer(dspy.Module):
                 topic=topic,
                 feedback=_feedback(problems, note),
             )
-            core = core_text(out.body or "", target, seller)
+            core = with_referrer(core_text(out.body or "", target, seller), referrer, topic)
             message = ColleagueMessage(
                 target_contact_id=target.contact_id,
                 target_name=target.name or "",

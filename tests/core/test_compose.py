@@ -98,3 +98,18 @@ def test_an_sms_or_call_opener_without_the_company_gets_it_named_in_code() -> No
     assert with_company(Channel.sms, named, company) == named
     assert with_company(Channel.linkedin, question, company) == question
     assert with_company(Channel.sms, "", company) == ""
+
+
+def test_a_colleague_reference_without_the_colleague_gets_it_stated_in_code() -> None:
+    from accountflow.modules import with_referrer
+
+    priya = Contact(name="Priya Natarajan", title="Director of Data")
+    core = "Harborline Freight's dashboards may matter to you too. Open to a short call?"
+    out = with_referrer(core, priya, "freshness alerts after the Snowflake cutover.")
+    assert out == (
+        "Your colleague Priya Natarajan, Director of Data, asked us about freshness alerts "
+        f"after the Snowflake cutover. {core}"
+    )
+    named = "Priya asked us about alerts. Open to a call?"
+    assert with_referrer(named, priya, "alerts") == named
+    assert with_referrer("", priya, "alerts") == ""
