@@ -3,7 +3,9 @@ the judge, so a demo looks exactly like the real inputs it stands for."""
 
 from __future__ import annotations
 
+from accountflow.grounding import shingles
 from accountflow.models import AccountAnalysis, CompanyProfile, Contact
+from accountflow.rules import INTERNAL_RUN
 
 
 def contact_text(contact: Contact) -> str:
@@ -41,8 +43,5 @@ def analysis_text(analysis: AccountAnalysis, hide: frozenset[tuple[str, ...]] = 
     ]
     lines += [f"opportunity: {o}" for o in analysis.opportunities]
     if hide:
-        from accountflow.grounding import shingles
-        from accountflow.rules import INTERNAL_RUN
-
         lines = [line for line in lines if not shingles(line, INTERNAL_RUN) & hide]
     return "\n".join(lines)
