@@ -17,7 +17,6 @@ output fields are not supplied").
 from __future__ import annotations
 
 import random
-import re
 from typing import Any
 
 import dspy
@@ -25,7 +24,7 @@ import dspy
 from accountflow import fit
 from accountflow.errors import ConfigError
 from accountflow.models import Account, AnalysisDraft, Judgment, PainPoint, SellerProfile
-from accountflow.text import content_stems
+from accountflow.text import content_stems, split_sentences
 
 # Targets whose visible predictors the labels can teach, and which predictor gets the demos.
 LABELED_PREDICTORS: dict[str, str] = {"analysis": "analyst.predict", "pipeline": "analyst.predict"}
@@ -56,7 +55,7 @@ def _sentences(account: Account) -> list[str]:
         if ":" not in line or line.startswith("company_name"):
             continue
         value = line.split(":", 1)[1].strip()
-        out += [part.strip() for part in re.split(r"(?<=[.!?])\s+", value) if part.strip()]
+        out += split_sentences(value)
     return out
 
 

@@ -34,6 +34,7 @@ from accountflow.errors import AccountflowError, ConfigError
 from accountflow.evals.compare import paired_delta
 from accountflow.evals.metrics import feedback_metric_for, metric_for, resolve_weights
 from accountflow.evals.runner import evaluate
+from accountflow.evals.stats import PairedResult
 from accountflow.evals.targets import build_target, check_target
 from accountflow.optimizers.budget import BudgetExhausted, Meter, Phase, metered
 from accountflow.optimizers.demos import labeled_demos
@@ -688,7 +689,9 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
     )
 
 
-def promotion_refusal(before: float | None, after: float | None, paired: Any) -> str | None:
+def promotion_refusal(
+    before: float | None, after: float | None, paired: PairedResult | None
+) -> str | None:
     """Why `--promote` must not make this program the default, or None: a program whose dev
     score fell (mean paired delta below zero, or a lower aggregate when nothing is paired) would
     make every later command worse, which is never what an unattended `--promote` means."""

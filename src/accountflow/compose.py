@@ -11,6 +11,8 @@ import re
 import unicodedata
 
 from accountflow.models import Channel, Contact, SellerProfile
+from accountflow.rules import LIMITS, mentions_company, mentions_name
+from accountflow.text import split_sentences
 
 # Honorifics that stay in a greeting ("Hi Dr. Lee,"): academic and medical titles are how
 # those people are addressed. Others (Mr, Ms...) are dropped in favour of the first name.
@@ -170,3 +172,58 @@ def core_text(text: str, contact: Contact, seller: SellerProfile) -> str:
         break
     text = "\n".join(lines).strip()
     return text[:1].upper() + text[1:] if text else text
+
+
+_CLAUSE_END = re.compile(r"[,;]\s+|\s+[-–—]\s+")
+
+
+def fit_length(channel: Channel, contact: Contact, seller: SellerProfile, core: str) -> str:
+    """`core` cut back to the whole sentences that fit the channel's limit once assembled.
+
+    Small models overrun an SMS or LinkedIn limit by a sentence far more often than they obey
+    the retry's "shorten it"; a whole-sentence (or whole-clause) cut keeps what they wrote
+    readable. What cannot be cut so is left for the rule check and its feedback."""
+    limit = LIMITS.get(channel)
+    if limit is None or len(assemble(channel, contact, seller, core)) <= limit:
+        return core
+    kept: list[str] = []
+    sentences = split_sentences(core)
+    for sentence in sentences:
+        if len(assemble(channel, contact, seller, " ".join([*kept, sentence]))) > limit:
+            break
+        kept.append(sentence)
+    if kept:
+        return " ".join(kept)
+    # one run-on sentence: keep its longest head that ends at a clause boundary (comma,
+    # semicolon, dash) and fits, with the sentence's own end mark; a head under five words
+    # says too little, so that case goes to the rule and its feedback
+    first = sentences[0]
+    mark = "?" if first.rstrip().endswith("?") else "."
+    for cut in reversed([m.start() for m in _CLAUSE_END.finditer(first)]):
+        head = first[:cut].rstrip(" ,;:-–—") + mark
+        if len(head.split()) >= 5 and len(assemble(channel, contact, seller, head)) <= limit:
+            return head
+    return core
+
+
+def with_company(channel: Channel, core: str, company: str) -> str:
+    """An SMS or call opener that does not name the company gets it named in code ("About
+    Crestmed Health Partners: ..."; "I'm calling about ..."): the small model leaves it out of
+    a one-line message far more often than a retry's feedback fixes, and without it the
+    contact cannot tell what the message is about."""
+    if channel not in (Channel.sms, Channel.call) or not core or mentions_company(core, company):
+        return core
+    lead = f"I'm calling about {company}." if channel == Channel.call else f"About {company}:"
+    return f"{lead} {core}"
+
+
+def with_referrer(core: str, referrer: Contact, topic: str) -> str:
+    """A colleague reference that does not name the colleague who asked gets the fact stated
+    in code, from the data ("Your colleague Priya Natarajan, Director of Data, asked us about
+    freshness alerts."): it is the one sentence that must be exact, and the small model often
+    leaves it out however often the feedback asks."""
+    name = referrer.name or ""
+    if not core or not name or mentions_name(core, name):
+        return core
+    title = f", {referrer.title}," if referrer.title else ""
+    return f"Your colleague {name}{title} asked us about {topic.rstrip('.')}. {core}"

@@ -8,12 +8,18 @@ the rule named.
 
 from __future__ import annotations
 
-import re
-
 import dspy
 
 from accountflow import fit
-from accountflow.compose import assemble, core_text, frame_length, greeting_name
+from accountflow.compose import (
+    assemble,
+    core_text,
+    fit_length,
+    frame_length,
+    greeting_name,
+    with_company,
+    with_referrer,
+)
 from accountflow.errors import RuleViolationError
 from accountflow.grounding import evidence_text, watched_names
 from accountflow.models import (
@@ -37,8 +43,6 @@ from accountflow.rules import (
     check_colleague,
     check_message,
     internal_runs,
-    mentions_company,
-    mentions_name,
 )
 from accountflow.seed_demos import channel_demos, colleague_demos, email_demos
 from accountflow.signatures import (
@@ -107,62 +111,6 @@ def length_text(channel: Channel, contact: Contact, seller: SellerProfile) -> st
         return "one or two sentences, at most 40 words"
     room = LIMITS[channel] - frame_length(channel, contact, seller) - 5
     return f"at most {room} characters, spaces included"
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_CLAUSE_END = re.compile(r"[,;]\s+|\s+[-–—]\s+")
-
-
-def fit_length(channel: Channel, contact: Contact, seller: SellerProfile, core: str) -> str:
-    """`core` cut back to the whole sentences that fit the channel's limit once assembled.
-
-    Small models overrun an SMS or LinkedIn limit by a sentence far more often than they obey
-    the retry's "shorten it"; a whole-sentence (or whole-clause) cut keeps what they wrote
-    readable. What cannot be cut so is left for the rule check and its feedback."""
-    limit = LIMITS.get(channel)
-    if limit is None or len(assemble(channel, contact, seller, core)) <= limit:
-        return core
-    kept: list[str] = []
-    sentences = _SENTENCE_END.split(core.strip())
-    for sentence in sentences:
-        if len(assemble(channel, contact, seller, " ".join([*kept, sentence]))) > limit:
-            break
-        kept.append(sentence)
-    if kept:
-        return " ".join(kept)
-    # one run-on sentence: keep its longest head that ends at a clause boundary (comma,
-    # semicolon, dash) and fits, with the sentence's own end mark; a head under five words
-    # says too little, so that case goes to the rule and its feedback
-    first = sentences[0]
-    mark = "?" if first.rstrip().endswith("?") else "."
-    for cut in reversed([m.start() for m in _CLAUSE_END.finditer(first)]):
-        head = first[:cut].rstrip(" ,;:-–—") + mark
-        if len(head.split()) >= 5 and len(assemble(channel, contact, seller, head)) <= limit:
-            return head
-    return core
-
-
-def with_company(channel: Channel, core: str, company: str) -> str:
-    """An SMS or call opener that does not name the company gets it named in code ("About
-    Crestmed Health Partners: ..."; "I'm calling about ..."): the small model leaves it out of
-    a one-line message far more often than a retry's feedback fixes, and without it the
-    contact cannot tell what the message is about."""
-    if channel not in (Channel.sms, Channel.call) or not core or mentions_company(core, company):
-        return core
-    lead = f"I'm calling about {company}." if channel == Channel.call else f"About {company}:"
-    return f"{lead} {core}"
-
-
-def with_referrer(core: str, referrer: Contact, topic: str) -> str:
-    """A colleague reference that does not name the colleague who asked gets the fact stated
-    in code, from the data ("Your colleague Priya Natarajan, Director of Data, asked us about
-    freshness alerts."): it is the one sentence that must be exact, and the small model often
-    leaves it out however often the feedback asks."""
-    name = referrer.name or ""
-    if not core or not name or mentions_name(core, name):
-        return core
-    title = f", {referrer.title}," if referrer.title else ""
-    return f"Your colleague {name}{title} asked us about {topic.rstrip('.')}. {core}"
 
 
 def demo_texts(predictor: dspy.Predict) -> tuple[str, ...]:

@@ -71,3 +71,11 @@ def content_stems(text: str, exclude: frozenset[str] | set[str] = frozenset()) -
 def overlap(needle: set[str], haystack: set[str]) -> float:
     """Share of `needle`'s stems found in `haystack` (0 when `needle` is empty)."""
     return len(needle & haystack) / len(needle) if needle else 0.0
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """`text` cut after each ., ! or ? followed by space; each part verbatim and non-empty."""
+    return [part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip()]

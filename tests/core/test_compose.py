@@ -59,7 +59,7 @@ def test_the_models_greeting_introduction_and_signoff_are_cut() -> None:
 
 
 def test_an_overlong_sms_or_linkedin_note_is_cut_back_to_whole_sentences() -> None:
-    from accountflow.modules import fit_length
+    from accountflow.compose import fit_length
     from accountflow.rules import LIMITS
 
     contact = Contact(name="Marcus Reed")
@@ -86,7 +86,7 @@ def test_an_overlong_sms_or_linkedin_note_is_cut_back_to_whole_sentences() -> No
 
 
 def test_an_sms_or_call_opener_without_the_company_gets_it_named_in_code() -> None:
-    from accountflow.modules import with_company
+    from accountflow.compose import with_company
 
     company = "Crestmed Health Partners"
     question = "Any stale data since the Databricks move?"
@@ -101,7 +101,7 @@ def test_an_sms_or_call_opener_without_the_company_gets_it_named_in_code() -> No
 
 
 def test_a_colleague_reference_without_the_colleague_gets_it_stated_in_code() -> None:
-    from accountflow.modules import with_referrer
+    from accountflow.compose import with_referrer
 
     priya = Contact(name="Priya Natarajan", title="Director of Data")
     core = "Harborline Freight's dashboards may matter to you too. Open to a short call?"
