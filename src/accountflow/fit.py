@@ -1,10 +1,14 @@
 """The ICP fit score, computed from criteria instead of guessed by the model.
 
 What the data decides is decided here: the size from `employee_count`, the industry by a
-normalised match against the ICP's industries, a disqualifier that names a headcount. The model
-judges only what needs reading (each buying signal and disqualifier, and the industry when the
-account gives none) and must quote the account text for it; a quote that is not in the text
-makes the verdict `unknown`. The formula (README, "Fit score"):
+normalised match against the ICP's industries, a disqualifier that names a headcount, and each
+signal or disqualifier that has `keywords` (a sentence of the account that shows it, quoted
+whole). The model judges only the rest (criteria without keywords, the industry when the account
+gives none) and must quote the account text for it; a quote that is not in the text makes the
+verdict `unknown`. Keywords exist because the embedded 0.5B model could not judge criteria:
+asked for quotes it found none on 8 labeled accounts, asked to tag numbered sentences it tagged
+the first ids of the list, asked yes/no per pair it answered the same for every pair. The
+formula (README, "Fit score"):
 
 - industry: in the ICP -> `weights.industry` points; unknown -> half; outside -> 0
 - size: inside min..max employees -> `weights.size`; unknown, or within a factor of two of
@@ -26,12 +30,13 @@ from accountflow.models import (
     Account,
     AccountAnalysis,
     AnalysisDraft,
+    Criterion,
     CriterionVerdict,
     Judgment,
     PainPoint,
     SellerProfile,
 )
-from accountflow.text import content_stems, overlap
+from accountflow.text import content_stems, fold, overlap, split_sentences
 
 INDUSTRY = "industry"
 _GENERIC_INDUSTRY_WORDS = {
@@ -101,17 +106,77 @@ def size_points(count: int | None, seller: SellerProfile) -> tuple[str, float, s
     return "absent", 0.0, shown
 
 
+_TOKEN_RE = re.compile(r"[^\W_]+")
+
+
+def _tokens(sentence: str) -> list[str]:
+    """Words of a sentence, case folded, hyphenated words split ("double-counted")."""
+    return _TOKEN_RE.findall(fold(sentence))
+
+
+def _alternative_at(tokens: list[str], alternative: str) -> bool:
+    """One alternative of a keyword group: a word, a prefix ("migrat*") or a phrase of them."""
+    parts = alternative.split()
+    for i in range(len(tokens) - len(parts) + 1):
+        if all(
+            tokens[i + k].startswith(p[:-1]) if p.endswith("*") else tokens[i + k] == p
+            for k, p in enumerate(parts)
+        ):
+            return True
+    return False
+
+
+def keyword_hit(pattern: str, sentence: str) -> bool:
+    """`sentence` has a word of every " + " group of `pattern` (alternatives split on "|")."""
+    tokens = _tokens(sentence)
+    return all(
+        any(_alternative_at(tokens, fold(a.strip())) for a in group.split("|"))
+        for group in pattern.split("+")
+    )
+
+
+def account_sentences(account: Account) -> list[str]:
+    """The account's free text (description, CRM notes) as verbatim sentences: what signals
+    and disqualifiers are judged from and what a verdict quotes."""
+    out: list[str] = []
+    for text in (account.description, account.notes):
+        if text:
+            out += split_sentences(text)
+    return out
+
+
+def keyword_quote(criterion: Criterion, sentences: Iterable[str]) -> str | None:
+    """The first sentence that shows `criterion` by its keywords, or None."""
+    for sentence in sentences:
+        if any(keyword_hit(p, sentence) for p in criterion.keywords):
+            return sentence
+    return None
+
+
 def model_criteria(seller: SellerProfile) -> list[tuple[str, str]]:
-    """(id, text) of the criteria the model judges, in prompt order. The list is the same for
-    every account of a seller (a stable prompt prefix); where the data decides (a given
-    industry, a known headcount) `analyse` ignores the model's verdict."""
+    """(id, text) of the criteria the model judges, in prompt order: those without keywords
+    (code decides the rest). The list is the same for every account of a seller (a stable
+    prompt prefix); where the data decides (a given industry, a known headcount) `analyse`
+    ignores the model's verdict."""
     icp = seller.icp
     out: list[tuple[str, str]] = []
     if icp.industries:
         out.append((INDUSTRY, "the company works in one of: " + "; ".join(icp.industries)))
-    out += [(c.id, c.text) for c in icp.buying_signals]
-    out += [(c.id, f"(disqualifier) {c.text}") for c in icp.disqualifiers]
+    out += [(c.id, c.text) for c in icp.buying_signals if not c.keywords]
+    out += [(c.id, f"(disqualifier) {c.text}") for c in icp.disqualifiers if not c.keywords]
     return out
+
+
+def criterion_verdict(
+    c: Criterion, verdicts: dict[str, tuple[str, str]], sentences: list[str]
+) -> tuple[str, str, str]:
+    """(verdict, evidence, decided_by) of a signal or disqualifier: by its keywords in code
+    when it has any (a sentence that shows it, else absent), else the model's verified one."""
+    if c.keywords:
+        quote = keyword_quote(c, sentences)
+        return ("present", quote, "code") if quote else ("absent", "", "code")
+    verdict, quote = verdicts.get(c.id, ("unknown", ""))
+    return verdict, quote, "model"
 
 
 def criteria_text(seller: SellerProfile) -> str:
@@ -219,10 +284,11 @@ def analyse(
     reasons.append(f"size {ev} (+{points:g})")
 
     # buying signals
+    sentences = account_sentences(account)
     signal_points = 0.0
     present: list[str] = []
     for c in icp.buying_signals:
-        verdict, quote = verdicts.get(c.id, ("unknown", ""))
+        verdict, quote, by = criterion_verdict(c, verdicts, sentences)
         add = (c.weight if c.weight is not None else w.signal) if verdict == "present" else 0.0
         signal_points += add
         if verdict == "present":
@@ -233,7 +299,7 @@ def analyse(
                 kind="signal",
                 verdict=verdict,
                 evidence=quote,
-                decided_by="model",
+                decided_by=by,
                 points=add,
             )
         )
@@ -259,8 +325,7 @@ def analyse(
                 "code",
             )
         else:
-            verdict, ev = verdicts.get(c.id, ("unknown", ""))
-            by = "model"
+            verdict, ev, by = criterion_verdict(c, verdicts, sentences)
         if verdict == "present":
             disqualified.append(c.id)
         criteria.append(

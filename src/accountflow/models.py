@@ -252,7 +252,9 @@ def slug(text: str) -> str:
 
 class Criterion(BaseModel):
     """One buying signal or disqualifier of the ICP. `max_employees` makes a disqualifier
-    decidable in code from the headcount ("fewer than 50 employees") instead of by the model."""
+    decidable in code from the headcount ("fewer than 50 employees") instead of by the model;
+    `keywords` make it decidable in code from the account's sentences (`fit.keyword_quote`):
+    the embedded 0.5B model could not judge criteria at all (README, "Fit score")."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -260,6 +262,21 @@ class Criterion(BaseModel):
     text: str
     weight: float | None = Field(default=None, ge=0)
     max_employees: int | None = Field(default=None, ge=0)
+    # each "a|b* + c|d e": a sentence with a word of every " + " group ("*" a prefix, a space a
+    # phrase) shows the criterion
+    keywords: list[str] = Field(default_factory=list)
+
+    @field_validator("keywords")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            groups = [g.strip() for g in pattern.split("+")]
+            if not groups or any(not a.strip() for g in groups for a in g.split("|")):
+                raise ValueError(
+                    f"keyword pattern {pattern!r} has an empty part; write it as "
+                    "'word|prefix* + other word', e.g. 'moving|migrat* + snowflake|bigquery'"
+                )
+        return value
 
     @model_validator(mode="before")
     @classmethod
