@@ -334,22 +334,27 @@ class SellerProfile(BaseModel):
     tone: str = "friendly, concise, specific"
     compliance_footer: str = ""
 
-    def for_prompt(self) -> str:
+    def for_prompt(self, icp_lines: bool = True) -> str:
+        """The seller as prompt text. Writers get it without the ICP (`icp_lines=False`): the
+        embedded model copied "150", "5000" and "Logistics" from it into an email as if they
+        were the account's facts, and a message has no use for the targeting rules."""
         icp = self.icp
         size = ""
-        if icp.min_employees is not None or icp.max_employees is not None:
+        if icp_lines and (icp.min_employees is not None or icp.max_employees is not None):
             size = f"{icp.min_employees or 0}-{icp.max_employees or 'any'} employees"
         parts = [
             f"seller: {self.company}, product: {self.product}",
             f"what it does: {self.description}" if self.description else "",
             "value propositions: " + "; ".join(self.value_propositions),
-            "ideal customers: industries " + ", ".join(icp.industries) if icp.industries else "",
+            "ideal customers: industries " + ", ".join(icp.industries)
+            if icp_lines and icp.industries
+            else "",
             f"ideal size: {size}" if size else "",
             "buying signals: " + "; ".join(c.text for c in icp.buying_signals)
-            if icp.buying_signals
+            if icp_lines and icp.buying_signals
             else "",
             "disqualifiers: " + "; ".join(c.text for c in icp.disqualifiers)
-            if icp.disqualifiers
+            if icp_lines and icp.disqualifiers
             else "",
             f"sender: {self.sender_name}" + (f", {self.sender_title}" if self.sender_title else ""),
             f"tone: {self.tone}",

@@ -8,6 +8,8 @@ the rule named.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dspy
 
 from accountflow import fit
@@ -52,6 +54,7 @@ from accountflow.signatures import (
     WriteColleagueReference,
     WriteEmail,
 )
+from accountflow.text import split_sentences
 
 
 def _feedback(problems: list[str], note: str | None) -> str:
@@ -176,8 +179,17 @@ class Personalizer(dspy.Module):
         messages: list[OutreachMessage] = []
         retries = 0
         for channel in Channel:
+            spare = [
+                sentence
+                for m in messages
+                for sentence in split_sentences(
+                    core_text(m.body.replace(seller.compliance_footer or "\0", ""), contact, seller)
+                )
+            ]
             try:
-                message, attempts = self.write(channel, account, contact, analysis, seller, note)
+                message, attempts = self.write(
+                    channel, account, contact, analysis, seller, note, spare=spare
+                )
             except RuleViolationError as exc:
                 exc.rule_retries += retries  # the earlier channels' retries count too
                 raise
@@ -198,13 +210,15 @@ class Personalizer(dspy.Module):
         analysis: AccountAnalysis,
         seller: SellerProfile,
         note: str | None = None,
+        spare: Sequence[str] = (),
     ) -> tuple[OutreachMessage, int]:
         """One channel's message and how many rule-feedback retries it took (campaigns send one
-        channel per touch, so this is public)."""
+        channel per touch, so this is public). `spare`: sentences of the messages already
+        written to this contact, for a run-on SMS or note that cannot be cut (`fit_length`)."""
         predict: dspy.Predict = getattr(self, channel.value)
         context = rule_context(account, seller, predict)
         inputs = {
-            "seller": seller.for_prompt(),
+            "seller": seller.for_prompt(icp_lines=False),
             "account": account.facts_for_prompt(internal=False),
             "contact": contact_text(contact),
             "analysis": analysis_text(analysis, hide=context.internal_runs),
@@ -225,7 +239,13 @@ class Personalizer(dspy.Module):
                 )
                 subject, text = None, out.message or ""
             core = with_company(channel, core_text(text, contact, seller), account.company_name)
-            core = fit_length(channel, contact, seller, core)
+            core = fit_length(
+                channel,
+                contact,
+                seller,
+                core,
+                [with_company(channel, x, account.company_name) for x in spare],
+            )
             message = OutreachMessage(
                 channel=channel,
                 subject=subject,
@@ -300,7 +320,7 @@ class ColleagueReferrer(dspy.Module):
         problems: list[str] = []
         for attempt in range(self.max_rule_retries + 1):
             out = self.predict(
-                seller=seller.for_prompt(),
+                seller=seller.for_prompt(icp_lines=False),
                 account=account.facts_for_prompt(internal=False),
                 contact=contact_text(target),
                 referrer=contact_text(referrer),

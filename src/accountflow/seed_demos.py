@@ -98,7 +98,7 @@ COLLEAGUE = {
 
 def _inputs() -> dict[str, str]:
     return {
-        "seller": load_seller().for_prompt(),
+        "seller": load_seller().for_prompt(icp_lines=False),
         "account": _ACCOUNT.facts_for_prompt(),
         "contact": contact_text(_ACCOUNT.contacts[0]),
         "analysis": analysis_text(_ANALYSIS),

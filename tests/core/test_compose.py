@@ -83,6 +83,58 @@ def test_an_overlong_sms_or_linkedin_note_is_cut_back_to_whole_sentences() -> No
     assert cut == "Are stale reports showing up at Harborline Freight since the Snowflake move?"
     assert len(assemble(Channel.sms, contact, SELLER, cut)) <= LIMITS[Channel.sms]
     assert fit_length(Channel.email, contact, SELLER, long * 9) == long * 9
+    # a run-on that no cut saves takes the first sentence of an earlier message that fits
+    spare = [huge, "Too short.", first, "Another sentence that would also fit here."]
+    assert fit_length(Channel.sms, contact, SELLER, huge, spare) == first
+    assert fit_length(Channel.sms, contact, SELLER, huge, [huge]) == huge
+
+
+def test_a_run_on_sms_is_replaced_by_a_sentence_of_the_email_to_the_same_contact() -> None:
+    """The writer's own flow: email first, then the SMS whose run-on cannot be cut gets the
+    email's sentence that fits, with the company named, and passes the rules."""
+    import dspy
+    from dspy.utils.dummies import DummyLM
+
+    from accountflow.models import Account, AccountAnalysis
+    from accountflow.modules import Personalizer
+
+    account = Account(
+        account_id="a",
+        company_name="Harborline Freight",
+        description="Harborline Freight moved its shipment data to Snowflake in 2026.",
+        contacts=[
+            Contact(
+                contact_id="c",
+                name="Marcus Reed",
+                email="m@h.example",
+                phone="+12125550100",
+                is_primary=True,
+            )
+        ],
+    )
+    analysis = AccountAnalysis(
+        fit_score=80, fit_rationale="r", approach="relationship_building", confidence=1
+    )
+    email_body = (
+        "Harborline Freight moved its shipment data to Snowflake in 2026. "
+        "Would a short call on freshness checks after the move help?"
+    )
+    run_on = "Harborline Freight " + "moved its shipment data to Snowflake and " * 6 + "more."
+    lm = DummyLM(
+        [
+            {"subject": "Snowflake move", "body": email_body},
+            {"message": run_on},
+            {"message": run_on},
+        ]
+    )
+    writer = Personalizer(max_rule_retries=0)
+    with dspy.context(lm=lm):
+        contact = account.contacts[0]
+        writer.write(Channel.email, account, contact, analysis, SELLER)
+        spare = ["Harborline Freight moved its shipment data to Snowflake in 2026."]
+        sms, retries = writer.write(Channel.sms, account, contact, analysis, SELLER, spare=spare)
+    assert "moved its shipment data to Snowflake in 2026." in sms.body and retries == 0
+    assert len(sms.body) <= 160
 
 
 def test_an_sms_or_call_opener_without_the_company_gets_it_named_in_code() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any, Literal
 
@@ -205,13 +204,16 @@ def test_rule_violation_is_fed_back_and_fixed_on_retry() -> None:
     account, seller = _demo(), load_seller()
     analysis = _analysis(account, seller)
     requests: list[Any] = []
+    company = account.company_name
 
     def long_sms_once(request: Any, answer: dict[str, Any]) -> dict[str, Any] | None:
         if not _is_sms(request):
             return None
         requests.append(request)
         if len(requests) == 1:
-            return _set_sms(request, answer, "s" * 200)
+            # a placeholder: no cut or earlier sentence replaces it (an overlong SMS now gets
+            # an earlier message's sentence instead: tests/core/test_compose.py)
+            return _set_sms(request, answer, f"Quick question for {{first_name}} at {company}?")
         return None
 
     engine, lm = _tracked(long_sms_once)
@@ -225,7 +227,7 @@ def test_rule_violation_is_fed_back_and_fixed_on_retry() -> None:
     first, second = (r.messages[-1].text for r in requests)
     assert "broke these rules" not in first
     assert "broke these rules" in second
-    assert re.search(r"sms: \d+ characters, the limit is 160", second)
+    assert "sms: unfilled placeholder '{first_name}'" in second
     sms = out.plan.message(Channel.sms)
     assert sms is not None and len(sms.body) <= 160
     assert rules.check_outreach(out.plan, contact.name or "", account.company_name) == []
@@ -236,8 +238,9 @@ def test_rule_violation_that_persists_raises_after_the_retries() -> None:
     analysis = _analysis(account, seller)
     contact = account.primary_contact
     assert contact is not None
+    sms = f"Quick question for {{first_name}} at {account.company_name}?"
     for retries in (2, 0):
-        engine, lm = _tracked(lambda request, answer: _set_sms(request, answer, "s" * 200))
+        engine, lm = _tracked(lambda request, answer: _set_sms(request, answer, sms))
         with (
             dspy.context(lm=lm, adapter=dspy.JSONAdapter()),
             pytest.raises(RuleViolationError) as info,
@@ -247,7 +250,7 @@ def test_rule_violation_that_persists_raises_after_the_retries() -> None:
             )
         assert engine.calls == 2 + retries + 1  # email and linkedin, then the sms attempts
         assert "personalization" in str(info.value) and "sms" in str(info.value)
-        assert any(p.startswith("sms:") and "160" in p for p in info.value.problems)
+        assert any(p.startswith("sms:") and "placeholder" in p for p in info.value.problems)
 
 
 # ---------------------------------------------------------------- usage and cache
