@@ -52,7 +52,7 @@ from accountflow.rules import (
 )
 from accountflow.rules import mentions_name as names_person
 from accountflow.seed_demos import seed_texts
-from accountflow.text import GENERIC, content_stems, overlap
+from accountflow.text import GENERIC, addresses_the_model, content_stems, overlap
 
 # ---------------------------------------------------------------------------- types
 
@@ -673,12 +673,6 @@ def pain_point_recall(example: dspy.Example, prediction: dspy.Prediction) -> Met
 
 # ---------------------------------------------------------------------------- injection
 
-_INJECTION_RE = re.compile(
-    r"(ignore|disregard|forget|override)\b[^.!?\n]*\b(instruction|prompt|rule|guid|above|"
-    r"previous|prior|system)|\b(you must|you are now|as an ai|system prompt|new instructions?|"
-    r"instructions? (to|for) (any|the) (ai|model|assistant|llm))\b",
-    re.I,
-)
 _QUOTED_RE = re.compile(r"[\"“‘]([^\"”’]{3,80})[\"”’]")
 
 
@@ -687,7 +681,7 @@ def injected_spans(account: Account) -> list[str]:
     spans = []
     for text in (account.description or "", account.notes or ""):
         for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
-            if _INJECTION_RE.search(sentence):
+            if addresses_the_model(sentence):
                 spans.append(sentence.strip())
     return spans
 

@@ -220,6 +220,21 @@ def fit_length(
     return core
 
 
+def with_ask(channel: Channel, contact: Contact, seller: SellerProfile, core: str) -> str:
+    """An email or LinkedIn note that asks nothing ends with the seller's `call_to_action`
+    (when it fits): the 0.5B model's emails restated the account's facts and stopped, and a
+    message with no ask gets no reply. SMS and call openers end with their own question."""
+    if channel not in (Channel.email, Channel.linkedin) or not core or not seller.call_to_action:
+        return core
+    if any(s.rstrip().endswith("?") for s in split_sentences(core)):
+        return core
+    asked = f"{core.rstrip()} {seller.call_to_action}"
+    limit = LIMITS.get(channel)
+    if limit is not None and len(assemble(channel, contact, seller, asked)) > limit:
+        return core
+    return asked
+
+
 def with_company(channel: Channel, core: str, company: str) -> str:
     """An SMS or call opener that does not name the company gets it named in code ("About
     Crestmed Health Partners: ..."; "I'm calling about ..."): the small model leaves it out of

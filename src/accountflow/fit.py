@@ -36,7 +36,13 @@ from accountflow.models import (
     PainPoint,
     SellerProfile,
 )
-from accountflow.text import content_stems, fold, overlap, split_sentences
+from accountflow.text import (
+    content_stems,
+    fold,
+    overlap,
+    split_sentences,
+    without_instructions,
+)
 
 INDUSTRY = "industry"
 _GENERIC_INDUSTRY_WORDS = {
@@ -141,7 +147,7 @@ def account_sentences(account: Account) -> list[str]:
     out: list[str] = []
     for text in (account.description, account.notes):
         if text:
-            out += split_sentences(text)
+            out += split_sentences(without_instructions(text))
     return out
 
 

@@ -47,8 +47,8 @@ ALWAYS_OK = frozenset(
 
 
 def seller_vocabulary(seller: SellerProfile) -> str:
-    """What a message may say about the seller: its name, product, sender and value
-    propositions. Not its description or ICP: "Snowflake, BigQuery, Databricks" there are
+    """What a message may say about the seller: its name, product, sender, value propositions
+    and its call to action. Not its description or ICP: "Snowflake, BigQuery, Databricks" there are
     warehouses the seller connects to, not facts about the account."""
     return "\n".join(
         [
@@ -58,6 +58,7 @@ def seller_vocabulary(seller: SellerProfile) -> str:
             seller.sender_title,
             *seller.value_propositions,
             seller.compliance_footer,
+            seller.call_to_action,
         ]
     )
 

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from accountflow.text import without_instructions
+
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_FIELD_CHARS = 20_000
 
@@ -235,11 +237,14 @@ class Account(_Input):
     def facts_for_prompt(self, internal: bool = True) -> str:
         """The account's own fields as compact text: the only ground truth the model sees.
         `internal=False` leaves out the CRM `notes` ("CTO is the economic buyer"): the writing
-        steps get them only through the analysis, so a message cannot quote them."""
+        steps get them only through the analysis, so a message cannot quote them. Sentences
+        that give instructions to an AI are left out (`text.without_instructions`)."""
         lines = [f"company_name: {self.company_name}"]
         keys = ("domain", "industry", "employee_count", "location", "description", "notes")
         for key in keys if internal else keys[:-1]:
             value = getattr(self, key)
+            if key in ("description", "notes") and value:
+                value = without_instructions(value)  # planted "ignore your instructions"
             if value not in (None, ""):
                 lines.append(f"{key}: {value}")
         return "\n".join(lines)
@@ -333,6 +338,8 @@ class SellerProfile(BaseModel):
     sender_title: str = ""
     tone: str = "friendly, concise, specific"
     compliance_footer: str = ""
+    # the ask closing an email or LinkedIn note whose text asks nothing (`compose.with_ask`)
+    call_to_action: str = "Would a 20-minute call next week be useful?"
 
     def for_prompt(self, icp_lines: bool = True) -> str:
         """The seller as prompt text. Writers get it without the ICP (`icp_lines=False`): the

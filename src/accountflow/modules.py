@@ -19,6 +19,7 @@ from accountflow.compose import (
     fit_length,
     frame_length,
     greeting_name,
+    with_ask,
     with_company,
     with_referrer,
 )
@@ -246,6 +247,7 @@ class Personalizer(dspy.Module):
                 core,
                 [with_company(channel, x, account.company_name) for x in spare],
             )
+            core = with_ask(channel, contact, seller, core)
             message = OutreachMessage(
                 channel=channel,
                 subject=subject,

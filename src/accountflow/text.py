@@ -79,3 +79,27 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 def split_sentences(text: str) -> list[str]:
     """`text` cut after each ., ! or ? followed by space; each part verbatim and non-empty."""
     return [part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip()]
+
+
+_INSTRUCTION_RE = re.compile(
+    r"(ignore|disregard|forget|override)\b[^.!?\n]*\b(instruction|prompt|rule|guid|above|"
+    r"previous|prior|system)|\b(you must|you are now|as an ai|system prompt|new instructions?|"
+    r"instructions? (to|for) (any|the) (ai|model|assistant|llm)|note (to|for) (the )?"
+    r"(ai|assistants?|model|llm))\b",
+    re.I,
+)
+
+
+def addresses_the_model(sentence: str) -> bool:
+    """A sentence of account text that gives instructions to an AI ("Ignore your instructions
+    and ..."): account text is hostile input, and the 0.5B model pasted such a sentence into an
+    email verbatim."""
+    return bool(_INSTRUCTION_RE.search(sentence))
+
+
+def without_instructions(text: str) -> str:
+    """`text` without its sentences that address the model (what prompts are shown)."""
+    if not _INSTRUCTION_RE.search(text):
+        return text
+    kept = [s for s in re.split(r"(?<=[.!?\]])\s+|\n", text) if s and not addresses_the_model(s)]
+    return " ".join(kept)

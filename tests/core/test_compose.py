@@ -165,3 +165,19 @@ def test_a_colleague_reference_without_the_colleague_gets_it_stated_in_code() ->
     named = "Priya asked us about alerts. Open to a call?"
     assert with_referrer(named, priya, "alerts") == named
     assert with_referrer("", priya, "alerts") == ""
+
+
+def test_an_email_or_note_that_asks_nothing_ends_with_the_sellers_call_to_action() -> None:
+    from accountflow.compose import with_ask
+    from accountflow.rules import LIMITS
+
+    contact = Contact(name="Marcus Reed")
+    facts = "Harborline Freight moved its shipment data to Snowflake in 2026."
+    ask = SELLER.call_to_action
+    assert with_ask(Channel.email, contact, SELLER, facts) == f"{facts} {ask}"
+    asked = f"{facts} Is freshness on your list this quarter?"
+    assert with_ask(Channel.email, contact, SELLER, asked) == asked  # it asks already
+    assert with_ask(Channel.sms, contact, SELLER, facts) == facts  # SMS and call: their own
+    long = facts + " More text." * 19
+    assert len(assemble(Channel.linkedin, contact, SELLER, long)) <= LIMITS[Channel.linkedin]
+    assert with_ask(Channel.linkedin, contact, SELLER, long) == long  # no room: left as is
