@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 
 from accountflow.models import Channel, Contact, SellerProfile
 from accountflow.rules import LIMITS, mentions_company, mentions_name
@@ -178,21 +177,13 @@ def core_text(text: str, contact: Contact, seller: SellerProfile) -> str:
 _CLAUSE_END = re.compile(r"[,;]\s+|\s+[-–—]\s+")
 
 
-def fit_length(
-    channel: Channel,
-    contact: Contact,
-    seller: SellerProfile,
-    core: str,
-    spare: Sequence[str] = (),
-) -> str:
+def fit_length(channel: Channel, contact: Contact, seller: SellerProfile, core: str) -> str:
     """`core` cut back to the whole sentences that fit the channel's limit once assembled.
 
     Small models overrun an SMS or LinkedIn limit by a sentence far more often than they obey
     the retry's "shorten it"; a whole-sentence (or whole-clause) cut keeps what they wrote
-    readable. A run-on that cannot be cut so is replaced by the first `spare` sentence that
-    fits (sentences of the messages already written to this contact, which passed the same
-    rules: the 0.5B model wrote 178- to 261-character one-sentence SMS after every retry).
-    What still does not fit is left for the rule check and its feedback."""
+    readable. What cannot be cut so is left for the rule check (and `Personalizer.write`'s
+    fallback to an earlier message's sentence)."""
     limit = LIMITS.get(channel)
     if limit is None or len(assemble(channel, contact, seller, core)) <= limit:
         return core
@@ -213,10 +204,6 @@ def fit_length(
         head = first[:cut].rstrip(" ,;:-–—") + mark
         if len(head.split()) >= 5 and len(assemble(channel, contact, seller, head)) <= limit:
             return head
-    for sentence in spare:
-        fits = len(assemble(channel, contact, seller, sentence)) <= limit
-        if fits and len(sentence.split()) >= 5:
-            return sentence
     return core
 
 

@@ -155,10 +155,15 @@ def channel_sequence(contact: Contact) -> list[Channel]:
 
 class Personalizer(dspy.Module):
     """Outreach for one contact, one call per channel; each channel's rule violations go back to
-    the model as feedback up to `max_rule_retries` times, then the step fails naming the rule."""
+    the model as feedback up to `max_rule_retries` times, then the step fails naming the rule.
+    With `reuse_sentences` a later channel whose text breaks a rule first tries the sentences
+    already written to this contact (`write`'s `spare`)."""
 
-    def __init__(self, max_rule_retries: int = 2, seed_demos: bool = True) -> None:
+    def __init__(
+        self, max_rule_retries: int = 2, seed_demos: bool = True, reuse_sentences: bool = True
+    ) -> None:
         super().__init__()
+        self.reuse_sentences = reuse_sentences
         self.email = dspy.Predict(WriteEmail)
         self.linkedin = dspy.Predict(WriteChannelMessage)
         self.sms = dspy.Predict(WriteChannelMessage)
@@ -182,7 +187,7 @@ class Personalizer(dspy.Module):
         for channel in Channel:
             spare = [
                 sentence
-                for m in messages
+                for m in (messages if self.reuse_sentences else [])
                 for sentence in split_sentences(
                     core_text(m.body.replace(seller.compliance_footer or "\0", ""), contact, seller)
                 )
@@ -215,7 +220,7 @@ class Personalizer(dspy.Module):
     ) -> tuple[OutreachMessage, int]:
         """One channel's message and how many rule-feedback retries it took (campaigns send one
         channel per touch, so this is public). `spare`: sentences of the messages already
-        written to this contact, for a run-on SMS or note that cannot be cut (`fit_length`)."""
+        written to this contact; one that passes every rule replaces a text that breaks one."""
         predict: dspy.Predict = getattr(self, channel.value)
         context = rule_context(account, seller, predict)
         inputs = {
@@ -224,7 +229,6 @@ class Personalizer(dspy.Module):
             "contact": contact_text(contact),
             "analysis": analysis_text(analysis, hide=context.internal_runs),
         }
-        hello = greeting_name(contact)
         problems: list[str] = []
         for attempt in range(self.max_rule_retries + 1):
             feedback = _feedback(problems, note)
@@ -240,24 +244,48 @@ class Personalizer(dspy.Module):
                 )
                 subject, text = None, out.message or ""
             core = with_company(channel, core_text(text, contact, seller), account.company_name)
-            core = fit_length(
-                channel,
-                contact,
-                seller,
-                core,
-                [with_company(channel, x, account.company_name) for x in spare],
+            core = fit_length(channel, contact, seller, core)
+            company = account.company_name
+            message, problems = self._checked(
+                channel, contact, seller, subject, core, company, context
             )
-            core = with_ask(channel, contact, seller, core)
-            message = OutreachMessage(
-                channel=channel,
-                subject=subject,
-                body=assemble(channel, contact, seller, core) if core else "",
-            )
-            problems = check_message(message, hello, account.company_name, context)
+            for sentence in spare if problems else ():
+                # the model's text breaks a rule: a sentence already sent to this contact
+                # that passes them all serves instead of a retry (the 0.5B model wrote 178- to
+                # 261-character one-sentence SMS, or the seed demo's "BigQuery move", after
+                # every retry)
+                if len(sentence.split()) < 5:
+                    continue
+                alt = with_company(channel, sentence, company)
+                alt_message, alt_problems = self._checked(
+                    channel, contact, seller, subject, alt, company, context
+                )
+                if not alt_problems:
+                    message, problems = alt_message, alt_problems
+                    break
             if not problems:
                 append_footer(message, seller)
                 return message, attempt
         raise RuleViolationError("personalization", problems, self.max_rule_retries)
+
+    @staticmethod
+    def _checked(
+        channel: Channel,
+        contact: Contact,
+        seller: SellerProfile,
+        subject: str | None,
+        core: str,
+        company: str,
+        context: RuleContext,
+    ) -> tuple[OutreachMessage, list[str]]:
+        """The message assembled around `core` (the ask added) and the rules it breaks."""
+        core = with_ask(channel, contact, seller, core)
+        message = OutreachMessage(
+            channel=channel,
+            subject=subject,
+            body=assemble(channel, contact, seller, core) if core else "",
+        )
+        return message, check_message(message, greeting_name(contact), company, context)
 
 
 def append_footer(message: OutreachMessage, seller: SellerProfile) -> None:

@@ -260,6 +260,20 @@ def check_outreach(
     return problems
 
 
+def _casts_reader_as_asker(message: ColleagueMessage) -> bool:
+    """The reader named as the colleague who asked ("Your colleague Sunita Pillai asked you",
+    a subject "Sunita Pillai asked about ..."): the 0.5B model wrote both to Sunita. Only
+    the reader's full name counts, so a shared first name with the referrer does not."""
+    target = _fold(message.target_name).strip()
+    if len(name_parts(message.target_name)) < 2 or target == _fold(message.referring_name).strip():
+        return False
+    name = re.escape(target)
+    pattern = (
+        rf"colleagues?,?\s+{name}(?!\w)|(?<!\w){name}(,[^,.]{{0,60}},)?\s+(asked|reached|wanted)"
+    )
+    return any(re.search(pattern, _fold(t)) for t in (message.subject or "", message.body))
+
+
 def check_colleague(
     message: ColleagueMessage, company: str, context: RuleContext | None = None
 ) -> list[str]:
@@ -269,6 +283,11 @@ def check_colleague(
     if not mentions_name(message.body, message.referring_name):
         problems.append(
             f"colleague email: does not name the colleague who asked ({message.referring_name})"
+        )
+    if _casts_reader_as_asker(message):
+        problems.append(
+            f"colleague email: it says {message.target_name} asked or calls them a colleague; "
+            f"{message.target_name} is the reader and {message.referring_name} asked us"
         )
     greeting = opening(message.body)
     target_at = name_position(greeting, message.target_name)

@@ -83,10 +83,6 @@ def test_an_overlong_sms_or_linkedin_note_is_cut_back_to_whole_sentences() -> No
     assert cut == "Are stale reports showing up at Harborline Freight since the Snowflake move?"
     assert len(assemble(Channel.sms, contact, SELLER, cut)) <= LIMITS[Channel.sms]
     assert fit_length(Channel.email, contact, SELLER, long * 9) == long * 9
-    # a run-on that no cut saves takes the first sentence of an earlier message that fits
-    spare = [huge, "Too short.", first, "Another sentence that would also fit here."]
-    assert fit_length(Channel.sms, contact, SELLER, huge, spare) == first
-    assert fit_length(Channel.sms, contact, SELLER, huge, [huge]) == huge
 
 
 def test_a_run_on_sms_is_replaced_by_a_sentence_of_the_email_to_the_same_contact() -> None:
@@ -131,7 +127,11 @@ def test_a_run_on_sms_is_replaced_by_a_sentence_of_the_email_to_the_same_contact
     with dspy.context(lm=lm):
         contact = account.contacts[0]
         writer.write(Channel.email, account, contact, analysis, SELLER)
-        spare = ["Harborline Freight moved its shipment data to Snowflake in 2026."]
+        spare = [
+            "Short and not enough.",  # under five words
+            "Harborline Freight moved to BigQuery, a demo's fact.",  # breaks grounding
+            "Harborline Freight moved its shipment data to Snowflake in 2026.",
+        ]
         sms, retries = writer.write(Channel.sms, account, contact, analysis, SELLER, spare=spare)
     assert "moved its shipment data to Snowflake in 2026." in sms.body and retries == 0
     assert len(sms.body) <= 160

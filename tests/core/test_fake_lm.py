@@ -220,7 +220,9 @@ def test_rule_violation_is_fed_back_and_fixed_on_retry() -> None:
     contact = account.primary_contact
     assert contact is not None
     with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
-        out = Personalizer()(account=account, contact=contact, analysis=analysis, seller=seller)
+        # without reusing the email's sentences, which would stand in for the broken SMS
+        writer = Personalizer(reuse_sentences=False)
+        out = writer(account=account, contact=contact, analysis=analysis, seller=seller)
 
     assert out.rule_retries == 1
     assert engine.calls == len(Channel) + 1 and len(requests) == 2  # one call per channel
@@ -245,7 +247,7 @@ def test_rule_violation_that_persists_raises_after_the_retries() -> None:
             dspy.context(lm=lm, adapter=dspy.JSONAdapter()),
             pytest.raises(RuleViolationError) as info,
         ):
-            Personalizer(max_rule_retries=retries)(
+            Personalizer(max_rule_retries=retries, reuse_sentences=False)(
                 account=account, contact=contact, analysis=analysis, seller=seller
             )
         assert engine.calls == 2 + retries + 1  # email and linkedin, then the sms attempts

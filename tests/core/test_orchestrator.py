@@ -96,8 +96,9 @@ def test_failed_step_fails_run_and_later_steps_are_not_run(home: Path) -> None:
 
 def test_rule_violation_fails_step_naming_the_rule(home: Path) -> None:
     def long_sms(request: Any, answer: dict) -> Any:
-        if "[[ ## channel ## ]]\nsms" in (request.messages[-1].text or ""):
-            answer["message"] = "Hi Marcus, is {company} ready at Harborline Freight?"
+        # the email: the first channel, with no earlier sentence to stand in for it
+        if "subject" in answer and "body" in answer:
+            answer["body"] = "Hi Marcus, is {company} ready at Harborline Freight?"
         return answer
 
     lm = fake_lm("sms", responder=long_sms, cache=False)
@@ -107,8 +108,8 @@ def test_rule_violation_fails_step_naming_the_rule(home: Path) -> None:
     step = orch.store.get_steps(result.run_id)[2]
     assert step.step == "personalization" and step.status == StepStatus.failed
     assert step.error_type == "RuleViolationError"
-    assert "sms" in (step.error_message or "") and "placeholder" in (step.error_message or "")
-    assert step.lm_calls == 2 + 3  # email, linkedin, then sms: first try + two feedback retries
+    assert "email" in (step.error_message or "") and "placeholder" in (step.error_message or "")
+    assert step.lm_calls == 3  # the email: first try + two feedback retries
 
 
 def test_rerun_is_served_from_cache(home: Path) -> None:

@@ -249,3 +249,24 @@ def test_greeting_must_address_the_contact_first() -> None:
         }
     )
     assert rules.check_colleague(right, COMPANY) == []
+
+
+def test_colleague_message_must_not_cast_the_reader_as_the_one_who_asked() -> None:
+    """The embedded model wrote to Sunita: "Your colleague Isaac Brenner, Head of Data, asked us
+    about X. Your colleague Sunita Pillai, BI Developer, asked you about X." (lab-041)."""
+    good = _colleague(
+        "Hi Tom, your colleague Priya asked us about freshness alerts at Harborline Freight."
+    )
+    assert rules.check_colleague(good, "Harborline Freight") == []
+    for body in (
+        "Hi Tom, your colleague Priya asked us about freshness. Your colleague Tom Brannigan, "
+        "BI Developer, asked you about it at Harborline Freight.",
+        "Hi Tom, Priya asked about freshness at Harborline Freight. Tom Brannigan asked too.",
+    ):
+        problems = rules.check_colleague(_colleague(body), "Harborline Freight")
+        assert any("is the reader" in p for p in problems), body
+    subject = _colleague(
+        "Hi Tom, your colleague Priya asked us about freshness at Harborline Freight."
+    )
+    subject.subject = "Tom Brannigan asked about freshness"
+    assert any("is the reader" in p for p in rules.check_colleague(subject, "Harborline Freight"))
