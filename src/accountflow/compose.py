@@ -11,7 +11,7 @@ import re
 import unicodedata
 
 from accountflow.models import Channel, Contact, SellerProfile
-from accountflow.rules import LIMITS, mentions_company, mentions_name
+from accountflow.rules import LIMITS, casts_reader_as_asker, mentions_company, mentions_name
 from accountflow.text import split_sentences
 
 # Honorifics that stay in a greeting ("Hi Dr. Lee,"): academic and medical titles are how
@@ -233,12 +233,19 @@ def with_company(channel: Channel, core: str, company: str) -> str:
     return f"{lead} {core}"
 
 
-def with_referrer(core: str, referrer: Contact, topic: str) -> str:
+def with_referrer(core: str, referrer: Contact, topic: str, target: Contact | None = None) -> str:
     """A colleague reference that does not name the colleague who asked gets the fact stated
     in code, from the data ("Your colleague Priya Natarajan, Director of Data, asked us about
     freshness alerts."): it is the one sentence that must be exact, and the small model often
-    leaves it out however often the feedback asks."""
+    leaves it out however often the feedback asks. Sentences that cast the reader (`target`) as
+    the one who asked are dropped first: the 0.5B model wrote one to every reader, through
+    every retry."""
     name = referrer.name or ""
+    if target is not None and target.name and name:
+        sentences = split_sentences(core)
+        kept = [s for s in sentences if not casts_reader_as_asker(s, target.name, name)]
+        if len(kept) != len(sentences):
+            core = " ".join(kept)
     if not core or not name or mentions_name(core, name):
         return core
     title = f", {referrer.title}," if referrer.title else ""

@@ -43,6 +43,7 @@ from accountflow.prompts import analysis_text, contact_text, profile_text
 from accountflow.rules import (
     LIMITS,
     RuleContext,
+    casts_reader_as_asker,
     check_colleague,
     check_message,
     internal_runs,
@@ -357,14 +358,17 @@ class ColleagueReferrer(dspy.Module):
                 topic=topic,
                 feedback=_feedback(problems, note),
             )
-            core = with_referrer(core_text(out.body or "", target, seller), referrer, topic)
+            core = with_referrer(core_text(out.body or "", target, seller), referrer, topic, target)
+            subject = (out.subject or "").strip()
+            if casts_reader_as_asker(subject, target.name or "", referrer.name or ""):
+                subject = f"{(referrer.name or '').split()[0]} asked us about {topic}"[:80]
             message = ColleagueMessage(
                 target_contact_id=target.contact_id,
                 target_name=target.name or "",
                 referring_contact_id=referrer.contact_id,
                 referring_name=referrer.name or "",
                 topic=topic,
-                subject=(out.subject or "").strip(),
+                subject=subject,
                 body=assemble(Channel.email, target, seller, core) if core else "",
             )
             problems = check_colleague(message, account.company_name, context)

@@ -260,18 +260,18 @@ def check_outreach(
     return problems
 
 
-def _casts_reader_as_asker(message: ColleagueMessage) -> bool:
-    """The reader named as the colleague who asked ("Your colleague Sunita Pillai asked you",
-    a subject "Sunita Pillai asked about ..."): the 0.5B model wrote both to Sunita. Only
+def casts_reader_as_asker(text: str, target_name: str, referring_name: str) -> bool:
+    """`text` names the reader as the colleague who asked ("Your colleague Sunita Pillai asked
+    you", a subject "Sunita Pillai asked about ..."): the 0.5B model wrote both to Sunita. Only
     the reader's full name counts, so a shared first name with the referrer does not."""
-    target = _fold(message.target_name).strip()
-    if len(name_parts(message.target_name)) < 2 or target == _fold(message.referring_name).strip():
+    target = _fold(target_name).strip()
+    if len(name_parts(target_name)) < 2 or target == _fold(referring_name).strip():
         return False
     name = re.escape(target)
     pattern = (
         rf"colleagues?,?\s+{name}(?!\w)|(?<!\w){name}(,[^,.]{{0,60}},)?\s+(asked|reached|wanted)"
     )
-    return any(re.search(pattern, _fold(t)) for t in (message.subject or "", message.body))
+    return bool(re.search(pattern, _fold(text)))
 
 
 def check_colleague(
@@ -284,7 +284,10 @@ def check_colleague(
         problems.append(
             f"colleague email: does not name the colleague who asked ({message.referring_name})"
         )
-    if _casts_reader_as_asker(message):
+    if any(
+        casts_reader_as_asker(t, message.target_name, message.referring_name)
+        for t in (message.subject or "", message.body)
+    ):
         problems.append(
             f"colleague email: it says {message.target_name} asked or calls them a colleague; "
             f"{message.target_name} is the reader and {message.referring_name} asked us"

@@ -181,3 +181,26 @@ def test_an_email_or_note_that_asks_nothing_ends_with_the_sellers_call_to_action
     long = facts + " More text." * 19
     assert len(assemble(Channel.linkedin, contact, SELLER, long)) <= LIMITS[Channel.linkedin]
     assert with_ask(Channel.linkedin, contact, SELLER, long) == long  # no room: left as is
+
+
+def test_a_sentence_casting_the_reader_as_the_asker_is_dropped_and_the_referrer_stated() -> None:
+    """lab-041 on the embedded model, written to Sunita: the sentence naming her as the
+    colleague who asked goes; the real referrer's sentence stays (or is stated from data)."""
+    from accountflow.compose import with_referrer
+
+    isaac = Contact(name="Isaac Brenner", title="Head of Data")
+    sunita = Contact(name="Sunita Pillai", title="BI Developer")
+    topic = "duplicate detection on loaded rate tables"
+    core = (
+        "Your colleague Isaac Brenner, Head of Data, asked us about duplicate detection. "
+        "Your colleague Sunita Pillai, BI Developer, asked you about duplicate detection. "
+        "You work with the same data at Corbel Freight Audit."
+    )
+    out = with_referrer(core, isaac, topic, sunita)
+    assert "Sunita" not in out and out.startswith("Your colleague Isaac Brenner")
+    only_wrong = "Your colleague Sunita Pillai asked you about it. Beacon can help at Corbel."
+    out = with_referrer(only_wrong, isaac, topic, sunita)
+    assert out == (
+        "Your colleague Isaac Brenner, Head of Data, asked us about duplicate detection on "
+        "loaded rate tables. Beacon can help at Corbel."
+    )
