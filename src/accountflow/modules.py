@@ -24,7 +24,7 @@ from accountflow.compose import (
     with_referrer,
 )
 from accountflow.errors import RuleViolationError
-from accountflow.grounding import evidence_text, watched_names
+from accountflow.grounding import evidence_text, ungrounded, watched_names
 from accountflow.models import (
     Account,
     AccountAnalysis,
@@ -228,7 +228,11 @@ class Personalizer(dspy.Module):
             "seller": seller.for_prompt(icp_lines=False),
             "account": account.facts_for_prompt(internal=False),
             "contact": contact_text(contact),
-            "analysis": analysis_text(analysis, hide=context.internal_runs),
+            "analysis": analysis_text(
+                analysis,
+                hide=context.internal_runs,
+                grounded=lambda line: not ungrounded(line, context.evidence, context.watched),
+            ),
         }
         problems: list[str] = []
         for attempt in range(self.max_rule_retries + 1):

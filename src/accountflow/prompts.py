@@ -3,6 +3,8 @@ the judge, so a demo looks exactly like the real inputs it stands for."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from accountflow.grounding import shingles
 from accountflow.models import AccountAnalysis, CompanyProfile, Contact
 from accountflow.rules import INTERNAL_RUN
@@ -26,11 +28,17 @@ def profile_text(profile: CompanyProfile) -> str:
     return "\n".join(lines)
 
 
-def analysis_text(analysis: AccountAnalysis, hide: frozenset[tuple[str, ...]] = frozenset()) -> str:
+def analysis_text(
+    analysis: AccountAnalysis,
+    hide: frozenset[tuple[str, ...]] = frozenset(),
+    grounded: Callable[[str], bool] | None = None,
+) -> str:
     """What a writer needs from the analysis: the approach, the pain points with their
     evidence and the buying signals found. Not the score: a small model repeats numbers.
     Lines sharing a word run with `hide` (the CRM notes' runs, `rules.internal_runs`) are left
-    out, so a writer cannot quote the notes through the analysis either."""
+    out, so a writer cannot quote the notes through the analysis either; so are lines that
+    `grounded` rejects (a model-written opportunity naming "SaaS" that the account never says
+    was copied into an email through every retry)."""
     lines = [f"approach: {analysis.approach}"]
     lines += [
         f"pain point: {p.title}: {p.description} (evidence: {p.evidence})"
@@ -44,4 +52,6 @@ def analysis_text(analysis: AccountAnalysis, hide: frozenset[tuple[str, ...]] = 
     lines += [f"opportunity: {o}" for o in analysis.opportunities]
     if hide:
         lines = [line for line in lines if not shingles(line, INTERNAL_RUN) & hide]
+    if grounded is not None:
+        lines = [line for line in lines if grounded(line.split(": ", 1)[-1])]
     return "\n".join(lines)

@@ -163,3 +163,38 @@ def test_sentences_that_instruct_the_model_never_reach_a_prompt() -> None:
             ]
             assert len(dropped) <= 1, (account.account_id, dropped)
             assert not dropped or "injection" in example.gold.tags, account.account_id
+
+
+def test_the_writers_view_of_the_analysis_leaves_out_ungrounded_lines() -> None:
+    """A model-written opportunity naming what the account never says ("SaaS", lab-043) is
+    not shown to the writers, who copied it into an email through every retry."""
+    from accountflow.grounding import ungrounded
+    from accountflow.models import AccountAnalysis, PainPoint
+    from accountflow.prompts import analysis_text
+
+    account = Account(
+        account_id="a",
+        company_name="Granite Peak Health Plans",
+        description="Claims and member data are modeled in Snowflake with dbt.",
+    )
+    analysis = AccountAnalysis(
+        fit_score=80,
+        fit_rationale="r",
+        approach="pain_point_focused",
+        confidence=1,
+        pain_points=[
+            PainPoint(
+                title="Untested models",
+                description="Claims models in Snowflake have no freshness checks.",
+                evidence="Claims and member data are modeled in Snowflake with dbt.",
+                severity=3,
+            )
+        ],
+        opportunities=["Expansion into SaaS analytics with Looker in 2027"],
+    )
+    context = rule_context(account, load_seller(), Personalizer().email)
+    view = analysis_text(
+        analysis, grounded=lambda line: not ungrounded(line, context.evidence, context.watched)
+    )
+    assert "Untested models" in view and "SaaS" not in view and "Looker" not in view
+    assert "SaaS" in analysis_text(analysis)  # the record itself keeps it
