@@ -141,7 +141,7 @@ def _intro_re(seller: SellerProfile) -> re.Pattern[str]:
 
 def core_text(text: str, contact: Contact, seller: SellerProfile) -> str:
     """The model's text with any greeting, self-introduction and sign-off it wrote cut away,
-    so that assembly adds exactly one of each."""
+    so that assembly adds exactly one of each, and any sentence written twice kept once."""
     text = text.strip()
     text = _GREETING_RE.sub("", text, count=1)
     text = _intro_re(seller).sub("", text, count=1)
@@ -170,8 +170,22 @@ def core_text(text: str, contact: Contact, seller: SellerProfile) -> str:
             lines.pop()
             continue
         break
-    text = "\n".join(lines).strip()
+    text = _without_repeats("\n".join(lines).strip())
     return text[:1].upper() + text[1:] if text else text
+
+
+def _without_repeats(text: str) -> str:
+    """A sentence the model wrote twice, kept once (lab-043's email stated the same rule in its
+    first and third sentence)."""
+    sentences = split_sentences(text)
+    seen: set[str] = set()
+    kept = []
+    for sentence in sentences:
+        key = " ".join(sentence.casefold().split())
+        if key not in seen:
+            seen.add(key)
+            kept.append(sentence)
+    return text if len(kept) == len(sentences) else " ".join(kept)
 
 
 _CLAUSE_END = re.compile(r"[,;]\s+|\s+[-–—]\s+")

@@ -8,8 +8,9 @@ a model:
   description or ICP), and the research step's key facts not tagged `model_knowledge`;
 - a *claim* is a number or a capitalised word in the message (names of people, companies,
   products, places, tools, acronyms). Capitalised words at the start of a sentence are skipped
-  (we cannot tell "Snowflake" from "Would" there), as are greetings, weekdays, months and a few
-  generic words; numbers followed by a time unit ("a 15-minute call") are scheduling, not
+  (we cannot tell "Snowflake" from "Would" there), as are greetings, weekdays and a few
+  generic words (not months: "since the Snowflake migration in March" was a demo's date carried
+  over); numbers followed by a time unit ("a 15-minute call") are scheduling, not
   claims about the account;
 - a claim is grounded when the same word (case-insensitive, possessive stripped) or the same
   number (thousands separators ignored) occurs in the evidence.
@@ -40,8 +41,7 @@ _CAP_RE = re.compile(r"(?<![\w'’@./-])([^\W\d_][\w'’&-]*)", re.UNICODE)
 _SENTENCE_END = '.!?:;\n"“(—–-•*'
 ALWAYS_OK = frozenset(
     """i hi hello hey dear thanks thank best regards cheers p.s ps ok okay monday tuesday
-    wednesday thursday friday saturday sunday january february march april may june july
-    august september october november december linkedin sms email e-mail re fwd yes no stop
+    wednesday thursday friday saturday sunday linkedin sms email e-mail re fwd yes no stop
     reply am pm""".split()
 )
 

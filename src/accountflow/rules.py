@@ -271,7 +271,14 @@ def casts_reader_as_asker(text: str, target_name: str, referring_name: str) -> b
     pattern = (
         rf"colleagues?,?\s+{name}(?!\w)|(?<!\w){name}(,[^,.]{{0,60}},)?\s+(asked|reached|wanted)"
     )
-    return bool(re.search(pattern, _fold(text)))
+    if re.search(pattern, _fold(text)):
+        return True
+    # "Harriet asked us about ..." to Harriet: the first name alone, unless the one who asked
+    # shares it
+    first, asker = name_parts(target_name)[0], name_parts(referring_name)
+    if asker and first == asker[0]:
+        return False
+    return bool(re.search(rf"(?<!\w){re.escape(first)}\s+(asked|reached|wanted)", _fold(text)))
 
 
 def check_colleague(

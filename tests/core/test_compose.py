@@ -204,3 +204,23 @@ def test_a_sentence_casting_the_reader_as_the_asker_is_dropped_and_the_referrer_
         "Your colleague Isaac Brenner, Head of Data, asked us about duplicate detection on "
         "loaded rate tables. Beacon can help at Corbel."
     )
+
+
+def test_a_sentence_written_twice_is_kept_once() -> None:
+    contact = Contact(name="Douglas Hart")
+    rule = "A federal rule requires new prior-authorization metrics from 2027."
+    text = f"{rule} Claims data is modeled in Snowflake with dbt. {rule}"
+    assert core_text(text, contact, SELLER) == (
+        f"{rule} Claims data is modeled in Snowflake with dbt."
+    )
+    once = f"{rule} Claims data is modeled in Snowflake with dbt."
+    assert core_text(once, contact, SELLER) == once
+
+
+def test_a_month_in_a_message_is_a_claim_the_data_must_back() -> None:
+    from accountflow.grounding import ungrounded
+
+    evidence = "Granite Peak models claims data in Snowflake with dbt."
+    sms = "Any stale reports at Granite Peak since the Snowflake migration in March?"
+    assert ungrounded(sms, evidence) == ["March"]
+    assert ungrounded(sms, evidence + " The move finished in March 2026.") == []

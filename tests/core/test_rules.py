@@ -270,3 +270,18 @@ def test_colleague_message_must_not_cast_the_reader_as_the_one_who_asked() -> No
     )
     subject.subject = "Tom Brannigan asked about freshness"
     assert any("is the reader" in p for p in rules.check_colleague(subject, "Harborline Freight"))
+
+
+def test_a_subject_naming_the_reader_by_first_name_as_the_asker_is_flagged() -> None:
+    """lab-046's subject to Harriet Cho: "Harriet asked us about partner settlement files"."""
+    message = _colleague("Hi Tom, your colleague Priya asked us about it at Harborline Freight.")
+    message.subject = "Tom asked us about freshness alerts"
+    assert any("is the reader" in p for p in rules.check_colleague(message, "Harborline Freight"))
+    same_first = _colleague(
+        "Hi Tom, your colleague Tom asked us about it at Harborline Freight.",
+        referring_name="Tom Okafor",
+    )
+    same_first.subject = "Tom asked us about freshness alerts"
+    assert not any(
+        "is the reader" in p for p in rules.check_colleague(same_first, "Harborline Freight")
+    )
