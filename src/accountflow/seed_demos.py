@@ -78,9 +78,11 @@ MESSAGES = {
         "Lakeshore Dental Partners moved patient scheduling and billing data to BigQuery in "
         "March. I help data teams after such moves. Happy to connect."
     ),
-    # every 8-word run of this question contains the company's name: a copy with another
-    # name shares none, and "since the BigQuery move" carried over breaks the grounding rule
-    Channel.sms: "Any stale reports at Lakeshore Dental Partners since the BigQuery move?",
+    # one fact quoted from the account, then a stock question under 8 words. The earlier
+    # question ("Any stale reports at <company> since the BigQuery move?") was filled with
+    # events no account had ("since the BigQuery acquisition", "the Snowflake migration in
+    # March"); a quoted fact is grounded by construction
+    Channel.sms: "Billing data moved from clinic servers to BigQuery in March. Worth a quick chat?",
     Channel.call: (
         "I'm calling about the BigQuery move at Lakeshore Dental Partners. Do you have a minute?"
     ),
