@@ -4,14 +4,15 @@ ceiling a model's judgments can reach with the formula)."""
 
 from __future__ import annotations
 
+import dspy
 import pytest
 
 from accountflow import fit
-from accountflow.datasets import band_of, load_split
-from accountflow.evals.scores import spearman
+from accountflow.datasets import load_split
 from accountflow.models import AnalysisDraft
 from accountflow.modules import PainPointAnalyst
 from accountflow.optimizers.demos import analysis_demo, gold_draft, labeled_demos
+from tests.fit_ranking import assert_ranks_like_the_labels
 
 
 def test_gold_demos_have_the_analysts_fields_and_verifiable_quotes() -> None:
@@ -33,17 +34,9 @@ def test_gold_demos_have_the_analysts_fields_and_verifiable_quotes() -> None:
 
 @pytest.mark.parametrize("split", ["train", "dev", "test"])
 def test_fit_from_gold_judgments_ranks_accounts_like_the_labels(split: str) -> None:
-    fits, mids, exact = [], [], 0
-    for example in load_split(split):
-        account, seller, gold = example["account"], example["seller"], example.gold
+    def score(example: dspy.Example) -> int:
+        account, seller = example["account"], example["seller"]
         facts = account.facts_for_prompt()
-        analysis = fit.analyse(account, seller, gold_draft(example), facts, facts)
-        fits.append(float(analysis.fit_score))
-        mids.append(sum(gold.fit_range) / 2)
-        exact += band_of(analysis.fit_score) == gold.fit_band
-        if gold.disqualifiers:
-            assert analysis.fit_score < 40, account.account_id
-    rho = spearman(fits, mids)
-    assert rho is not None and rho >= 0.85, rho
-    assert exact / len(fits) >= 0.85
-    assert len(set(fits)) >= 4
+        return fit.analyse(account, seller, gold_draft(example), facts, facts).fit_score
+
+    assert_ranks_like_the_labels(split, score, min_distinct=4)
