@@ -222,14 +222,16 @@ def fit_length(channel: Channel, contact: Contact, seller: SellerProfile, core: 
 
 
 def with_ask(channel: Channel, contact: Contact, seller: SellerProfile, core: str) -> str:
-    """An email or LinkedIn note that asks nothing ends with the seller's `call_to_action`
-    (when it fits): the 0.5B model's emails restated the account's facts and stopped, and a
-    message with no ask gets no reply. SMS and call openers end with their own question."""
-    if channel not in (Channel.email, Channel.linkedin) or not core or not seller.call_to_action:
+    """An email, LinkedIn note or SMS that asks nothing ends with the seller's
+    `call_to_action` (`sms_call_to_action` for an SMS), when it fits: the 0.5B model's emails
+    restated the account's facts and stopped, and a message with no ask gets no reply. A call
+    opener ends with its own question."""
+    ask = seller.sms_call_to_action if channel == Channel.sms else seller.call_to_action
+    if channel == Channel.call or not core or not ask:
         return core
     if any(s.rstrip().endswith("?") for s in split_sentences(core)):
         return core
-    asked = f"{core.rstrip()} {seller.call_to_action}"
+    asked = f"{core.rstrip()} {ask}"
     limit = LIMITS.get(channel)
     if limit is not None and len(assemble(channel, contact, seller, asked)) > limit:
         return core

@@ -59,6 +59,7 @@ def seller_vocabulary(seller: SellerProfile) -> str:
             *seller.value_propositions,
             seller.compliance_footer,
             seller.call_to_action,
+            seller.sms_call_to_action,
         ]
     )
 

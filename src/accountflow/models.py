@@ -338,8 +338,10 @@ class SellerProfile(BaseModel):
     sender_title: str = ""
     tone: str = "friendly, concise, specific"
     compliance_footer: str = ""
-    # the ask closing an email or LinkedIn note whose text asks nothing (`compose.with_ask`)
+    # the ask closing an email or LinkedIn note whose text asks nothing (`compose.with_ask`),
+    # and the shorter one for an SMS
     call_to_action: str = "Would a 20-minute call next week be useful?"
+    sms_call_to_action: str = "Worth a quick chat?"
 
     def for_prompt(self, icp_lines: bool = True) -> str:
         """The seller as prompt text. Writers get it without the ICP (`icp_lines=False`): the

@@ -177,7 +177,14 @@ def test_an_email_or_note_that_asks_nothing_ends_with_the_sellers_call_to_action
     assert with_ask(Channel.email, contact, SELLER, facts) == f"{facts} {ask}"
     asked = f"{facts} Is freshness on your list this quarter?"
     assert with_ask(Channel.email, contact, SELLER, asked) == asked  # it asks already
-    assert with_ask(Channel.sms, contact, SELLER, facts) == facts  # SMS and call: their own
+    assert with_ask(Channel.sms, contact, SELLER, facts) == f"{facts} {SELLER.sms_call_to_action}"
+    assert with_ask(Channel.call, contact, SELLER, facts) == facts  # a call: its own question
+    full = (
+        "Harborline Freight moved its shipment and billing data from Oracle to Snowflake in "
+        "2026. More text."
+    )
+    assert len(assemble(Channel.sms, contact, SELLER, full)) <= LIMITS[Channel.sms]
+    assert with_ask(Channel.sms, contact, SELLER, full) == full  # no room for the ask
     long = facts + " More text." * 19
     assert len(assemble(Channel.linkedin, contact, SELLER, long)) <= LIMITS[Channel.linkedin]
     assert with_ask(Channel.linkedin, contact, SELLER, long) == long  # no room: left as is
