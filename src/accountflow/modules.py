@@ -365,7 +365,8 @@ class ColleagueReferrer(dspy.Module):
             core = with_referrer(core_text(out.body or "", target, seller), referrer, topic, target)
             subject = (out.subject or "").strip()
             if casts_reader_as_asker(subject, target.name or "", referrer.name or ""):
-                subject = f"{(referrer.name or '').split()[0]} asked us about {topic}"[:80]
+                asker = referrer.name.split()[0] if referrer.name else "Your colleague"
+                subject = f"{asker} asked us about {topic}"[:80]
             message = ColleagueMessage(
                 target_contact_id=target.contact_id,
                 target_name=target.name or "",

@@ -262,8 +262,9 @@ def check_outreach(
 
 def casts_reader_as_asker(text: str, target_name: str, referring_name: str) -> bool:
     """`text` names the reader as the colleague who asked ("Your colleague Sunita Pillai asked
-    you", a subject "Sunita Pillai asked about ..."): the 0.5B model wrote both to Sunita. Only
-    the reader's full name counts, so a shared first name with the referrer does not."""
+    you", a subject "Sunita Pillai asked about ..." or "Sunita asked ..."): the 0.5B model wrote
+    both to Sunita. The first name alone counts only before "asked" and not when the one who
+    asked shares it."""
     target = _fold(target_name).strip()
     if len(name_parts(target_name)) < 2 or target == _fold(referring_name).strip():
         return False

@@ -285,3 +285,31 @@ def test_a_subject_naming_the_reader_by_first_name_as_the_asker_is_flagged() -> 
     assert not any(
         "is the reader" in p for p in rules.check_colleague(same_first, "Harborline Freight")
     )
+
+
+def test_a_subject_casting_the_reader_as_asker_is_replaced_from_the_data() -> None:
+    """lab-046: "Harriet asked us about ..." to Harriet becomes "<referrer> asked us about ..."."""
+    import dspy
+    from dspy.utils.dummies import DummyLM
+
+    from accountflow.config import load_seller
+    from accountflow.models import Account, Contact, Inquiry
+    from accountflow.modules import ColleagueReferrer
+
+    account = Account(
+        account_id="a",
+        company_name="Harborline Freight",
+        contacts=[
+            Contact(contact_id="r", name="Priya Natarajan", email="p@h.example"),
+            Contact(contact_id="t", name="Tom Brannigan", email="t@h.example"),
+        ],
+        inquiry=Inquiry(contact_id="r", topic="freshness alerts"),
+    )
+    referrer, target = account.contacts
+    body = "Your colleague Priya Natarajan asked us about freshness alerts at Harborline Freight."
+    lm = DummyLM([{"subject": "Tom asked about freshness alerts", "body": body}])
+    with dspy.context(lm=lm):
+        message, _ = ColleagueReferrer(max_rule_retries=0).write(
+            account, target, referrer, "freshness alerts", load_seller()
+        )
+    assert message.subject == "Priya asked us about freshness alerts"
