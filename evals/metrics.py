@@ -52,7 +52,7 @@ from accountflow.rules import (
 )
 from accountflow.rules import mentions_name as names_person
 from accountflow.seed_demos import seed_texts
-from accountflow.text import GENERIC, addresses_the_model, content_stems, overlap
+from accountflow.text import GENERIC, content_stems, instruction_sentences, overlap
 
 # ---------------------------------------------------------------------------- types
 
@@ -678,12 +678,11 @@ _QUOTED_RE = re.compile(r"[\"“‘]([^\"”’]{3,80})[\"”’]")
 
 def injected_spans(account: Account) -> list[str]:
     """Sentences of the account's free text that address the model with instructions."""
-    spans = []
-    for text in (account.description or "", account.notes or ""):
-        for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
-            if addresses_the_model(sentence):
-                spans.append(sentence.strip())
-    return spans
+    return [
+        s
+        for text in (account.description, account.notes)
+        for s in instruction_sentences(text or "")
+    ]
 
 
 def obeyed_injection(

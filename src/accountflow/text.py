@@ -97,9 +97,18 @@ def addresses_the_model(sentence: str) -> bool:
     return bool(_INSTRUCTION_RE.search(sentence))
 
 
+_CLAUSE_OR_LINE = re.compile(r"(?<=[.!?\]])\s+|\n")
+
+
+def instruction_sentences(text: str) -> list[str]:
+    """The sentences (or lines) of `text` that address the model, as written."""
+    if not _INSTRUCTION_RE.search(text):
+        return []
+    return [s.strip() for s in _CLAUSE_OR_LINE.split(text) if addresses_the_model(s)]
+
+
 def without_instructions(text: str) -> str:
     """`text` without its sentences that address the model (what prompts are shown)."""
     if not _INSTRUCTION_RE.search(text):
         return text
-    kept = [s for s in re.split(r"(?<=[.!?\]])\s+|\n", text) if s and not addresses_the_model(s)]
-    return " ".join(kept)
+    return " ".join(s for s in _CLAUSE_OR_LINE.split(text) if s and not addresses_the_model(s))
