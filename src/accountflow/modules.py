@@ -24,7 +24,7 @@ from accountflow.compose import (
     with_referrer,
 )
 from accountflow.errors import RuleViolationError
-from accountflow.grounding import evidence_text, ungrounded, watched_names
+from accountflow.grounding import evidence_text, watched_names
 from accountflow.models import (
     Account,
     AccountAnalysis,
@@ -46,6 +46,7 @@ from accountflow.rules import (
     casts_reader_as_asker,
     check_colleague,
     check_message,
+    content_problems,
     internal_runs,
 )
 from accountflow.seed_demos import channel_demos, colleague_demos, email_demos
@@ -142,6 +143,14 @@ def rule_context(account: Account, seller: SellerProfile, predictor: dspy.Predic
     )
 
 
+def writer_analysis(analysis: AccountAnalysis, context: RuleContext) -> str:
+    """The analysis as the writing steps see it: only lines that pass the messages' own
+    content rules (acc-002's email quoted the CRM notes through a pain point's evidence; an
+    opportunity's "SaaS", which the account never says, went into lab-043's email through every
+    retry). The stored analysis keeps them all."""
+    return analysis_text(analysis, lambda line: not content_problems("analysis", line, context))
+
+
 def channel_sequence(contact: Contact) -> list[Channel]:
     """Escalation order over the channels this contact can actually be reached on."""
     reachable = {
@@ -228,11 +237,7 @@ class Personalizer(dspy.Module):
             "seller": seller.for_prompt(icp_lines=False),
             "account": account.facts_for_prompt(internal=False),
             "contact": contact_text(contact),
-            "analysis": analysis_text(
-                analysis,
-                hide=context.internal_runs,
-                grounded=lambda line: not ungrounded(line, context.evidence, context.watched),
-            ),
+            "analysis": writer_analysis(analysis, context),
         }
         problems: list[str] = []
         for attempt in range(self.max_rule_retries + 1):

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from accountflow.grounding import shingles
 from accountflow.models import AccountAnalysis, CompanyProfile, Contact
-from accountflow.rules import INTERNAL_RUN
 
 
 def contact_text(contact: Contact) -> str:
@@ -28,17 +26,11 @@ def profile_text(profile: CompanyProfile) -> str:
     return "\n".join(lines)
 
 
-def analysis_text(
-    analysis: AccountAnalysis,
-    hide: frozenset[tuple[str, ...]] = frozenset(),
-    grounded: Callable[[str], bool] | None = None,
-) -> str:
+def analysis_text(analysis: AccountAnalysis, keep: Callable[[str], bool] | None = None) -> str:
     """What a writer needs from the analysis: the approach, the pain points with their
     evidence and the buying signals found. Not the score: a small model repeats numbers.
-    Lines sharing a word run with `hide` (the CRM notes' runs, `rules.internal_runs`) are left
-    out, so a writer cannot quote the notes through the analysis either; so are lines that
-    `grounded` rejects (a model-written opportunity naming "SaaS" that the account never says
-    was copied into an email through every retry)."""
+    `keep` sees each line's content (after its "pain point: " label) and drops what a writer
+    must not see (`modules.writer_analysis`)."""
     lines = [f"approach: {analysis.approach}"]
     lines += [
         f"pain point: {p.title}: {p.description} (evidence: {p.evidence})"
@@ -50,8 +42,6 @@ def analysis_text(
         if c.kind == "signal" and c.verdict == "present" and c.evidence
     ]
     lines += [f"opportunity: {o}" for o in analysis.opportunities]
-    if hide:
-        lines = [line for line in lines if not shingles(line, INTERNAL_RUN) & hide]
-    if grounded is not None:
-        lines = [line for line in lines if grounded(line.split(": ", 1)[-1])]
+    if keep is not None:
+        lines = [line for line in lines if keep(line.split(": ", 1)[-1])]
     return "\n".join(lines)

@@ -95,11 +95,11 @@ def test_a_message_quoting_the_crm_notes_is_sent_back_and_writers_never_see_them
 
 def test_the_writers_analysis_leaves_out_lines_that_quote_the_notes() -> None:
     from accountflow.models import AccountAnalysis, PainPoint
+    from accountflow.modules import writer_analysis
     from accountflow.prompts import analysis_text
-    from accountflow.rules import internal_runs
 
     crestmed = DEMO["acc-002"]
-    hide = internal_runs(crestmed.notes, crestmed.facts_for_prompt(internal=False))
+    context = rule_context(crestmed, load_seller(), Personalizer().email)
     analysis = AccountAnalysis(
         pain_points=[
             PainPoint(
@@ -120,7 +120,7 @@ def test_the_writers_analysis_leaves_out_lines_that_quote_the_notes() -> None:
         approach="pain_point_focused",
         confidence=1,
     )
-    text = analysis_text(analysis, hide=hide)
+    text = writer_analysis(analysis, context)
     assert "HIPAA BAA" not in text and "machine-readable price files" in text
     assert "HIPAA BAA" in analysis_text(analysis)
 
@@ -168,8 +168,8 @@ def test_sentences_that_instruct_the_model_never_reach_a_prompt() -> None:
 def test_the_writers_view_of_the_analysis_leaves_out_ungrounded_lines() -> None:
     """A model-written opportunity naming what the account never says ("SaaS", lab-043) is
     not shown to the writers, who copied it into an email through every retry."""
-    from accountflow.grounding import ungrounded
     from accountflow.models import AccountAnalysis, PainPoint
+    from accountflow.modules import writer_analysis
     from accountflow.prompts import analysis_text
 
     account = Account(
@@ -193,8 +193,6 @@ def test_the_writers_view_of_the_analysis_leaves_out_ungrounded_lines() -> None:
         opportunities=["Expansion into SaaS analytics with Looker in 2027"],
     )
     context = rule_context(account, load_seller(), Personalizer().email)
-    view = analysis_text(
-        analysis, grounded=lambda line: not ungrounded(line, context.evidence, context.watched)
-    )
+    view = writer_analysis(analysis, context)
     assert "Untested models" in view and "SaaS" not in view and "Looker" not in view
     assert "SaaS" in analysis_text(analysis)  # the record itself keeps it
