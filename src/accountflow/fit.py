@@ -22,9 +22,11 @@ formula (README, "Fit score"):
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import Literal
 
 from accountflow.models import (
     Account,
@@ -35,6 +37,7 @@ from accountflow.models import (
     Judgment,
     PainPoint,
     SellerProfile,
+    Verdict,
 )
 from accountflow.text import (
     content_stems,
@@ -115,12 +118,14 @@ def size_points(count: int | None, seller: SellerProfile) -> tuple[str, float, s
 _TOKEN_RE = re.compile(r"[^\W_]+")
 
 
-def _tokens(sentence: str) -> list[str]:
-    """Words of a sentence, case folded, hyphenated words split ("double-counted")."""
-    return _TOKEN_RE.findall(fold(sentence))
+@functools.lru_cache(maxsize=4096)
+def _tokens(sentence: str) -> tuple[str, ...]:
+    """Words of a sentence, case folded, hyphenated words split ("double-counted"). Cached:
+    every criterion's patterns read the same few sentences of an account."""
+    return tuple(_TOKEN_RE.findall(fold(sentence)))
 
 
-def _alternative_at(tokens: list[str], alternative: str) -> bool:
+def _alternative_at(tokens: tuple[str, ...], alternative: str) -> bool:
     """One alternative of a keyword group: a word, a prefix ("migrat*") or a phrase of them."""
     parts = alternative.split()
     for i in range(len(tokens) - len(parts) + 1):
@@ -174,8 +179,8 @@ def model_criteria(seller: SellerProfile) -> list[tuple[str, str]]:
 
 
 def criterion_verdict(
-    c: Criterion, verdicts: dict[str, tuple[str, str]], sentences: list[str]
-) -> tuple[str, str, str]:
+    c: Criterion, verdicts: dict[str, tuple[Verdict, str]], sentences: list[str]
+) -> tuple[Verdict, str, Literal["code", "model"]]:
     """(verdict, evidence, decided_by) of a signal or disqualifier: by its keywords in code
     when it has any (a sentence that shows it, else absent), else the model's verified one."""
     if c.keywords:
@@ -195,10 +200,10 @@ def _has_free_text(account: Account) -> bool:
 
 def judged(
     judgments: Iterable[Judgment], allowed: set[str], evidence: str
-) -> dict[str, tuple[str, str]]:
+) -> dict[str, tuple[Verdict, str]]:
     """criterion id -> (verdict, verified quote). A present verdict needs a quote found in the
     evidence, else it is unknown; the first judgment of a criterion wins."""
-    out: dict[str, tuple[str, str]] = {}
+    out: dict[str, tuple[Verdict, str]] = {}
     for j in judgments:
         cid = j.criterion.strip()
         if cid not in allowed or cid in out:

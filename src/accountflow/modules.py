@@ -194,12 +194,13 @@ class Personalizer(dspy.Module):
     ) -> dspy.Prediction:
         messages: list[OutreachMessage] = []
         retries = 0
+        footer = seller.compliance_footer
         for channel in Channel:
             spare = [
                 sentence
                 for m in (messages if self.reuse_sentences else [])
                 for sentence in split_sentences(
-                    core_text(m.body.replace(seller.compliance_footer or "\0", ""), contact, seller)
+                    core_text(m.body.replace(footer, "") if footer else m.body, contact, seller)
                 )
             ]
             try:
