@@ -80,3 +80,33 @@ def test_review_always_on_a_rerun_holds_the_outreach(
     assert [r[7] for r in _runs(home)] == ["never", "never", "always", "always"]
     # and the same review mode again is the same identity: skipped
     assert _score(tmp_path, capsys, monkeypatch, "--review", "always")["skipped"] == 2
+
+
+def test_a_seller_whose_criteria_keywords_change_rescores_the_account(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keywords decide fit in code, so a seller file that changes only a criterion's keywords
+    changes the score: a re-run must not serve the old one."""
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(
+        "account_id,company_name,industry,employee_count,description\n"
+        'a1,Acme Freight,Logistics & transportation,800,"Its pipelines run in Airflow."\n'
+    )
+    out = tmp_path / "out.jsonl"
+
+    def score(*extra: str) -> tuple[dict, dict]:
+        args = ["score", str(accounts), "--out", str(out), "--lm", "fake", "--json", *extra]
+        code, stdout, err = run_cli(args, capsys, monkeypatch)
+        assert code == 0, err
+        return json.loads(stdout), json.loads(out.read_text().splitlines()[-1])
+
+    summary, row = score()
+    assert summary["succeeded"] == 1 and row["fit_score"] == 80  # 30 + 30 + pipeline_tools 20
+
+    seller = tmp_path / "seller.yaml"
+    demo = Path(str(data_path("seller_demo.yaml"))).read_text(encoding="utf-8")
+    assert "        - dbt|airflow|fivetran\n" in demo
+    seller.write_text(demo.replace("        - dbt|airflow|fivetran\n", "        - dbt\n"))
+    summary, row = score("--seller", str(seller))
+    assert summary["skipped"] == 0 and summary["succeeded"] == 1
+    assert row["fit_score"] == 60  # Airflow no longer counts
