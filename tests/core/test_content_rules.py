@@ -94,31 +94,21 @@ def test_a_message_quoting_the_crm_notes_is_sent_back_and_writers_never_see_them
 
 
 def test_the_writers_analysis_leaves_out_lines_that_quote_the_notes() -> None:
-    from accountflow.models import AccountAnalysis, PainPoint
     from accountflow.modules import writer_analysis
     from accountflow.prompts import analysis_text
+    from tests.evals.helpers import analysis as make_analysis
 
     crestmed = DEMO["acc-002"]
     context = rule_context(crestmed, load_seller(), Personalizer().email)
-    analysis = AccountAnalysis(
-        pain_points=[
-            PainPoint(
-                title="Compliance paperwork",
-                description="A contract is needed.",
-                evidence="HIPAA BAA will be required",
-                severity=3,
+    analysis = make_analysis(
+        pains=[
+            ("Compliance paperwork", "A contract is needed.", "HIPAA BAA will be required"),
+            (
+                "Price files",
+                "Monthly files are due.",
+                "requires monthly machine-readable price files",
             ),
-            PainPoint(
-                title="Price files",
-                description="Monthly files are due.",
-                evidence="requires monthly machine-readable price files",
-                severity=4,
-            ),
-        ],
-        fit_score=60,
-        fit_rationale="r",
-        approach="pain_point_focused",
-        confidence=1,
+        ]
     )
     text = writer_analysis(analysis, context)
     assert "HIPAA BAA" not in text and "machine-readable price files" in text
@@ -168,26 +158,21 @@ def test_sentences_that_instruct_the_model_never_reach_a_prompt() -> None:
 def test_the_writers_view_of_the_analysis_leaves_out_ungrounded_lines() -> None:
     """A model-written opportunity naming what the account never says ("SaaS", lab-043) is
     not shown to the writers, who copied it into an email through every retry."""
-    from accountflow.models import AccountAnalysis, PainPoint
     from accountflow.modules import writer_analysis
     from accountflow.prompts import analysis_text
+    from tests.evals.helpers import analysis as make_analysis
 
     account = Account(
         account_id="a",
         company_name="Granite Peak Health Plans",
         description="Claims and member data are modeled in Snowflake with dbt.",
     )
-    analysis = AccountAnalysis(
-        fit_score=80,
-        fit_rationale="r",
-        approach="pain_point_focused",
-        confidence=1,
-        pain_points=[
-            PainPoint(
-                title="Untested models",
-                description="Claims models in Snowflake have no freshness checks.",
-                evidence="Claims and member data are modeled in Snowflake with dbt.",
-                severity=3,
+    analysis = make_analysis(
+        pains=[
+            (
+                "Untested models",
+                "Claims models in Snowflake have no freshness checks.",
+                "Claims and member data are modeled in Snowflake with dbt.",
             )
         ],
         opportunities=["Expansion into SaaS analytics with Looker in 2027"],

@@ -3,6 +3,7 @@ data, so a relabelled dataset does not change what these tests check)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dspy
@@ -118,17 +119,20 @@ def analysis(
     fit: int = 90,
     titles: tuple[str, ...] = ("Stale ETA dashboards",),
     approach: str = "pain_point_focused",
+    pains: Sequence[tuple[str, str, str]] | None = None,
+    opportunities: Sequence[str] = (),
 ) -> AccountAnalysis:
+    """An analysis with a pain point per title, or per (title, description, evidence)."""
+    given = (
+        pains
+        if pains is not None
+        else [(t, f"{t} after the Snowflake cutover", "the account says so") for t in titles]
+    )
     return AccountAnalysis(
         pain_points=[
-            PainPoint(
-                title=t,
-                description=f"{t} after the Snowflake cutover",
-                evidence="the account says so",
-                severity=4,
-            )
-            for t in titles
+            PainPoint(title=t, description=d, evidence=e, severity=4) for t, d, e in given
         ],
+        opportunities=list(opportunities),
         fit_score=fit,
         fit_rationale="industry and size match",
         approach=approach,

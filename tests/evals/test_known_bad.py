@@ -21,9 +21,9 @@ from accountflow.models import (
     Channel,
     OutreachMessage,
     OutreachPlan,
-    PainPoint,
 )
 from accountflow.seed_demos import MESSAGES
+from tests.evals.helpers import analysis
 
 SELLER = load_seller()
 DEMO = {a.account_id: a for a in load_accounts(path("accounts_demo.jsonl")).accounts}
@@ -139,25 +139,20 @@ def test_an_assembled_message_passes_every_reader_metric() -> None:
 
 def test_pitch_restated_as_pain_points_and_copied_evidence_are_flagged() -> None:
     ex = _example("acc-001")
-    restated = AccountAnalysis(
-        pain_points=[
-            PainPoint(
-                title="Setup in under a day",
-                description="Automated monitors with no hand-written tests; setup in under a day",
-                evidence="Beacon is easy",
-                severity=5,
+    restated = analysis(
+        fit=80,
+        pains=[
+            (
+                "Setup in under a day",
+                "Automated monitors with no hand-written tests; setup in under a day",
+                "Beacon is easy",
             ),
-            PainPoint(
-                title="Column-level lineage from source to dashboard",
-                description="Column-level lineage from source to dashboard",
-                evidence="Beacon is easy",
-                severity=5,
+            (
+                "Column-level lineage from source to dashboard",
+                "Column-level lineage from source to dashboard",
+                "Beacon is easy",
             ),
         ],
-        fit_score=80,
-        fit_rationale="r",
-        approach="pain_point_focused",
-        confidence=0.9,
     )
     score = _flagged("evidence_spans", ex, dspy.Prediction(analysis=restated))
     assert score.score == 0.0, score.reason
