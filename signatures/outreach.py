@@ -18,7 +18,7 @@ class WriteEmail(dspy.Signature):
     Rules:
     - subject: at most 60 characters, specific to the company.
     - body: 40 to 90 words in two or three short sentences. Name the company exactly as
-      written in `account`, mention one fact from `account` and one pain point from
+      written in `account`, mention one fact from `account` and one problem from
       `analysis`, tie it to one of the seller's value propositions, and end with one question
       asking for a short call.
     - Use only facts written in `account` and `analysis`: no other companies, tools, numbers,
@@ -31,7 +31,9 @@ class WriteEmail(dspy.Signature):
     seller: str = dspy.InputField(desc="who is selling what; the tone to use")
     account: str = dspy.InputField(desc="the company's own fields, one per line")
     contact: str = dspy.InputField(desc="the person the email is for")
-    analysis: str = dspy.InputField(desc="pain points with evidence, fit and approach")
+    analysis: str = dspy.InputField(
+        desc="the angle to take, and problems their own text shows, with evidence"
+    )
     feedback: str = dspy.InputField(desc="problems to fix from a previous attempt, or empty")
     subject: str = dspy.OutputField(desc="email subject, at most 60 characters")
     body: str = dspy.OutputField(desc="the email's middle: no greeting, no signature")
@@ -60,6 +62,8 @@ class WriteChannelMessage(dspy.Signature):
     length: str = dspy.InputField(desc="the length limit for this channel")
     account: str = dspy.InputField(desc="the company's own fields, one per line")
     contact: str = dspy.InputField(desc="the person the message is for")
-    analysis: str = dspy.InputField(desc="pain points with evidence, fit and approach")
+    analysis: str = dspy.InputField(
+        desc="the angle to take, and problems their own text shows, with evidence"
+    )
     feedback: str = dspy.InputField(desc="problems to fix from a previous attempt, or empty")
     message: str = dspy.OutputField(desc="the message's middle: no greeting, no signature")

@@ -26,12 +26,21 @@ def profile_text(profile: CompanyProfile) -> str:
     return "\n".join(lines)
 
 
+# The approach as an instruction, not its label: writers copied "relationship-building approach"
+# into messages when the label itself was in the prompt.
+ANGLES: dict[str, str] = {
+    "pain_point_focused": "open with the problem their own text describes",
+    "opportunity_focused": "open with what they are building or changing now",
+    "relationship_building": "a short, friendly introduction; claim no problem they did not state",
+}
+
+
 def analysis_text(analysis: AccountAnalysis, keep: Callable[[str], bool] | None = None) -> str:
     """What a writer needs from the analysis: the approach, the pain points with their
     evidence and the buying signals found. Not the score: a small model repeats numbers.
     `keep` sees each line's content (after its "pain point: " label) and drops what a writer
     must not see (`modules.writer_analysis`)."""
-    lines = [f"approach: {analysis.approach}"]
+    lines = [f"angle: {ANGLES[analysis.approach]}"]
     lines += [
         f"pain point: {p.title}: {p.description} (evidence: {p.evidence})"
         for p in analysis.pain_points

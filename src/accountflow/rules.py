@@ -158,6 +158,20 @@ class RuleContext:
     internal_runs: frozenset[tuple[str, ...]] = frozenset()
 
 
+# The seller's working vocabulary (analysis labels, ICP terms): a message that says "a
+# relationship-building approach" or "your pain points" shows the reader the sales playbook.
+_JARGON_RE = re.compile(
+    r"\b(relationship[- _]building|(?:pain[- _]points?|opportunity)[- _]focused|pain[- _]points?"
+    r"|ICP|ideal customer profile|fit score|buying signals?|disqualif\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def internal_jargon(text: str) -> list[str]:
+    """Sales-internal words in a message, as written (each once)."""
+    return list(dict.fromkeys(m.group(0) for m in _JARGON_RE.finditer(text)))
+
+
 def internal_runs(notes: str | None, public: str) -> frozenset[tuple[str, ...]]:
     """The INTERNAL_RUN-word runs of `notes` that `public` (the account's own fields) lacks."""
     if not notes:
@@ -214,6 +228,12 @@ def _message_rules(
         )
     if not mentions_company(text, company):
         problems.append(f"{label}: does not name the company ({company})")
+    jargon = [j for j in internal_jargon(text) if j.casefold() not in exempt.casefold()]
+    if jargon:
+        problems.append(
+            f"{label}: uses the seller's internal words ({', '.join(jargon[:3])}); "
+            "write to the contact in plain words about their company"
+        )
     if subject is not None and len(subject) > SUBJECT_LIMIT:
         problems.append(
             f"{label}: subject is {len(subject)} characters, the limit is {SUBJECT_LIMIT}"

@@ -154,10 +154,27 @@ def _analysis_columns(analysis: AccountAnalysis | None) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- personalization
+def _disqualified(state: RunState) -> str | None:
+    """Why no outreach is written for an account the seller's ICP rules out: a rep does not
+    send to an account with a disqualifier present, and it saves the writing steps' LM calls.
+    The analysis is read when the run has one (a colleague-only eval target has none)."""
+    analysis: AccountAnalysis | None = state.get("analysis")
+    if analysis is None:
+        return None
+    if not analysis.disqualified:
+        return None
+    return (
+        f"the account is disqualified ({', '.join(analysis.disqualified)}): no outreach is written"
+    )
+
+
 def _personalization_skip(state: RunState) -> str | None:
     contact = state.account.primary_contact
     if contact is None:
         return "the account has no contacts to write to"
+    disqualified = _disqualified(state)
+    if disqualified:
+        return disqualified
     entry = state.suppressions.contact(contact)
     if entry is not None:
         return f"the contact {contact.email} is suppressed: {entry.describe()}"
@@ -218,6 +235,9 @@ def _reachable(state: RunState) -> Account:
 
 def _colleague_skip(state: RunState) -> str | None:
     account = state.account
+    disqualified = _disqualified(state)
+    if disqualified:
+        return disqualified
     if account.inquiry is None:
         return "no engagement at this account (no inquiry), so no colleague to cite"
     if account.referrer is None:

@@ -101,6 +101,13 @@ KNOWN_BAD = [
         "Hi Marcus Reed from Northwind Data. I'm calling about Harborline Freight's Snowflake move.",  # noqa: E501
     ),
     (
+        "output_rules",
+        "acc-001",
+        Channel.email,
+        "Hi Marcus,\n\nWith a relationship-building approach, Harborline Freight can address "
+        "its pain points.\n\nBest,\nMaya Chen\nAccount Executive, Mid-Market\nNorthwind Data",
+    ),
+    (
         "greeting",
         "acc-001",
         Channel.email,

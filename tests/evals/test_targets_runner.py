@@ -12,7 +12,7 @@ from accountflow.evals.runner import evaluate
 from accountflow.evals.targets import build_target, target_predictor_names, targets
 from accountflow.lm import fake_lm
 from accountflow.pipeline import AccountPipeline
-from tests.evals.helpers import bakery, harbor, injected
+from tests.evals.helpers import HARBOR, bakery, example, harbor, injected
 
 
 def test_each_target_exposes_only_its_own_step() -> None:
@@ -96,7 +96,8 @@ def test_judge_scores_each_criterion_on_its_own_lm_and_reports_agreement() -> No
         return {"verdict": verdict} if "verdict" in answer else None
 
     judge = fake_lm("judge", responder=judge_responder, cache=False)
-    examples = [harbor(), bakery()]
+    # two accounts that get outreach (a disqualified one, like the bakery, gets none)
+    examples = [harbor(), example({**HARBOR, "account_id": "t-harbor-2"})]
     report = evaluate(
         None,
         "personalization",
