@@ -12,7 +12,7 @@ import unicodedata
 
 from accountflow.models import Channel, Contact, SellerProfile
 from accountflow.rules import LIMITS, casts_reader_as_asker, mentions_company, mentions_name
-from accountflow.text import split_sentences
+from accountflow.text import content_stems, overlap, split_sentences
 
 # Honorifics that stay in a greeting ("Hi Dr. Lee,"): academic and medical titles are how
 # those people are addressed. Others (Mr, Ms...) are dropped in favour of the first name.
@@ -174,17 +174,26 @@ def core_text(text: str, contact: Contact, seller: SellerProfile) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
+NEAR_REPEAT = 0.8  # share of a sentence's content words already said by an earlier one
+
+
 def _without_repeats(text: str) -> str:
-    """A sentence the model wrote twice, kept once (lab-043's email stated the same rule in its
-    first and third sentence)."""
+    """A sentence the model wrote twice, kept once: word for word (lab-043's email stated the
+    same rule in its first and third sentence) or nearly (at least NEAR_REPEAT of its content
+    words, three or more, already in one earlier sentence: "Harborline moved to Snowflake in
+    Q2." after "Harborline Freight moved its data to Snowflake in Q2 2026.")."""
     sentences = split_sentences(text)
-    seen: set[str] = set()
-    kept = []
+    kept: list[str] = []
+    said: list[set[str]] = []
     for sentence in sentences:
+        stems = content_stems(sentence)
         key = " ".join(sentence.casefold().split())
-        if key not in seen:
-            seen.add(key)
-            kept.append(sentence)
+        exact = any(" ".join(k.casefold().split()) == key for k in kept)
+        near = len(stems) >= 3 and any(overlap(stems, earlier) >= NEAR_REPEAT for earlier in said)
+        if exact or near:
+            continue
+        kept.append(sentence)
+        said.append(stems)
     return text if len(kept) == len(sentences) else " ".join(kept)
 
 
@@ -236,6 +245,38 @@ def with_ask(channel: Channel, contact: Contact, seller: SellerProfile, core: st
     if limit is not None and len(assemble(channel, contact, seller, asked)) > limit:
         return core
     return asked
+
+
+def offer_sentence(seller: SellerProfile, topic: str) -> str:
+    """The seller's value proposition closest to `topic` (most shared content words; the first
+    on a tie), as one sentence naming the product."""
+    wanted = content_stems(topic)
+    best = max(
+        seller.value_propositions,
+        key=lambda vp: len(wanted & content_stems(vp)),
+    )
+    text = best.strip().rstrip(".")
+    return f"{seller.product}: {text[:1].lower() + text[1:]}."
+
+
+def with_offer(channel: Channel, seller: SellerProfile, core: str, topic: str = "") -> str:
+    """An email that says nothing about what the seller offers gets the value proposition
+    closest to the account's problem (`topic`, e.g. the analysis' pain points), before its
+    closing question: the 0.5B model's emails restated the account's own facts back to it and
+    asked for a call, with no reason to take one. "Says something" = names the product or
+    shares three content words with one value proposition."""
+    if channel != Channel.email or not core or not seller.value_propositions:
+        return core
+    if seller.product and seller.product.casefold() in core.casefold():
+        return core
+    have = content_stems(core)
+    if any(len(have & content_stems(vp)) >= 3 for vp in seller.value_propositions):
+        return core
+    offer = offer_sentence(seller, f"{topic} {core}")
+    sentences = split_sentences(core)
+    if len(sentences) > 1 and sentences[-1].rstrip().endswith("?"):
+        return " ".join([*sentences[:-1], offer, sentences[-1]])
+    return f"{core.rstrip()} {offer}"
 
 
 def with_company(channel: Channel, core: str, company: str) -> str:

@@ -21,6 +21,7 @@ from accountflow.compose import (
     greeting_name,
     with_ask,
     with_company,
+    with_offer,
     with_referrer,
 )
 from accountflow.errors import RuleViolationError
@@ -240,6 +241,7 @@ class Personalizer(dspy.Module):
             "contact": contact_text(contact),
             "analysis": writer_analysis(analysis, context),
         }
+        topic = " ".join(f"{p.title} {p.description}" for p in analysis.pain_points)
         problems: list[str] = []
         for attempt in range(self.max_rule_retries + 1):
             feedback = _feedback(problems, note)
@@ -256,6 +258,7 @@ class Personalizer(dspy.Module):
                 subject, text = None, out.message or ""
             core = with_company(channel, core_text(text, contact, seller), account.company_name)
             core = fit_length(channel, contact, seller, core)
+            core = with_offer(channel, seller, core, topic)
             company = account.company_name
             message, problems = self._checked(
                 channel, contact, seller, subject, core, company, context

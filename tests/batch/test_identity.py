@@ -15,9 +15,14 @@ from tests.cli_runner import run_cli
 
 
 def _accounts(tmp_path: Path) -> list[str]:
-    """Two accounts with a contact each (so each gets outreach), as `score` arguments."""
+    """Two accounts in the seller's ICP with a contact each (so each gets outreach), as
+    `score` arguments."""
     path = tmp_path / "accounts.csv"
-    path.write_text("account_id,company_name\na1,Acme Robotics\na2,Beta Freight\n")
+    path.write_text(
+        "account_id,company_name,industry,employee_count\n"
+        "a1,Acme Robotics,Manufacturing,400\n"
+        "a2,Beta Freight,Logistics & transportation,900\n"
+    )
     contacts = tmp_path / "contacts.csv"
     contacts.write_text(
         "account_id,contact_id,name,email,is_primary\n"

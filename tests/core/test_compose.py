@@ -224,6 +224,35 @@ def test_a_sentence_written_twice_is_kept_once() -> None:
     assert core_text(once, contact, SELLER) == once
 
 
+def test_a_sentence_that_says_an_earlier_one_again_is_dropped() -> None:
+    contact = Contact(name="Marcus Reed")
+    first = "Harborline Freight moved its shipment data to Snowflake in Q2 2026."
+    again = "Harborline moved its data to Snowflake in Q2."
+    ask = "Would a short call help?"
+    assert core_text(f"{first} {again} {ask}", contact, SELLER) == f"{first} {ask}"
+    other = "Dispatchers saw stale ETA dashboards twice in August."
+    assert core_text(f"{first} {other}", contact, SELLER) == f"{first} {other}"
+
+
+def test_an_email_that_offers_nothing_gets_the_closest_value_proposition() -> None:
+    from accountflow.compose import with_offer
+
+    facts = "Harborline Freight moved to Snowflake in Q2 2026. Would a short call help?"
+    pains = "stale ETA dashboards: dispatchers saw stale data before anyone noticed"
+    out = with_offer(Channel.email, SELLER, facts, pains)
+    assert out == (
+        "Harborline Freight moved to Snowflake in Q2 2026. Beacon: catch stale, missing or "
+        "duplicated data within minutes, before business users notice a broken dashboard. "
+        "Would a short call help?"
+    )
+    assert with_offer(Channel.email, SELLER, out, pains) == out  # it offers something now
+    named = "Harborline Freight moved to Snowflake. Beacon watches it. Worth a call?"
+    assert with_offer(Channel.email, SELLER, named, pains) == named
+    assert with_offer(Channel.sms, SELLER, facts, pains) == facts  # email only: no room
+    audit = with_offer(Channel.email, SELLER, "Crestmed reports to HIPAA auditors.", "")
+    assert "Beacon: audit-ready data quality history" in audit
+
+
 def test_a_month_in_a_message_is_a_claim_the_data_must_back() -> None:
     from accountflow.grounding import ungrounded
 
