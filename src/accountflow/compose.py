@@ -232,7 +232,8 @@ def fit_length(channel: Channel, contact: Contact, seller: SellerProfile, core: 
 
 def with_ask(channel: Channel, contact: Contact, seller: SellerProfile, core: str) -> str:
     """An email, LinkedIn note or SMS that asks nothing ends with the seller's
-    `call_to_action` (`sms_call_to_action` for an SMS), when it fits: the 0.5B model's emails
+    `call_to_action` (`sms_call_to_action` for an SMS), when it fits, if need be after dropping
+    its last sentences (one of five words or more always stays): the 0.5B model's emails
     restated the account's facts and stopped, and a message with no ask gets no reply. A call
     opener ends with its own question."""
     ask = seller.sms_call_to_action if channel == Channel.sms else seller.call_to_action
@@ -240,11 +241,18 @@ def with_ask(channel: Channel, contact: Contact, seller: SellerProfile, core: st
         return core
     if any(s.rstrip().endswith("?") for s in split_sentences(core)):
         return core
-    asked = f"{core.rstrip()} {ask}"
     limit = LIMITS.get(channel)
-    if limit is not None and len(assemble(channel, contact, seller, asked)) > limit:
-        return core
-    return asked
+    sentences = split_sentences(core)
+    # no room for the ask: drop the last sentences while at least one of five words or more
+    # stays (an SMS or note that asks nothing gets no reply; a shorter one still says why)
+    for keep in range(len(sentences), 0, -1):
+        head = " ".join(sentences[:keep]) if keep < len(sentences) else core.rstrip()
+        if keep < len(sentences) and len(head.split()) < 5:
+            break
+        asked = f"{head} {ask}"
+        if limit is None or len(assemble(channel, contact, seller, asked)) <= limit:
+            return asked
+    return core
 
 
 def offer_sentence(seller: SellerProfile, topic: str) -> str:

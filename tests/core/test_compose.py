@@ -184,10 +184,20 @@ def test_an_email_or_note_that_asks_nothing_ends_with_the_sellers_call_to_action
         "2026. More text."
     )
     assert len(assemble(Channel.sms, contact, SELLER, full)) <= LIMITS[Channel.sms]
-    assert with_ask(Channel.sms, contact, SELLER, full) == full  # no room for the ask
+    first = full.removesuffix(" More text.")
+    # no room for the ask: the last sentence makes room, a sentence of five words or more stays
+    assert with_ask(Channel.sms, contact, SELLER, full) == f"{first} {SELLER.sms_call_to_action}"
     long = facts + " More text." * 19
     assert len(assemble(Channel.linkedin, contact, SELLER, long)) <= LIMITS[Channel.linkedin]
-    assert with_ask(Channel.linkedin, contact, SELLER, long) == long  # no room: left as is
+    noted = with_ask(Channel.linkedin, contact, SELLER, long)
+    assert noted.endswith(f"More text. {ask}") and long.startswith(noted.removesuffix(f" {ask}"))
+    assert len(assemble(Channel.linkedin, contact, SELLER, noted)) <= LIMITS[Channel.linkedin]
+    one = (
+        "Harborline Freight moved its shipment, billing, dock and yard data from Oracle to "
+        "Snowflake in 2026."
+    )
+    assert len(assemble(Channel.sms, contact, SELLER, one)) <= LIMITS[Channel.sms]
+    assert with_ask(Channel.sms, contact, SELLER, one) == one  # one sentence, no room: as is
 
 
 def test_a_sentence_casting_the_reader_as_the_asker_is_dropped_and_the_referrer_stated() -> None:
