@@ -129,8 +129,7 @@ def analysis_demo(example: dspy.Example) -> dspy.Example:
 def labeled_demos(
     target: str, trainset: list[dspy.Example], k: int, seed: int
 ) -> dict[str, list[dspy.Example]]:
-    """Predictor name -> up to `k` gold demos sampled (with `seed`) from `trainset`, one per
-    gold approach before any repeats (`stratified`)."""
+    """Predictor name -> up to `k` gold demos sampled (with `seed`) from `trainset`."""
     if target not in LABELED_PREDICTORS:
         raise ConfigError(
             f"labeled-fewshot needs gold answers for the {target} step, and the labeled data "
@@ -139,24 +138,5 @@ def labeled_demos(
         )
     if k < 1:
         raise ConfigError(f"labeled-fewshot needs k >= 1, got {k}.")
-    return {LABELED_PREDICTORS[target]: [analysis_demo(ex) for ex in stratified(trainset, k, seed)]}
-
-
-def stratified(trainset: list[dspy.Example], k: int, seed: int) -> list[dspy.Example]:
-    """`k` examples sampled with `seed`, taking the gold approaches in turn: two random demos
-    that both answer "pain_point_focused" taught the 0.5B model to answer it for every account
-    (dev: 3 right, 3 wrong of the 7 it changed), so each answer is shown before any repeats."""
-    rng = random.Random(seed)
-    groups: dict[str, list[dspy.Example]] = {}
-    for example in trainset:
-        groups.setdefault(str(_gold(example).approach), []).append(example)
-    for members in groups.values():
-        rng.shuffle(members)
-    order = sorted(groups)
-    rng.shuffle(order)
-    chosen: list[dspy.Example] = []
-    while len(chosen) < min(k, len(trainset)):
-        for name in order:
-            if groups[name] and len(chosen) < k:
-                chosen.append(groups[name].pop())
-    return chosen
+    chosen = random.Random(seed).sample(trainset, min(k, len(trainset)))
+    return {LABELED_PREDICTORS[target]: [analysis_demo(ex) for ex in chosen]}

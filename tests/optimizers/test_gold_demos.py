@@ -30,13 +30,6 @@ def test_gold_demos_have_the_analysts_fields_and_verifiable_quotes() -> None:
         assert all(fit.contains_span(facts, p.evidence) for p in draft.pain_points)
     demos = labeled_demos("analysis", train, 3, seed=1)
     assert len(demos["analyst.predict"]) == 3
-    # one demo per gold approach, so the small model is not shown one answer twice
-    assert {d["analysis"].approach for d in demos["analyst.predict"]} == {
-        "pain_point_focused",
-        "opportunity_focused",
-        "relationship_building",
-    }
-    assert len(labeled_demos("analysis", train, 5, seed=1)["analyst.predict"]) == 5
 
 
 @pytest.mark.parametrize("split", ["train", "dev", "test"])
