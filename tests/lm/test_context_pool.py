@@ -170,7 +170,8 @@ def test_nested_free_text_and_lists_are_bounded_top_level_fields_are_not() -> No
         },
     }
     out = local.bounded_schema(schema)
-    assert "$defs" not in out and "maxLength" not in out["properties"]["body"]
+    assert "$defs" not in out
+    assert out["properties"]["body"]["maxLength"] == local.TOP_STRING_CHARS  # an email body
     analysis = out["properties"]["analysis"]["properties"]
     assert analysis["rationale"]["maxLength"] == local.NESTED_STRING_CHARS
     points = analysis["points"]
@@ -192,7 +193,11 @@ def test_strings_cut_at_the_bound_end_on_a_sentence_or_a_word() -> None:
     assert out["a"]["d"] == "Stale ETAs reach shippers."
     assert out["a"]["w"].endswith("lineage") and len(out["a"]["w"]) < n
     assert out["a"]["k"] == [out["a"]["w"]] and out["a"]["short"] == "fine"
-    assert out["body"] == "y " * n  # top-level fields are never cut
+    assert out["body"] == "y " * n  # a top-level field under its own, larger bound is kept
+    top = json.loads(
+        local.trim_cut_strings(json.dumps({"body": "Hi. " + "z " * local.TOP_STRING_CHARS}))
+    )
+    assert top["body"].endswith("z") and len(top["body"]) < local.TOP_STRING_CHARS
     assert local.trim_cut_strings('{"a": {"s": "ok"}}') == '{"a": {"s": "ok"}}'
     assert local.trim_cut_strings("not json") == "not json"
 

@@ -212,25 +212,27 @@ def is_available() -> bool:
 
 
 # Nested free text (a pain point's description, a fact, a rationale) is one or two sentences by
-# the steps' own rules; the 0.5B model instead often pastes the whole account description into
-# each of them. Decoding is half the embedded model's time, so the grammar bounds such strings
-# and lists; a string cut at its bound is trimmed back to a sentence or word end afterwards.
-# Off by default: on `eval smoke` with the bounds on, one more dev account (lab-041) failed its
-# LinkedIn length rule, so they stay opt-in (ACCOUNTFLOW_LOCAL_BOUND_NESTED=1) until the
-# outreach issue's criterion-based analysis makes the analysis short by itself.
+# the steps' own rules; the 0.5B model instead often pastes the whole account description, or
+# every value proposition, into each of them (acc-002's analysis: four identical 750-character
+# pain points, 1,146 completion tokens, 38 s). Decoding is most of the embedded model's time, so
+# the grammar bounds such strings and lists, and top-level free text (an email body) at
+# TOP_STRING_CHARS (acc-004's email ran to the 1,200-token cap); a string cut at its bound is
+# trimmed back to a sentence or word end afterwards. On by default since the criterion-based
+# analysis (`ACCOUNTFLOW_LOCAL_BOUND_NESTED=0` turns it off); measured in the README.
 NESTED_STRING_CHARS = 200
 NESTED_ITEMS = 4
+TOP_STRING_CHARS = 1000
 
 
 def bound_nested() -> bool:
-    return os.environ.get("ACCOUNTFLOW_LOCAL_BOUND_NESTED", "") not in ("", "0", "false")
+    return os.environ.get("ACCOUNTFLOW_LOCAL_BOUND_NESTED", "1") not in ("", "0", "false")
 
 
 def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` with its `$ref`s inlined and, from the second level down (inside a structured
-    output field), free-text strings bounded to NESTED_STRING_CHARS and arrays to NESTED_ITEMS
-    (tighter bounds already in the schema are kept). Top-level fields such as an email body
-    are left alone."""
+    output field), free-text strings bounded to NESTED_STRING_CHARS and arrays to NESTED_ITEMS;
+    top-level strings (an email body) to TOP_STRING_CHARS. Tighter bounds already in the
+    schema are kept."""
     defs: dict[str, Any] = schema.get("$defs") or {}
 
     def walk(node: Any, depth: int) -> Any:
@@ -247,11 +249,10 @@ def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
         for combo in ("anyOf", "oneOf", "allOf"):
             if isinstance(out.get(combo), list):
                 out[combo] = [walk(v, depth) for v in out[combo]]
-        if depth >= 2 and out.get("type") == "string":
+        if depth >= 1 and out.get("type") == "string":
             if not {"enum", "const", "pattern", "format"} & out.keys():
-                out["maxLength"] = min(
-                    int(out.get("maxLength", NESTED_STRING_CHARS)), NESTED_STRING_CHARS
-                )
+                bound = NESTED_STRING_CHARS if depth >= 2 else TOP_STRING_CHARS
+                out["maxLength"] = min(int(out.get("maxLength", bound)), bound)
         if depth >= 2 and out.get("type") == "array":
             out["maxItems"] = min(int(out.get("maxItems", NESTED_ITEMS)), NESTED_ITEMS)
             out["minItems"] = min(int(out.get("minItems", 0)), out["maxItems"])
@@ -261,7 +262,7 @@ def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def trim_cut_strings(text: str) -> str:
-    """A JSON reply with every nested string that ends at the grammar's bound trimmed back to
+    """A JSON reply with every string that ends at the grammar's bound trimmed back to
     its last sentence end (or, failing that, word end): a cut-off half word reads worse than a
     shorter sentence. Anything that does not parse is returned unchanged."""
     try:
@@ -270,10 +271,10 @@ def trim_cut_strings(text: str) -> str:
         return text
     changed = False
 
-    def trim(value: str) -> str:
-        cut = value[:NESTED_STRING_CHARS]
+    def trim(value: str, bound: int) -> str:
+        cut = value[:bound]
         end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
-        if end >= NESTED_STRING_CHARS // 3:
+        if end >= bound // 3:
             return cut[: end + 1]
         space = cut.rfind(" ")
         return cut[:space].rstrip(" ,;:-(") if space > 0 else cut
@@ -284,9 +285,10 @@ def trim_cut_strings(text: str) -> str:
             return {k: walk(v, depth + 1) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v, depth + 1) for v in node]
-        if depth >= 2 and isinstance(node, str) and len(node) >= NESTED_STRING_CHARS:
+        bound = NESTED_STRING_CHARS if depth >= 2 else TOP_STRING_CHARS
+        if depth >= 1 and isinstance(node, str) and len(node) >= bound:
             changed = True
-            return trim(node)
+            return trim(node, bound)
         return node
 
     result = walk(data, 0)
