@@ -216,15 +216,24 @@ def judged(
     return out
 
 
+EVIDENCE_MIN_WORDS = 3
+
+
 def verified_pain_points(
     pains: Iterable[PainPoint], evidence: str, seller: SellerProfile
 ) -> list[PainPoint]:
-    """Pain points of the account, not the seller's pitch: each with evidence found in the
-    account text or research facts, not a restated value proposition, no two on one quote."""
+    """Pain points of the account, not the seller's pitch: each with evidence of at least
+    EVIDENCE_MIN_WORDS content words found in the account text or research facts, not a
+    restated value proposition, no two on one quote."""
     pitches = [content_stems(v) for v in seller.value_propositions]
     seen: set[str] = set()
     out: list[PainPoint] = []
     for p in pains:
+        # a quote of fewer than three content words proves nothing: "industry", a field's
+        # label in the account text, carried tidewater's "Industry" pain point (the ICP's
+        # industry list as its description) into the writers' prompt
+        if len(content_stems(p.evidence)) < EVIDENCE_MIN_WORDS:
+            continue
         if not contains_span(evidence, p.evidence):
             continue
         key = normalise(p.evidence)

@@ -142,6 +142,16 @@ def test_pain_points_need_evidence_and_are_not_the_pitch() -> None:
     ]
     kept = _score(account, pains=pains).pain_points
     assert [p.title for p in kept] == ["Stale ETA dashboards"]
+    # a field's label is in the account text, but proves nothing (acc-004, embedded model)
+    label = PainPoint(
+        title="Industry",
+        description="Works in one of: Logistics & transportation; Healthcare",
+        evidence="industry",
+        severity=5,
+    )
+    account = _account(description=TEXT, industry="Retail & e-commerce")
+    assert "industry" in account.facts_for_prompt()
+    assert _score(account, pains=[label]).pain_points == []
 
 
 def test_industry_match_and_span_verification() -> None:
