@@ -295,14 +295,16 @@ def trim_cut_strings(text: str) -> str:
     return json.dumps(result, ensure_ascii=False) if changed else text
 
 
-def _response_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
-    """DSPy's json_schema form -> llama-cpp-python's, which compiles the schema to a grammar."""
+def _response_format(fmt: dict[str, Any] | None, bound: bool = True) -> dict[str, Any] | None:
+    """DSPy's json_schema form -> llama-cpp-python's, which compiles the schema to a grammar
+    (bounded as `bounded_schema` says, when `bound` and `bound_nested()`)."""
     if not fmt or fmt.get("type") not in ("json_schema", "json_object"):
         return None
     schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema")
     if not schema:
         return {"type": "json_object"}
-    return {"type": "json_object", "schema": bounded_schema(schema) if bound_nested() else schema}
+    bounded = bound and bound_nested()
+    return {"type": "json_object", "schema": bounded_schema(schema) if bounded else schema}
 
 
 REPEAT_PENALTY = 1.1
@@ -358,6 +360,8 @@ class CallRecord:
     completion_tokens: int
     seconds: float  # inside llama.cpp
     reply: str
+    # the response format without the output bounds (what the engine sent before issue 14)
+    unbounded_format: dict[str, Any] | None = None
 
 
 @dataclass
@@ -391,6 +395,7 @@ class ContextPool:
         self._lock = threading.Lock()
         self._native = native if native is not None else threading.Lock()
         self._created = 0
+        self.load_seconds = 0.0  # inside llama.cpp creating contexts (benchmarks report it)
 
     def slot_for(self, key: str) -> _Slot:
         """The slot for `key` (most recently used from now on); its lock is not taken."""
@@ -414,7 +419,9 @@ class ContextPool:
         with slot.lock:
             if slot.llama is None:
                 with self._native:
+                    started = time.perf_counter()
                     slot.llama = self.factory()
+                    self.load_seconds += time.perf_counter() - started
             yield slot
 
     def keys(self) -> list[str]:
@@ -636,6 +643,7 @@ class LlamaEngine:
                     completion_tokens=int(usage.get("completion_tokens") or 0),
                     seconds=seconds,
                     reply=text,
+                    unbounded_format=_response_format(config.response_format, bound=False),
                 )
             )
         return Response(
