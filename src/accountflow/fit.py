@@ -216,7 +216,7 @@ def judged(
     return out
 
 
-EVIDENCE_MIN_WORDS = 3
+EVIDENCE_MIN_WORDS = 2
 
 
 def verified_pain_points(
@@ -229,7 +229,7 @@ def verified_pain_points(
     seen: set[str] = set()
     out: list[PainPoint] = []
     for p in pains:
-        # a quote of fewer than three content words proves nothing: "industry", a field's
+        # a one-word quote proves nothing: "industry", a field's
         # label in the account text, carried tidewater's "Industry" pain point (the ICP's
         # industry list as its description) into the writers' prompt
         if len(content_stems(p.evidence)) < EVIDENCE_MIN_WORDS:
