@@ -136,6 +136,12 @@ def _missing(prediction: dspy.Prediction, key: str) -> bool:
     return key not in prediction.keys() if hasattr(prediction, "keys") else True
 
 
+def _skipped(prediction: dspy.Prediction, key: str) -> str | None:
+    """Why the step producing `key` had nothing to do (e.g. a disqualified account), if so."""
+    reasons = prediction.get("skipped") if hasattr(prediction, "get") else None
+    return reasons.get(key) if isinstance(reasons, dict) else None
+
+
 def _bodies(
     plan: OutreachPlan | None,
     colleague: list[ColleagueMessage] | None,
@@ -176,8 +182,9 @@ def output_rules(example: dspy.Example, prediction: dspy.Prediction) -> MetricSc
     bad = 0
     problems: list[str] = []
     if not _missing(prediction, "outreach") and contact is not None:
-        if plan is None:
+        if plan is None and not _skipped(prediction, "outreach"):
             return MetricScore(score=0.0, reason="no outreach plan for the primary contact")
+    if plan is not None and contact is not None:
         structural = [
             p
             for p in check_outreach(plan, contact.name or "", account.company_name)
@@ -197,7 +204,10 @@ def output_rules(example: dspy.Example, prediction: dspy.Prediction) -> MetricSc
         bad += bool(found)
         problems += [f"to {c.target_name}: {p}" for p in found]
     if slots == 0:
-        return MetricScore.na("no messages to check for this target and account")
+        why = _skipped(prediction, "outreach")
+        return MetricScore.na(
+            f"no messages: {why}" if why else "no messages to check for this target and account"
+        )
     score = (slots - bad) / slots
     reason = "all messages pass the output rules" if not problems else _short(problems)
     return MetricScore(score=score, reason=reason)
@@ -238,6 +248,8 @@ def personalization(example: dspy.Example, prediction: dspy.Prediction) -> Metri
     if contact is None or _missing(prediction, "outreach"):
         return MetricScore.na("no primary contact to write to")
     plan: OutreachPlan | None = _pred(prediction, "outreach")
+    if plan is None and _skipped(prediction, "outreach"):
+        return MetricScore.na(f"no messages: {_skipped(prediction, 'outreach')}")
     if plan is None or not plan.messages:
         return MetricScore(score=0.0, reason="no outreach messages")
     terms = specific_terms(account, _pred(prediction, "analysis"))

@@ -53,16 +53,21 @@ class AccountPipeline(dspy.Module):
         seller: SellerProfile,
         modules: Callable[[steps.Step], Any] | None = None,
     ) -> dspy.Prediction:
-        """Run `selected` steps in order; a skipped step's output is its empty value.
+        """Run `selected` steps in order; a skipped step's output is its empty value, and its
+        reason is under `skipped` (output name -> reason), so metrics can tell "nothing to do"
+        (a disqualified account gets no outreach) from "failed to write".
         `modules` picks the module per step (a target's own copies of the tuned ones)."""
         state = steps.RunState(account=account, seller=seller)
+        skipped: dict[str, str] = {}
         for step in selected:
             module = modules(step) if modules is not None else None
             try:
                 state.outputs[step.output] = self.run_step(step, state, module).value
-            except steps.Skip:
+            except steps.Skip as skip:
                 state.outputs[step.output] = step.empty()
-        return dspy.Prediction(**{step.output: state.outputs[step.output] for step in selected})
+                skipped[step.output] = str(skip)
+        outputs = {step.output: state.outputs[step.output] for step in selected}
+        return dspy.Prediction(**outputs, skipped=skipped)
 
     def version(self) -> str:
         """A short hash of the program state (instructions, demos): names what produced a step."""

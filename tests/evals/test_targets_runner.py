@@ -132,3 +132,27 @@ def test_an_optimizers_compiled_target_module_can_be_evaluated_directly() -> Non
     assert report.n_failed == 0 and report.metric_counts == {"fit_band": 1}
     with pytest.raises(ConfigError, match="not personalization"):
         evaluate(student, "personalization", [harbor()], ["grounding"])
+
+
+def test_a_disqualified_account_without_outreach_is_not_scored_as_a_writing_failure() -> None:
+    """The bakery (12 employees) is disqualified, so no outreach is written: the message
+    metrics say n/a with the reason; a plan missing for no reason still scores 0."""
+    report = evaluate(
+        None,
+        "personalization",
+        [bakery(), harbor()],
+        ["output_rules", "personalization"],
+        lm=fake_lm("writer", cache=False),
+    )
+    bakery_row, harbor_row = report.rows
+    for metric in ("output_rules", "personalization"):
+        score = bakery_row.scores[metric]
+        assert not score.applicable and "disqualified (too_small" in score.reason
+        assert harbor_row.scores[metric].applicable
+    assert report.metric_counts == {"output_rules": 1, "personalization": 1}
+
+    from accountflow.evals.metrics import METRICS
+
+    broken = dspy.Prediction(outreach=None)
+    assert METRICS["output_rules"](bakery(), broken).score == 0.0
+    assert METRICS["personalization"](bakery(), broken).score == 0.0
