@@ -287,6 +287,9 @@ def with_offer(channel: Channel, seller: SellerProfile, core: str, topic: str = 
     return f"{core.rstrip()} {offer}"
 
 
+_CALLING_ABOUT = re.compile(r"^\s*(i'?m|i am)\s+calling\s+(about|regarding)\s+", re.I)
+
+
 def with_company(channel: Channel, core: str, company: str) -> str:
     """An SMS or call opener that does not name the company gets it named in code ("About
     Crestmed Health Partners: ..."; "I'm calling about ..."): the small model leaves it out of
@@ -294,8 +297,14 @@ def with_company(channel: Channel, core: str, company: str) -> str:
     contact cannot tell what the message is about."""
     if channel not in (Channel.sms, Channel.call) or not core or mentions_company(core, company):
         return core
-    lead = f"I'm calling about {company}." if channel == Channel.call else f"About {company}:"
-    return f"{lead} {core}"
+    if channel == Channel.call:
+        # the model's own "I'm calling about the BigQuery trial." becomes "I'm calling about
+        # <company>: the BigQuery trial." (two "I'm calling about" in a row read as a glitch)
+        rest = _CALLING_ABOUT.sub("", core, count=1)
+        if rest != core and rest:
+            return f"I'm calling about {company}: {rest}"
+        return f"I'm calling about {company}. {core}"
+    return f"About {company}: {core}"
 
 
 def with_referrer(core: str, referrer: Contact, topic: str, target: Contact | None = None) -> str:

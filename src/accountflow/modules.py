@@ -372,6 +372,9 @@ class ColleagueReferrer(dspy.Module):
                 feedback=_feedback(problems, note),
             )
             core = with_referrer(core_text(out.body or "", target, seller), referrer, topic, target)
+            # like a first-touch email: what the seller offers for the topic, and one ask
+            core = with_offer(Channel.email, seller, core, topic)
+            core = with_ask(Channel.email, target, seller, core)
             subject = (out.subject or "").strip()
             if casts_reader_as_asker(subject, target.name or "", referrer.name or ""):
                 asker = referrer.name.split()[0] if referrer.name else "Your colleague"

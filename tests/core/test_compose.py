@@ -150,6 +150,12 @@ def test_an_sms_or_call_opener_without_the_company_gets_it_named_in_code() -> No
     assert with_company(Channel.sms, named, company) == named
     assert with_company(Channel.linkedin, question, company) == question
     assert with_company(Channel.sms, "", company) == ""
+    # lab-045 on the embedded model: "I'm calling about X. I'm calling about the BigQuery trial"
+    own = "I'm calling about the BigQuery trial at Santaines.example. Do you have a minute?"
+    assert with_company(Channel.call, own, "Viñedos Santa Inés") == (
+        "I'm calling about Viñedos Santa Inés: the BigQuery trial at Santaines.example. "
+        "Do you have a minute?"
+    )
 
 
 def test_a_colleague_reference_without_the_colleague_gets_it_stated_in_code() -> None:
