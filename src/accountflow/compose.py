@@ -272,13 +272,14 @@ def with_offer(channel: Channel, seller: SellerProfile, core: str, topic: str = 
     closest to the account's problem (`topic`, e.g. the analysis' pain points), before its
     closing question: the 0.5B model's emails restated the account's own facts back to it and
     asked for a call, with no reason to take one. "Says something" = names the product or
-    shares three content words with one value proposition."""
+    has half the content words of one value proposition: "data", "quality" and "reporting"
+    in acc-002's email are the account's words, not an offer)."""
     if channel != Channel.email or not core or not seller.value_propositions:
         return core
     if seller.product and seller.product.casefold() in core.casefold():
         return core
     have = content_stems(core)
-    if any(len(have & content_stems(vp)) >= 3 for vp in seller.value_propositions):
+    if any(overlap(content_stems(vp), have) >= 0.5 for vp in seller.value_propositions):
         return core
     offer = offer_sentence(seller, f"{topic} {core}")
     sentences = split_sentences(core)

@@ -217,6 +217,19 @@ def judged(
 
 
 EVIDENCE_MIN_WORDS = 2
+# account fields and criteria names the 0.5B model wrote as pain point titles ("Industry")
+FIELD_LABELS = frozenset(
+    {
+        "industry",
+        "size",
+        "location",
+        "description",
+        "notes",
+        "employees",
+        "employee count",
+        "domain",
+    }
+)
 
 
 def verified_pain_points(
@@ -226,6 +239,10 @@ def verified_pain_points(
     EVIDENCE_MIN_WORDS content words found in the account text or research facts, not a
     restated value proposition, no two on one quote."""
     pitches = [content_stems(v) for v in seller.value_propositions]
+    labels = FIELD_LABELS | {
+        normalise(c.id.replace("_", " "))
+        for c in (*seller.icp.buying_signals, *seller.icp.disqualifiers)
+    }
     seen: set[str] = set()
     out: list[PainPoint] = []
     for p in pains:
@@ -233,6 +250,8 @@ def verified_pain_points(
         # label in the account text, carried tidewater's "Industry" pain point (the ICP's
         # industry list as its description) into the writers' prompt
         if len(content_stems(p.evidence)) < EVIDENCE_MIN_WORDS:
+            continue
+        if normalise(p.title).strip(" .:") in labels:  # "Industry": a field, not a problem
             continue
         if not contains_span(evidence, p.evidence):
             continue

@@ -265,6 +265,9 @@ def test_an_email_that_offers_nothing_gets_the_closest_value_proposition() -> No
     named = "Harborline Freight moved to Snowflake. Beacon watches it. Worth a call?"
     assert with_offer(Channel.email, SELLER, named, pains) == named
     assert with_offer(Channel.sms, SELLER, facts, pains) == facts  # email only: no room
+    # acc-002: the account's own words "data", "quality", "reporting" are not an offer
+    own = "Its quality-measure reporting to CMS is built from 60 Airflow pipelines. Worth a call?"
+    assert "Beacon: audit-ready" in with_offer(Channel.email, SELLER, own, "")
     audit = with_offer(Channel.email, SELLER, "Crestmed reports to HIPAA auditors.", "")
     assert "Beacon: audit-ready data quality history" in audit
 

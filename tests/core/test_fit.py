@@ -152,6 +152,9 @@ def test_pain_points_need_evidence_and_are_not_the_pitch() -> None:
     account = _account(description=TEXT, industry="Retail & e-commerce")
     assert "industry" in account.facts_for_prompt()
     assert _score(account, pains=[label]).pain_points == []
+    # quoted evidence, but the title is the field's name (acc-003, embedded model)
+    titled = label.model_copy(update={"evidence": "Retail & e-commerce"})
+    assert _score(account, pains=[titled]).pain_points == []
 
 
 def test_industry_match_and_span_verification() -> None:
