@@ -246,9 +246,9 @@ def verified_pain_points(
     seen: set[str] = set()
     out: list[PainPoint] = []
     for p in pains:
-        # a one-word quote proves nothing: "industry", a field's
-        # label in the account text, carried tidewater's "Industry" pain point (the ICP's
-        # industry list as its description) into the writers' prompt
+        # a one-word quote proves nothing: "industry", a field's label in the account text,
+        # carried acc-004's "Industry" pain point (the ICP's industry list as its
+        # description) into the writers' prompt
         if len(content_stems(p.evidence)) < EVIDENCE_MIN_WORDS:
             continue
         if normalise(p.title).strip(" .:") in labels:  # "Industry": a field, not a problem
