@@ -184,14 +184,15 @@ def _without_repeats(text: str) -> str:
     Q2." after "Harborline Freight moved its data to Snowflake in Q2 2026.")."""
     sentences = split_sentences(text)
     kept: list[str] = []
+    seen: set[str] = set()
     said: list[set[str]] = []
     for sentence in sentences:
         stems = content_stems(sentence)
         key = " ".join(sentence.casefold().split())
-        exact = any(" ".join(k.casefold().split()) == key for k in kept)
         near = len(stems) >= 3 and any(overlap(stems, earlier) >= NEAR_REPEAT for earlier in said)
-        if exact or near:
+        if key in seen or near:
             continue
+        seen.add(key)
         kept.append(sentence)
         said.append(stems)
     return text if len(kept) == len(sentences) else " ".join(kept)

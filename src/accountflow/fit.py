@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 from accountflow.models import (
+    PROMPT_FIELDS,
     Account,
     AccountAnalysis,
     AnalysisDraft,
@@ -217,18 +218,10 @@ def judged(
 
 
 EVIDENCE_MIN_WORDS = 2
-# account fields and criteria names the 0.5B model wrote as pain point titles ("Industry")
+# the labels of the account's prompt lines and the fit's own criterion names, which the 0.5B
+# model wrote as pain point titles ("Industry")
 FIELD_LABELS = frozenset(
-    {
-        "industry",
-        "size",
-        "location",
-        "description",
-        "notes",
-        "employees",
-        "employee count",
-        "domain",
-    }
+    f.replace("_", " ") for f in ("company_name", *PROMPT_FIELDS, INDUSTRY, "size")
 )
 
 

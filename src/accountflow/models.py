@@ -240,7 +240,7 @@ class Account(_Input):
         steps get them only through the analysis, so a message cannot quote them. Sentences
         that give instructions to an AI are left out (`text.without_instructions`)."""
         lines = [f"company_name: {self.company_name}"]
-        keys = ("domain", "industry", "employee_count", "location", "description", "notes")
+        keys = PROMPT_FIELDS
         for key in keys if internal else keys[:-1]:
             value = getattr(self, key)
             if key in ("description", "notes") and value:
@@ -248,6 +248,11 @@ class Account(_Input):
             if value not in (None, ""):
                 lines.append(f"{key}: {value}")
         return "\n".join(lines)
+
+
+# The account fields `Account.facts_for_prompt` writes after the company name, as "key: value"
+# lines (the CRM `notes` last: left out for the writers).
+PROMPT_FIELDS = ("domain", "industry", "employee_count", "location", "description", "notes")
 
 
 def slug(text: str) -> str:
