@@ -39,3 +39,20 @@ def test_a_disqualified_account_gets_no_outreach(
     for step in ("personalization", "colleague"):
         assert steps[step]["status"] == "skipped"
         assert "disqualified (too_small" in steps[step]["error_message"]
+
+
+def test_review_always_holds_nothing_for_a_disqualified_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review gate holds written outreach; a disqualified account has none to release, so
+    its run finishes, and a qualified account in the same run is still held."""
+    rows = [json.loads(line) for line in DEMO.read_text().splitlines() if line.strip()]
+    source = tmp_path / "two.jsonl"
+    chosen = [r for r in rows if r["account_id"] in ("acc-001", "acc-009")]
+    source.write_text("".join(json.dumps(r) + "\n" for r in chosen))
+    args = ["run", str(source), "--lm", "fake", "--json", "--review", "always"]
+    code, out, err = run_cli([*args, "--home", str(tmp_path / "h")], capsys, monkeypatch)
+    assert code == 0, err
+    status = {r["account_id"]: (r["status"], r["outreach"]) for r in json.loads(out)["results"]}
+    assert status["acc-009"] == ("succeeded", None)
+    assert status["acc-001"][0] == "awaiting_review" and status["acc-001"][1] is not None
