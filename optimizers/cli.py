@@ -88,6 +88,14 @@ def optimize(
     devset: Annotated[
         str | None, typer.Option("--devset", help="Dev split or .jsonl (default dev).")
     ] = None,
+    testset: Annotated[
+        str | None,
+        typer.Option(
+            "--testset",
+            help="Test split or .jsonl, scored before and after (reported only; never used "
+            "to choose or promote).",
+        ),
+    ] = None,
     train_limit: Annotated[
         int | None, typer.Option("--train-limit", min=1, help="Use the first N train examples.")
     ] = None,
@@ -184,6 +192,7 @@ def optimize(
     flags = {
         "trainset": trainset,
         "devset": devset,
+        "testset": testset,
         "train_limit": train_limit,
         "dev_limit": dev_limit,
         "metrics": metric or None,
@@ -258,7 +267,20 @@ def _print_optimize(result: OptimizeResult) -> None:
         table.add_row(
             name, _fmt(result.metrics_before.get(name)), _fmt(result.metrics_after.get(name))
         )
+    if result.test_score_before is not None or result.test_score_after is not None:
+        table.add_row(
+            styled(("test score", "bold")),
+            _fmt(result.test_score_before),
+            _fmt(result.test_score_after),
+        )
     out.print(table)
+    if result.test_delta is not None:
+        out.print(
+            f"test delta {result.test_delta:+.3f} per example, 95% CI "
+            f"[{result.test_delta_ci_low:+.3f}, {result.test_delta_ci_high:+.3f}] "
+            "(paired bootstrap; reported only)",
+            highlight=False,
+        )
     u = result.usage
     cost = f", ${u['cost_usd']:.4f}" if "cost_usd" in u else ""
     out.print(

@@ -117,6 +117,8 @@ class Recipe(BaseModel):
     weights: dict[str, float] | None = None
     trainset: str = "train"
     devset: str = "dev"
+    # held out of every choice the run makes: reported before and after, never selects
+    testset: str | None = None
     train_limit: int | None = Field(default=None, ge=1)
     dev_limit: int | None = Field(default=None, ge=1)
 
@@ -293,7 +295,8 @@ class Estimate(BaseModel):
 
     compile_calls: int
     eval_calls: int  # one dev evaluation
-    total_calls: int  # before eval + compile + after eval
+    total_calls: int  # before eval + compile + after eval (+ the test split's two)
+    test_calls: int = 0  # one test evaluation (0 without --testset)
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None  # None when the model's price is unknown (local and fake: free)
@@ -361,18 +364,26 @@ def _gepa_metric_calls(recipe: Recipe, preds: int, n_train: int, n_val: int) -> 
 
 
 def estimate(
-    recipe: Recipe, target: str, n_train: int, n_val: int, n_dev: int, models: list[str]
+    recipe: Recipe,
+    target: str,
+    n_train: int,
+    n_val: int,
+    n_dev: int,
+    models: list[str],
+    n_test: int = 0,
 ) -> Estimate:
     """Calls, tokens and (for priced models) dollars of a whole optimize run."""
     compile_calls = estimate_compile_calls(recipe, target, n_train, n_val)
     eval_calls = n_dev * calls_per_example(target)
-    total = compile_calls + 2 * eval_calls
+    test_calls = n_test * calls_per_example(target)
+    total = compile_calls + 2 * eval_calls + 2 * test_calls
     prompt, completion = total * PROMPT_TOKENS_PER_CALL, total * COMPLETION_TOKENS_PER_CALL
     price = _price(models[0]) if models else None
     cost = None if price is None else prompt * price[0] + completion * price[1]
     return Estimate(
         compile_calls=compile_calls,
         eval_calls=eval_calls,
+        test_calls=test_calls,
         total_calls=total,
         prompt_tokens=prompt,
         completion_tokens=completion,

@@ -106,6 +106,15 @@ class OptimizeResult(BaseModel):
     dev_delta: float | None = None
     dev_delta_ci_low: float | None = None
     dev_delta_ci_high: float | None = None
+    # the held-out test split (--testset), scored before and after; reported, never used to
+    # choose, keep or promote a program
+    test_score_before: float | None = None
+    test_score_after: float | None = None
+    test_metrics_before: dict[str, float | None] = Field(default_factory=dict)
+    test_metrics_after: dict[str, float | None] = Field(default_factory=dict)
+    test_delta: float | None = None
+    test_delta_ci_low: float | None = None
+    test_delta_ci_high: float | None = None
     usage: dict[str, float] = Field(default_factory=dict)
     wall_time_s: float
     compile_time_s: float
@@ -129,6 +138,7 @@ class Prepared:
     train: list[dspy.Example]
     val: list[dspy.Example]
     dev: list[dspy.Example]
+    test: list[dspy.Example]
     data_params: dict[str, Any]
     start: LoadedProgram
     lms: dict[str, dspy.LM]  # task, teacher, reflection (the last two only when given)
@@ -178,6 +188,7 @@ def prepare(settings: Settings, request: OptimizeRequest) -> Prepared:
 
     train_all = load_split(recipe.trainset, recipe.train_limit)
     dev = load_split(recipe.devset, recipe.dev_limit)
+    test = load_split(recipe.testset) if recipe.testset else []
     train, val = split_val(train_all, recipe.val_fraction, request.seed)
     if recipe.family == "simba" and len(train) < 2:
         raise ConfigError("simba needs at least 2 training examples; raise --train-limit.")
@@ -197,6 +208,12 @@ def prepare(settings: Settings, request: OptimizeRequest) -> Prepared:
             "limit": recipe.dev_limit,
         },
     }
+    if recipe.testset:
+        data_params["test"] = {
+            "split": recipe.testset,
+            "hash": dataset_hash(recipe.testset),
+            "size": len(test),
+        }
     est = estimate(
         recipe,
         target,
@@ -204,6 +221,7 @@ def prepare(settings: Settings, request: OptimizeRequest) -> Prepared:
         len(val) or len(train),
         len(dev),
         [request.lm, request.teacher_lm or request.lm],
+        n_test=len(test),
     )
     reserve = est.eval_calls
     notes = []
@@ -227,6 +245,7 @@ def prepare(settings: Settings, request: OptimizeRequest) -> Prepared:
         train=train,
         val=val,
         dev=dev,
+        test=test,
         data_params=data_params,
         start=start,
         lms=lms,
@@ -452,10 +471,17 @@ def _best_so_far(
 
 
 # ---------------------------------------------------------------------------- the run
-def _eval(prep: Prepared, program: AccountPipeline, phase: Phase, say: Progress) -> Any:
-
+def _eval(
+    prep: Prepared,
+    program: AccountPipeline,
+    phase: Phase,
+    say: Progress,
+    examples: list[dspy.Example] | None = None,
+) -> Any:
+    """Score `program` on the dev set (or `examples`, the test split) with the run's weights."""
+    examples = prep.dev if examples is None else examples
     lm = metered(prep.lms["task"], phase)
-    total = len(prep.dev)
+    total = len(examples)
     done: list[int] = []
 
     def each(row: Any) -> None:  # slow models take minutes per evaluation: show each example
@@ -466,7 +492,7 @@ def _eval(prep: Prepared, program: AccountPipeline, phase: Phase, say: Progress)
     return evaluate(
         program,
         prep.request.target,
-        prep.dev,
+        examples,
         prep.weights,
         threads=prep.request.threads,
         lm=lm,
@@ -562,6 +588,19 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
         if after is not None:
             say(f"dev score after: {after.aggregate:.3f}")
             rec.log_eval(after, "after")
+        test_before = test_after = None
+        if prep.test:
+            # after the dev evaluations, so a spent budget costs the report, never the program
+            say(f"test split {req.recipe.testset} ({len(prep.test)} examples): reported only")
+            try:
+                test_before = _eval(
+                    prep, prep.start.program, meter.phase("test"), say, examples=prep.test
+                )
+                rec.log_eval(test_before, "test_before")
+                test_after = _eval(prep, outcome.program, meter.phase("test"), say, prep.test)
+                rec.log_eval(test_after, "test_after")
+            except BudgetExhausted as stop:
+                warnings.append(f"no test score: {stop.reason}")
 
         with tempfile.TemporaryDirectory() as tmp:
             program_file = Path(tmp) / "program.json"
@@ -591,6 +630,18 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
             "dev_delta_ci_low": paired.ci_low if paired else None,
             "dev_delta_ci_high": paired.ci_high if paired else None,
         }
+        test_paired = (
+            paired_delta(test_after.rows, test_before.rows)
+            if test_before is not None and test_after is not None
+            else None
+        )
+        test_figures = {
+            "test_score_before": test_before.aggregate if test_before else None,
+            "test_score_after": test_after.aggregate if test_after else None,
+            "test_delta": test_paired.mean_delta if test_paired else None,
+            "test_delta_ci_low": test_paired.ci_low if test_paired else None,
+            "test_delta_ci_high": test_paired.ci_high if test_paired else None,
+        }
         if paired is not None:
             say(
                 f"dev delta {paired.mean_delta:+.3f} per example, 95% CI "
@@ -603,6 +654,15 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
                 **dev_delta,
                 **{f"before.{k}": v for k, v in (before.metric_means if before else {}).items()},
                 **{f"after.{k}": v for k, v in (after.metric_means if after else {}).items()},
+                **test_figures,
+                **{
+                    f"test_before.{k}": v
+                    for k, v in (test_before.metric_means if test_before else {}).items()
+                },
+                **{
+                    f"test_after.{k}": v
+                    for k, v in (test_after.metric_means if test_after else {}).items()
+                },
                 **usage,
                 "wall_time_s": round(wall, 3),
                 "compile_time_s": round(outcome.seconds, 3),
@@ -675,6 +735,9 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
         dev_delta=dev_delta["dev_delta"],
         dev_delta_ci_low=dev_delta["dev_delta_ci_low"],
         dev_delta_ci_high=dev_delta["dev_delta_ci_high"],
+        test_metrics_before=test_before.metric_means if test_before else {},
+        test_metrics_after=test_after.metric_means if test_after else {},
+        **test_figures,
         usage=usage,
         wall_time_s=round(wall, 3),
         compile_time_s=round(outcome.seconds, 3),

@@ -34,6 +34,29 @@ def test_dry_run_prints_the_estimate_and_spends_nothing(
     assert not settings.programs_dir.exists()
 
 
+def test_testset_is_reported_in_the_table_and_the_estimate(
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    split = Path(__file__).resolve().parents[2] / "datasets" / "labeled" / "test.jsonl"
+    test_file = tmp_path / "t2.jsonl"
+    test_file.write_text("".join(split.read_text().splitlines(keepends=True)[:2]))
+    args = ["optimize", "analysis", "-o", "labeled-fewshot", *TINY_ARGS]
+    code, out, err = run_cli(
+        [*args, "--testset", str(test_file), "--dry-run", "--json"], capsys, monkeypatch
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["data"]["test"]["size"] == 2 and data["estimate"]["test_calls"] > 0
+    code, out, err = run_cli([*args, "--testset", str(test_file)], capsys, monkeypatch)
+    assert code == 0, err
+    assert "test score" in out and "test delta" in out and "reported only" in out
+    code, out, err = run_cli([*args, "--testset", "nope"], capsys, monkeypatch)
+    assert code == 2 and "nope" in err and "Traceback" not in err
+
+
 def test_optimize_then_list_show_diff_and_promote(
     settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -61,3 +61,37 @@ def test_a_worse_program_is_registered_but_not_promoted(
     result = run_tiny(settings, "labeled-fewshot", promote=True)
     assert not result.promoted
     assert any(w.startswith("not promoted: the dev score fell (test)") for w in result.warnings)
+
+
+def test_testset_is_scored_before_and_after_and_logged(settings: Settings, tmp_path: Path) -> None:
+    from accountflow.optimizers.runner import OptimizeRequest, optimize
+    from tests.optimizers.helpers import tiny_recipe
+
+    split = Path(__file__).resolve().parents[2] / "datasets" / "labeled" / "test.jsonl"
+    test_file = tmp_path / "test3.jsonl"
+    test_file.write_text("".join(split.read_text().splitlines(keepends=True)[:3]))
+    recipe = tiny_recipe("labeled-fewshot", train=4, dev=2).with_overrides(testset=str(test_file))
+    result = optimize(
+        settings,
+        OptimizeRequest(target="analysis", recipe=recipe, lm="fake", autolog=False),
+    )
+    assert result.test_score_before is not None and result.test_score_after is not None
+    assert result.test_delta is not None
+    assert result.test_delta_ci_low is not None and result.test_delta_ci_high is not None
+    assert result.test_delta_ci_low <= result.test_delta <= result.test_delta_ci_high
+    assert set(result.test_metrics_after) == set(result.metrics_after)
+    client = mlflow_client(settings)
+    metrics = client.get_run(result.mlflow_run_id).data.metrics
+    assert metrics["test_score_after"] == pytest.approx(result.test_score_after)
+    assert metrics["test_delta"] == pytest.approx(result.test_delta)
+    assert any(k.startswith("test_before.") for k in metrics)
+    params = client.get_run(result.mlflow_run_id).data.params
+    assert "3" in json.dumps(params)  # the test split's size is a logged data param
+    local = client.download_artifacts(result.mlflow_run_id, "eval/test_after.json", tmp_path)
+    ids = [r["example_id"] for r in json.loads(Path(local).read_text())["rows"]]
+    assert len(ids) == 3
+
+
+def test_without_testset_nothing_is_reported(settings: Settings) -> None:
+    result = run_tiny(settings, "labeled-fewshot", dev=2)
+    assert result.test_score_before is None and result.test_delta is None
