@@ -42,7 +42,7 @@ FAMILIES: tuple[str, ...] = (
 # predictor none of whose traces passed would lose the hand-written seed demos small models
 # need; with it, such a predictor keeps the demos it started with).
 PARAMS: dict[str, frozenset[str]] = {
-    "labeled-fewshot": frozenset({"k"}),
+    "labeled-fewshot": frozenset({"k", "candidates", "val_fraction"}),
     "bootstrap": frozenset(
         {
             "max_bootstrapped_demos",
@@ -156,7 +156,9 @@ RECIPES: dict[str, Recipe] = {
         _r(
             "labeled-fewshot",
             "labeled-fewshot",
-            "k gold demos built from the labeled train split (analysis step only; no LM calls)",
+            "k gold demos built from the labeled train split (analysis step only; no LM calls; "
+            "with candidates=N, N seeded demo sets and the starting program are scored on a "
+            "slice held out of train and the best is kept)",
             k=4,
         ),
         _r(
@@ -317,7 +319,8 @@ def estimate_compile_calls(recipe: Recipe, target: str, n_train: int, n_val: int
     cpe = calls_per_example(target)
     preds = len(target_predictor_names(target))
     if recipe.family == "labeled-fewshot":
-        return 0
+        cands = int(p.get("candidates", 1))
+        return 0 if cands <= 1 else (cands + 1) * n_val * cpe
     if recipe.family == "bootstrap":
         return int(p.get("max_rounds", 1)) * n_train * cpe
     if recipe.family == "random-search":

@@ -190,6 +190,12 @@ def prepare(settings: Settings, request: OptimizeRequest) -> Prepared:
     dev = load_split(recipe.devset, recipe.dev_limit)
     test = load_split(recipe.testset) if recipe.testset else []
     train, val = split_val(train_all, recipe.val_fraction, request.seed)
+    if recipe.family == "labeled-fewshot" and int(recipe.params.get("candidates", 1)) > 1:
+        if not val:
+            raise ConfigError(
+                "labeled-fewshot with candidates > 1 chooses on a slice held out of train: "
+                "set val_fraction (e.g. --set val_fraction=0.3)."
+            )
     if recipe.family == "simba" and len(train) < 2:
         raise ConfigError("simba needs at least 2 training examples; raise --train-limit.")
     start = resolve_program(settings, request.start)
@@ -415,12 +421,7 @@ def compile_target(
     tracker = CandidateTracker()
     t0 = time.perf_counter()
     if req.recipe.family == "labeled-fewshot":
-        demos = labeled_demos(req.target, prep.train, int(req.recipe.params.get("k", 4)), req.seed)
-        program = base.deepcopy()
-        predictors = dict(program.named_predictors())
-        for name, items in demos.items():
-            predictors[name].demos = items
-        return CompileOutcome(program, "completed", None, "optimized", time.perf_counter() - t0)
+        return _labeled(prep, phase, progress, t0)
     optimizer = None
     keep = bool(req.recipe.params.get("keep_start_demos", False))
     try:
@@ -445,6 +446,63 @@ def compile_target(
             f"the {req.recipe.name} optimizer failed on {req.target}: {type(exc).__name__}: "
             f"{one_line(exc)}"
         ) from exc
+
+
+def _with_labeled_demos(prep: Prepared, seed: int) -> AccountPipeline:
+    k = int(prep.request.recipe.params.get("k", 4))
+    program = prep.start.program.deepcopy()
+    predictors = dict(program.named_predictors())
+    for name, items in labeled_demos(prep.request.target, prep.train, k, seed).items():
+        predictors[name].demos = items
+    return program
+
+
+def _labeled(prep: Prepared, phase: Phase, progress: Progress, t0: float) -> CompileOutcome:
+    """labeled-fewshot: one seeded demo set, or with `candidates` N > 1 the best of N seeded
+    sets and the starting program on the slice held out of train (the val set, never dev): which
+    k examples a small model sees moves its answers more than any one example, so the choice is
+    measured instead of left to the seed."""
+    req = prep.request
+    candidates = int(req.recipe.params.get("candidates", 1))
+    if candidates <= 1:
+        program = _with_labeled_demos(prep, req.seed)
+        return CompileOutcome(program, "completed", None, "optimized", time.perf_counter() - t0)
+    best: tuple[float, str, AccountPipeline] | None = None
+    pool = [("the starting program", prep.start.program)] + [
+        (f"demo set seed {req.seed + i}", _with_labeled_demos(prep, req.seed + i))
+        for i in range(candidates)
+    ]
+    quiet: Progress = lambda _msg: None  # noqa: E731 - one line per candidate is enough
+    try:
+        for label, program in pool:
+            report = _eval(prep, program, phase, quiet, examples=prep.val)
+            progress(f"  candidate {label}: val {report.aggregate:.3f}")
+            if best is None or report.aggregate > best[0]:
+                best = (report.aggregate, label, program)
+    except BudgetExhausted as stop:
+        if best is None:
+            return CompileOutcome(
+                prep.start.program.deepcopy(),
+                "budget_stopped",
+                stop.reason,
+                "start",
+                time.perf_counter() - t0,
+            )
+        return CompileOutcome(
+            best[2],
+            "budget_stopped",
+            stop.reason,
+            f"best candidate so far ({best[1]})",
+            time.perf_counter() - t0,
+        )
+    assert best is not None
+    return CompileOutcome(
+        best[2],
+        "completed",
+        None,
+        f"optimized ({best[1]}, val {best[0]:.3f})",
+        time.perf_counter() - t0,
+    )
 
 
 def _best_so_far(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from accountflow.config import Settings
+from accountflow.errors import ConfigError
 from accountflow.optimizers import OptimizeError, OptimizeRequest, optimize
 from accountflow.optimizers.mlflow_record import registered_model_name
 from accountflow.pipeline import AccountPipeline, program_version
@@ -198,3 +199,67 @@ def test_bootstrap_keeps_the_seed_demos_where_no_trace_passed(settings: Settings
     )
     program = load_program(settings, dropped.version)
     assert program.personalizer.sms.demos == [] and program.personalizer.email.demos == []
+
+
+def test_labeled_search_keeps_the_candidate_best_on_the_held_out_slice(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from accountflow.optimizers import runner
+
+    real_eval = runner._eval
+    val_scores = iter([0.5, 0.4, 0.7])  # the starting program, seed 0, seed 1
+    seen: list[int] = []
+    scored: list[str] = []
+
+    def scripted(prep, program, phase, say, examples=None):  # type: ignore[no-untyped-def]
+        if examples is prep.val:
+            seen.append(len(examples))
+            scored.append(program_version(program))
+            return SimpleNamespace(aggregate=next(val_scores))
+        return real_eval(prep, program, phase, say, examples)
+
+    monkeypatch.setattr(runner, "_eval", scripted)
+    result = run_tiny(
+        settings, "labeled-fewshot", train=6, params={"candidates": 2, "val_fraction": 0.5}
+    )
+    assert seen == [3, 3, 3]  # every candidate on the same held-out half of train, never dev
+    run = mlflow_client(settings).get_run(result.mlflow_run_id)
+    assert run.data.tags["kept"] == "optimized (demo set seed 1, val 0.700)"
+    assert len(set(scored)) == 3 and result.version == scored[2]  # the 0.7 one
+    assert len(load_program(settings, result.version).analyst.predict.demos) == 2
+
+
+def test_labeled_search_keeps_the_start_when_no_demo_set_beats_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from accountflow.optimizers import runner
+
+    real_eval = runner._eval
+    val_scores = iter([0.8, 0.4, 0.8])
+
+    def scripted(prep, program, phase, say, examples=None):  # type: ignore[no-untyped-def]
+        if examples is prep.val:
+            return SimpleNamespace(aggregate=next(val_scores))
+        return real_eval(prep, program, phase, say, examples)
+
+    monkeypatch.setattr(runner, "_eval", scripted)
+    result = run_tiny(
+        settings, "labeled-fewshot", train=6, params={"candidates": 2, "val_fraction": 0.5}
+    )
+    assert not result.changed  # a tie goes to the program already in use
+    assert result.version == result.parent_version
+
+
+def test_labeled_search_runs_on_the_fake_engine_and_needs_a_held_out_slice(
+    settings: Settings,
+) -> None:
+    result = run_tiny(
+        settings, "labeled-fewshot", train=4, params={"candidates": 2, "val_fraction": 0.5}
+    )
+    assert result.status == "completed" and result.usage["lm_calls"] > 0
+    with pytest.raises(ConfigError, match="val_fraction"):
+        run_tiny(settings, "labeled-fewshot", params={"candidates": 2})
