@@ -138,6 +138,19 @@ def eval_run(
     no_mlflow: Annotated[
         bool, typer.Option("--no-mlflow", help="Do not log an MLflow run.")
     ] = False,
+    sources: Annotated[
+        str | None,
+        typer.Option("--sources", help="What research reads: account (default), web, docs."),
+    ] = None,
+    docs: Annotated[
+        Path | None, typer.Option("--docs", help="Documents folder: DIR/<account_id>/*.")
+    ] = None,
+    web_max_age: Annotated[
+        str | None, typer.Option("--web-max-age", help="Reuse cached pages this young.")
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Web pages from the cache only.")
+    ] = False,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -147,10 +160,21 @@ def eval_run(
     comparison with --baseline shows a regression beyond the suite's tolerances (with
     --gate paired: a drop the paired bootstrap's confidence interval says is real).
     """
+    from accountflow.config import Settings
     from accountflow.evals.execute import run_suite
     from accountflow.evals.suites import load_suite
+    from accountflow.sources.gather import Gatherer, using
 
-    settings = _settings(home, lm, api_base)
+    settings = Settings.load(
+        home=home,
+        lm=lm,
+        api_base=api_base,
+        sources=sources,
+        docs=docs,
+        web_max_age=web_max_age,
+        offline=offline,
+    )
+    gatherer = Gatherer(settings.sources) if settings.sources.extra else None
     suite_obj = load_suite(suite)
     done = 0
 
@@ -170,23 +194,26 @@ def eval_run(
             f"with {settings.lm}; state in {settings.home}",
             highlight=False,
         )
-    outcome = run_suite(
-        settings,
-        suite_obj,
-        judge_lm=judge_lm,
-        program=program,
-        baseline=baseline,
-        fail_under=fail_under,
-        limit=limit,
-        threads=threads,
-        track=not no_mlflow,
-        progress=progress,
-        gate=gate,
-    )
+    with using(gatherer):
+        outcome = run_suite(
+            settings,
+            suite_obj,
+            judge_lm=judge_lm,
+            program=program,
+            baseline=baseline,
+            fail_under=fail_under,
+            limit=limit,
+            threads=threads,
+            track=not no_mlflow,
+            progress=progress,
+            gate=gate,
+        )
     if as_json:
         _print_json(outcome.model_dump(mode="json"))
     else:
         _print_outcome(outcome, settings)
+        if gatherer is not None:
+            err.print(gatherer.summary.line(), highlight=False)
     if not outcome.verdict.passed:
         raise typer.Exit(1)
 

@@ -195,6 +195,8 @@ def output_rules(example: dspy.Example, prediction: dspy.Prediction) -> MetricSc
         bad += len(structural)
         for m in plan.messages:
             found = check_message(m, contact.name or "", account.company_name)
+            if m.cut:  # passed only because code cut the writer's ungrounded sentences
+                found = [*found, f"{m.channel.value}: code cut {_short(m.cut, 2)}"]
             slots += 1
             bad += bool(found)
             problems += found

@@ -68,16 +68,59 @@ ReviewOpt = Annotated[
 ]
 
 
+SourcesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sources",
+        help="What research reads: account (default), web (the account's website), docs "
+        "(--docs), comma-separated, e.g. account,web (env ACCOUNTFLOW_SOURCES).",
+    ),
+]
+DocsOpt = Annotated[
+    Path | None,
+    typer.Option("--docs", help="Documents folder: DIR/<account_id>/* (txt, md, html, pdf)."),
+]
+WebMaxAgeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--web-max-age",
+        help="Reuse cached pages younger than this (e.g. 12h, 7d; default 7d).",
+    ),
+]
+OfflineOpt = Annotated[
+    bool,
+    typer.Option("--offline", help="Web pages from the page cache only: no network request."),
+]
+
+
 def _settings(
     home: Path | None,
     lm: str | None = None,
     api_base: str | None = None,
     seller: Path | None = None,
     review: str | None = None,
+    sources: tuple[str | None, Path | None, str | None, bool] = (None, None, None, False),
 ) -> Settings:
     from accountflow.config import Settings
 
-    return Settings.load(home=home, lm=lm, api_base=api_base, seller=seller, review=review)
+    names, docs, max_age, offline = sources
+    return Settings.load(
+        home=home,
+        lm=lm,
+        api_base=api_base,
+        seller=seller,
+        review=review,
+        sources=names,
+        docs=docs,
+        web_max_age=max_age,
+        offline=offline,
+    )
+
+
+def _print_sources(orchestrator: Orchestrator) -> None:
+    """The research sources' summary line, when research read more than the account rows."""
+    if orchestrator.gatherer is not None:
+        err.print(orchestrator.gatherer.summary.line(), highlight=False)
 
 
 ProgramOpt = Annotated[
@@ -137,13 +180,17 @@ def run(
     ] = None,
     review: ReviewOpt = None,
     program: ProgramOpt = None,
+    sources: SourcesOpt = None,
+    docs: DocsOpt = None,
+    web_max_age: WebMaxAgeOpt = None,
+    offline: OfflineOpt = False,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Research, analyse and write outreach for each account, one after another."""
     from accountflow.io import load_accounts
 
-    settings = _settings(home, lm, api_base, seller, review)
+    settings = _settings(home, lm, api_base, seller, review, (sources, docs, web_max_age, offline))
     seller_profile = settings.seller()
     loaded = load_accounts(input, contacts)
     accounts = loaded.accounts
@@ -205,6 +252,7 @@ def run(
             }
         )
     else:
+        _print_sources(orchestrator)
         err.print(
             f"{len(results) - failed - waiting} succeeded, {failed} failed, "
             f"{len(loaded.rejected)} rejected"
@@ -422,6 +470,10 @@ def score(
         typer.Option("--seller", help="Seller profile YAML (env ACCOUNTFLOW_SELLER)."),
     ] = None,
     program: ProgramOpt = None,
+    sources: SourcesOpt = None,
+    docs: DocsOpt = None,
+    web_max_age: WebMaxAgeOpt = None,
+    offline: OfflineOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress or summary.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary (or the estimate) as JSON on stdout.")
@@ -432,7 +484,7 @@ def score(
 
     Exit codes: 0 all succeeded, 1 some failed or were rejected, 2 usage or configuration error,
     3 budget reached, 130 interrupted (re-run the same command to resume)."""
-    settings = _settings(home, lm, api_base, seller, review)
+    settings = _settings(home, lm, api_base, seller, review, (sources, docs, web_max_age, offline))
     if dry_run:
         _dry_run(settings, input, contacts, limit, as_json)
         return
@@ -503,6 +555,7 @@ def _score(
         for warning in summary.warnings:
             say(err, "warning", warning, "yellow")
         _print_summary(summary, settings, orchestrator.lm)
+        _print_sources(orchestrator)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
 

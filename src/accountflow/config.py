@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from accountflow.errors import ConfigError
 from accountflow.models import SellerProfile
 from accountflow.resilience import RetryPolicy
+from accountflow.sources.gather import SourceSettings, parse_age, parse_sources
 
 DEFAULT_LM = "local/qwen2.5-coder-0.5b"
 DEFAULT_HOME = ".accountflow"
@@ -49,6 +50,7 @@ class Settings(BaseModel):
     review_min_confidence: float = 0.5  # low_confidence: review when the analysis is less sure
     review_min_fit: int = 0  # low_confidence: review when the fit score is below this
     retry: RetryPolicy = RetryPolicy()
+    sources: SourceSettings = SourceSettings()  # what research reads (`--sources`, `--docs`)
 
     @classmethod
     def load(
@@ -61,6 +63,10 @@ class Settings(BaseModel):
         review: str | None = None,
         max_attempts: int | None = None,
         step_timeout_s: float | None = None,
+        sources: str | None = None,
+        docs: str | Path | None = None,
+        web_max_age: str | None = None,
+        offline: bool | None = None,
     ) -> Settings:
         seller_path = _pick(seller, "ACCOUNTFLOW_SELLER", None)
         mode = str(_pick(review, "ACCOUNTFLOW_REVIEW", "never"))
@@ -78,7 +84,25 @@ class Settings(BaseModel):
         except ValidationError as exc:
             err = exc.errors()[0]
             raise ConfigError(f"Retry setting {err['loc'][0]} {err['msg'].lower()}.") from None
+        docs_dir = _pick(docs, "ACCOUNTFLOW_DOCS", None)
+        offline_flag = (
+            offline
+            if offline
+            else os.environ.get("ACCOUNTFLOW_OFFLINE", "")
+            in (
+                "1",
+                "true",
+                "yes",
+            )
+        )
+        source_settings = SourceSettings(
+            sources=parse_sources(str(_pick(sources, "ACCOUNTFLOW_SOURCES", "account"))),
+            docs_dir=Path(str(docs_dir)).expanduser() if docs_dir else None,
+            web_max_age=parse_age(_pick(web_max_age, "ACCOUNTFLOW_WEB_MAX_AGE", None)),  # type: ignore[arg-type]
+            offline=bool(offline_flag),
+        )
         return cls(
+            sources=source_settings,
             home=Path(str(_pick(home, "ACCOUNTFLOW_HOME", DEFAULT_HOME))).expanduser().absolute(),
             lm=str(_pick(lm, "ACCOUNTFLOW_LM", DEFAULT_LM)),
             api_base=_pick(api_base, "ACCOUNTFLOW_API_BASE", None),

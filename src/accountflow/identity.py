@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from accountflow.models import SellerProfile
 
-# What the research step reads: the account's own row. The research-sources work extends this
-# (one name per source, sorted), which changes the identity of every run that uses them.
+# What the research step reads: the account's own row; `sources.Gatherer.identity` adds the
+# others (one name per source, sorted, docs with a digest of the account's documents).
 ACCOUNT_SOURCES = "account"
 
 
@@ -26,9 +26,15 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+# Input fields added after runs were recorded: left out of the hash while unset, so existing
+# runs keep their identity (and are skipped) until a row actually uses them.
+_OPTIONAL_LATER = ("website",)
+
+
 def input_hash(account_data: dict[str, Any]) -> str:
     """Identity of an account's input row (validated and normalised, as JSON)."""
-    return _digest(account_data)
+    data = {k: v for k, v in account_data.items() if not (k in _OPTIONAL_LATER and v is None)}
+    return _digest(data)
 
 
 def seller_hash(seller: SellerProfile) -> str:

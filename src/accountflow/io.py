@@ -25,6 +25,7 @@ ACCOUNT_COLUMNS = [
     "account_id",
     "company_name",
     "domain",
+    "website",
     "industry",
     "employee_count",
     "location",

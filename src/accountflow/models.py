@@ -48,6 +48,8 @@ class RunStatus(str, Enum):
 class FactSource(str, Enum):
     account_data = "account_data"
     model_knowledge = "model_knowledge"
+    web = "web"  # a page of the account's website (`url`), verified in code to say it
+    docs = "docs"  # a file of the account's documents folder (`url` is docs://<account>/<file>)
 
 
 Approach = Literal["pain_point_focused", "opportunity_focused", "relationship_building"]
@@ -150,6 +152,7 @@ class Account(_Input):
     account_id: str
     company_name: str
     domain: str | None = None
+    website: str | None = None  # the site research reads (default https://<domain>/)
     industry: str | None = None
     employee_count: int | None = Field(default=None, ge=0)
     location: str | None = None
@@ -159,8 +162,18 @@ class Account(_Input):
     inquiry: Inquiry | None = None
 
     _blank = field_validator(
-        "domain", "industry", "location", "description", "notes", mode="before"
+        "domain", "website", "industry", "location", "description", "notes", mode="before"
     )(_blank_to_none)
+
+    @field_validator("website")
+    @classmethod
+    def _website(cls, value: str | None) -> str | None:
+        """An http(s) URL with a host: research fetches nothing else."""
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^/\s:@]+(:\d+)?(/\S*)?$", value.strip(), flags=re.I):
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://example.com/")
+        return value.strip()
 
     @field_validator("account_id", "company_name", mode="before")
     @classmethod
@@ -405,6 +418,30 @@ def size_band(employees: int | None) -> SizeBand:
 class KeyFact(BaseModel):
     fact: Sentence
     source: FactSource
+    url: str | None = None  # the page or document a web/docs fact was found in (set in code)
+
+
+class SourceText(BaseModel):
+    """One page or document the research step read, as handed to the model (data, never
+    instructions) and kept on the research step's record."""
+
+    kind: Literal["web", "docs"]
+    url: str  # the final page URL, or docs://<account_id>/<file name>
+    title: str = ""
+    text: str
+
+
+class ResearchMaterial(BaseModel):
+    """What the research sources gave for one account: the texts, and one line per page that
+    was refused or failed (recorded on the step, never failing the account)."""
+
+    sources: list[str] = Field(default_factory=lambda: ["account"])
+    texts: list[SourceText] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    fetched: int = 0  # network requests made
+    cached: int = 0  # pages served from the page cache
+    refused: int = 0
+    failed: int = 0
 
 
 class CompanyProfile(BaseModel):
@@ -468,6 +505,9 @@ class AccountAnalysis(BaseModel):
     approach: Approach
     confidence: float = Field(ge=0.0, le=1.0)
     criteria: list[CriterionVerdict] = Field(default_factory=list)
+    # the research facts found on the account's website or in its documents (with their URLs):
+    # what the writers may say beyond the account row, and what a message's claims may rest on
+    facts: list[KeyFact] = Field(default_factory=list, max_length=8)
 
     @field_validator("fit_score", mode="before")
     @classmethod
@@ -504,6 +544,10 @@ class OutreachMessage(BaseModel):
     body: str
     call_to_action: Short = ""
     personalization_elements: list[Short] = Field(default_factory=list, max_length=6)
+    # the writer's sentences cut in code after the rule retries (they named what the account
+    # data does not, or copied a demo): the message sent is grounded, and the eval's
+    # output_rules still counts the writer's failure
+    cut: list[str] = Field(default_factory=list, max_length=8)
 
 
 class OutreachPlan(BaseModel):

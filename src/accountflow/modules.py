@@ -17,6 +17,7 @@ from accountflow.compose import (
     assemble,
     core_text,
     fit_length,
+    fit_subject,
     frame_length,
     greeting_name,
     with_ask,
@@ -25,7 +26,7 @@ from accountflow.compose import (
     with_referrer,
 )
 from accountflow.errors import RuleViolationError
-from accountflow.grounding import evidence_text, watched_names
+from accountflow.grounding import evidence_text, invented_claims, watched_names
 from accountflow.models import (
     Account,
     AccountAnalysis,
@@ -36,18 +37,21 @@ from accountflow.models import (
     FactSource,
     OutreachMessage,
     OutreachPlan,
+    ResearchMaterial,
     SellerProfile,
     person_keys,
     size_band,
 )
-from accountflow.prompts import analysis_text, contact_text, profile_text
+from accountflow.prompts import analysis_text, contact_text, profile_text, sources_text
 from accountflow.rules import (
     LIMITS,
+    SUBJECT_LIMIT,
     RuleContext,
     casts_reader_as_asker,
     check_colleague,
     check_message,
     content_problems,
+    grounded_sentences,
     internal_runs,
 )
 from accountflow.seed_demos import channel_demos, colleague_demos, email_demos
@@ -58,7 +62,7 @@ from accountflow.signatures import (
     WriteColleagueReference,
     WriteEmail,
 )
-from accountflow.text import split_sentences
+from accountflow.text import content_stems, overlap, split_sentences
 
 
 def _feedback(problems: list[str], note: str | None) -> str:
@@ -75,11 +79,46 @@ class Researcher(dspy.Module):
         super().__init__()
         self.predict = dspy.Predict(ResearchCompany)
 
-    def forward(self, account: Account) -> dspy.Prediction:
-        profile = self.predict(account=account.facts_for_prompt()).profile
+    def forward(
+        self, account: Account, material: ResearchMaterial | None = None
+    ) -> dspy.Prediction:
+        facts = account.facts_for_prompt()
+        profile = self.predict(account=facts, sources=sources_text(material)).profile
         if account.employee_count is not None:
             profile.size_band = size_band(account.employee_count)
+        attribute_facts(profile, facts, material)
         return dspy.Prediction(profile=profile)
+
+
+SOURCE_MATCH = 0.6  # share of a fact's content stems one page must have to be its source
+
+
+def attribute_facts(
+    profile: CompanyProfile, account_text: str, material: ResearchMaterial | None
+) -> None:
+    """Where each key fact came from is decided in code, not taken from the model's tag: a
+    fact whose names and numbers and most of whose content words are in one page or document
+    is tagged `web`/`docs` with that URL (unless the account row already says it); a fact
+    tagged web/docs that no text backs is the model's own (`model_knowledge`, which no claim
+    may rest on). Account-data facts are checked by the eval's `fact_sources` metric."""
+    texts = material.texts if material is not None else []
+    account_stems = content_stems(account_text)
+    for fact in profile.key_facts:
+        stems = content_stems(fact.fact)
+        best, best_share = None, 0.0
+        for item in texts:
+            share = overlap(stems, content_stems(item.text)) if stems else 0.0
+            if share > best_share and not invented_claims(fact.fact, item.text)[1]:
+                best, best_share = item, share
+        in_account = bool(stems) and overlap(stems, account_stems) >= SOURCE_MATCH
+        if best is not None and best_share >= SOURCE_MATCH and not in_account:
+            fact.source = FactSource(best.kind)
+            fact.url = best.url
+        elif fact.source in (FactSource.web, FactSource.docs):
+            fact.source = FactSource.account_data if in_account else FactSource.model_knowledge
+            fact.url = None
+        else:
+            fact.url = None
 
 
 def research_evidence(profile: CompanyProfile | None) -> str:
@@ -108,7 +147,11 @@ class PainPointAnalyst(dspy.Module):
             profile=profile_text(profile),
         ).analysis
         evidence = f"{facts}\n{research_evidence(profile)}"
-        return dspy.Prediction(analysis=fit.analyse(account, seller, draft, facts, evidence))
+        analysis = fit.analyse(account, seller, draft, facts, evidence)
+        analysis.facts = [
+            f for f in profile.key_facts if f.source in (FactSource.web, FactSource.docs)
+        ]
+        return dspy.Prediction(analysis=analysis)
 
 
 def length_text(channel: Channel, contact: Contact, seller: SellerProfile) -> str:
@@ -132,10 +175,18 @@ def demo_texts(predictor: dspy.Predict) -> tuple[str, ...]:
     return tuple(out)
 
 
-def rule_context(account: Account, seller: SellerProfile, predictor: dspy.Predict) -> RuleContext:
+def rule_context(
+    account: Account,
+    seller: SellerProfile,
+    predictor: dspy.Predict,
+    analysis: AccountAnalysis | None = None,
+) -> RuleContext:
+    """What a message is checked against; the analysis's website and document facts (verified
+    against their pages by the research step) back claims like the account row does."""
     demos = demo_texts(predictor)
+    sourced = [f.fact for f in analysis.facts] if analysis is not None else []
     return RuleContext(
-        evidence=evidence_text(account, seller),
+        evidence="\n".join([evidence_text(account, seller), *sourced]),
         watched=frozenset(watched_names(seller, demos)),
         demos=demos,
         account_text=evidence_text(account, None),
@@ -234,7 +285,7 @@ class Personalizer(dspy.Module):
         channel per touch, so this is public). `spare`: sentences of the messages already
         written to this contact; one that passes every rule replaces a text that breaks one."""
         predict: dspy.Predict = getattr(self, channel.value)
-        context = rule_context(account, seller, predict)
+        context = rule_context(account, seller, predict, analysis)
         inputs = {
             "seller": seller.for_prompt(icp_lines=False),
             "account": account.facts_for_prompt(internal=False),
@@ -247,7 +298,7 @@ class Personalizer(dspy.Module):
             feedback = _feedback(problems, note)
             if channel == Channel.email:
                 out = self.email(**inputs, feedback=feedback)
-                subject, text = (out.subject or "").strip(), out.body or ""
+                subject, text = fit_subject((out.subject or "").strip()), out.body or ""
             else:
                 out = predict(
                     **inputs,
@@ -257,12 +308,25 @@ class Personalizer(dspy.Module):
                 )
                 subject, text = None, out.message or ""
             core = with_company(channel, core_text(text, contact, seller), account.company_name)
-            core = fit_length(channel, contact, seller, core)
-            core = with_offer(channel, seller, core, topic)
+            own = fit_length(channel, contact, seller, core)
+            core = with_offer(channel, seller, own, topic)
             company = account.company_name
             message, problems = self._checked(
                 channel, contact, seller, subject, core, company, context
             )
+            if problems and attempt == self.max_rule_retries:
+                # last resort after the feedback retries: the sentences that name nothing the
+                # account lacks, when they pass every rule without the rest
+                message, problems = self._grounded(
+                    channel,
+                    contact,
+                    seller,
+                    subject,
+                    (own, topic, company),
+                    context,
+                    message,
+                    problems,
+                )
             for sentence in spare if problems else ():
                 # the model's text breaks a rule: a sentence already sent to this contact
                 # that passes them all serves instead of a retry (the 0.5B model wrote 178- to
@@ -281,6 +345,38 @@ class Personalizer(dspy.Module):
                 append_footer(message, seller)
                 return message, attempt
         raise RuleViolationError("personalization", problems, self.max_rule_retries)
+
+    @classmethod
+    def _grounded(
+        cls,
+        channel: Channel,
+        contact: Contact,
+        seller: SellerProfile,
+        subject: str | None,
+        text: tuple[str, str, str],
+        context: RuleContext,
+        message: OutreachMessage,
+        problems: list[str],
+    ) -> tuple[OutreachMessage, list[str]]:
+        """The message with the model's ungrounded or demo-copied sentences (and subject)
+        replaced, if that passes every rule; else `message` and `problems` unchanged. `text`:
+        the model's own core (before the offer is added), the pain-point topic, the company.
+        At least one sentence of 5+ words of the model's own must stay, so what is left still
+        says something about the account."""
+        own, topic, company = text
+        kept = grounded_sentences(own, context)
+        if kept == own and (subject is None or grounded_sentences(subject, context) == subject):
+            return message, problems
+        if not any(len(s.split()) >= 5 for s in split_sentences(kept)):
+            return message, problems
+        if subject is not None and grounded_sentences(subject, context) != subject:
+            subject = f"A question for {company}"[:SUBJECT_LIMIT]
+        core = with_offer(channel, seller, with_company(channel, kept, company), topic)
+        alt, alt_problems = cls._checked(channel, contact, seller, subject, core, company, context)
+        alt.cut = [s for s in split_sentences(own) if s not in split_sentences(kept)]
+        if message.subject and alt.subject != message.subject:
+            alt.cut.insert(0, f"subject: {message.subject}")
+        return (alt, alt_problems) if not alt_problems else (message, problems)
 
     @staticmethod
     def _checked(

@@ -27,7 +27,7 @@ from accountflow import steps
 from accountflow.adapter import JSONAdapter
 from accountflow.config import Settings
 from accountflow.errors import AccountflowError, RuleViolationError
-from accountflow.identity import RunIdentity, input_hash, seller_hash
+from accountflow.identity import ACCOUNT_SOURCES, RunIdentity, input_hash, seller_hash
 from accountflow.lm import build_lm, use_cache_dir
 from accountflow.lm.ref import known_secrets
 from accountflow.lm.usage import Usage, collect_usage, model_ref
@@ -49,6 +49,7 @@ from accountflow.resilience import (
     RetryPolicy,
     classify,
 )
+from accountflow.sources.gather import Gatherer
 from accountflow.store import Store
 from accountflow.store.db import utcnow
 from accountflow.store.records import StepRecord
@@ -163,8 +164,10 @@ class Orchestrator:
         sleep: Callable[[float], None] | None = None,
         seed: int | None = None,
         budget: Budget | None = None,
+        gatherer: Gatherer | None = None,
     ) -> None:
         self.store = store
+        self.gatherer = gatherer  # research sources beyond the account row (`--sources`)
         self.lm = lm
         self.seller = seller
         self.program = program or AccountPipeline()
@@ -219,6 +222,7 @@ class Orchestrator:
             batch=batch,
             sleep=sleep,
             seed=seed,
+            gatherer=Gatherer(settings.sources, store.pages) if settings.sources.extra else None,
         )
 
     # ------------------------------------------------------------------ public
@@ -232,7 +236,10 @@ class Orchestrator:
         self.breaker.check()
         run_id = self.open_run(account)
         state = steps.RunState(
-            account=account, seller=self.seller, suppressions=self.suppressions(account)
+            account=account,
+            seller=self.seller,
+            suppressions=self.suppressions(account),
+            gather=self.gatherer,
         )
         selected = None if only is None else set(only)
         return self._execute(run_id, state, set(), selected=selected)
@@ -263,6 +270,7 @@ class Orchestrator:
             program_version=self.program_version,
             model=self.model,
             review=(review or self.review).identity(),
+            sources=self.gatherer.identity(account) if self.gatherer else ACCOUNT_SOURCES,
         )
 
     def suppressions(self, account: Account) -> SuppressionSet:
@@ -311,7 +319,11 @@ class Orchestrator:
         account = Account.model_validate(run["input"])
         note = gate.note if gate.regenerated and not gate.approved else None
         state = steps.RunState(
-            account=account, seller=self.seller, note=note, suppressions=self.suppressions(account)
+            account=account,
+            seller=self.seller,
+            note=note,
+            suppressions=self.suppressions(account),
+            gather=self.gatherer,
         )
         redo = gate.step if gate.redo else None
         next_attempt: dict[str, int] = {}
@@ -659,6 +671,7 @@ class Orchestrator:
                 if isinstance(exc, RuleViolationError):
                     record.rule_retries = exc.rule_retries
                 error = exc
+        record.input = record_input(state)  # with what the step gathered (research pages)
         record.ended_at = utcnow()
         record.duration_ms = int((time.perf_counter() - t0) * 1000)
         record.lm_calls = usage.lm_calls

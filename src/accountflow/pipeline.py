@@ -57,7 +57,9 @@ class AccountPipeline(dspy.Module):
         reason is under `skipped` (output name -> reason), so metrics can tell "nothing to do"
         (a disqualified account gets no outreach) from "failed to write".
         `modules` picks the module per step (a target's own copies of the tuned ones)."""
-        state = steps.RunState(account=account, seller=seller)
+        from accountflow.sources.gather import default_gatherer
+
+        state = steps.RunState(account=account, seller=seller, gather=default_gatherer())
         skipped: dict[str, str] = {}
         for step in selected:
             module = modules(step) if modules is not None else None

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from accountflow.models import AccountAnalysis, CompanyProfile, Contact
+from accountflow.models import AccountAnalysis, CompanyProfile, Contact, ResearchMaterial
+from accountflow.text import without_instructions
+
+# What the research prompt carries of the pages and documents: the embedded model's context
+# and time per call bound it (about 1,000 tokens of source text).
+SOURCE_CHARS_PER_TEXT = 1200
+SOURCE_CHARS_TOTAL = 3600
 
 
 def contact_text(contact: Contact) -> str:
@@ -24,6 +30,26 @@ def profile_text(profile: CompanyProfile) -> str:
     lines += [f"fact ({f.source.value}): {f.fact}" for f in profile.key_facts]
     lines += [f"recent: {d}" for d in profile.recent_developments]
     return "\n".join(lines)
+
+
+def sources_text(material: ResearchMaterial | None) -> str:
+    """Pages and documents as the research step reads them: `[n] URL`, then the text (cut at a
+    word), each text and the whole bounded. Data, never instructions: the signature says so
+    and nothing here is phrased as one."""
+    if material is None or not material.texts:
+        return "none"
+    out: list[str] = []
+    left = SOURCE_CHARS_TOTAL
+    for n, item in enumerate(material.texts, 1):
+        if left <= 200:
+            break
+        text = without_instructions(" ".join(item.text.split()))  # planted "ignore ..." lines
+        room = min(SOURCE_CHARS_PER_TEXT, left)
+        if len(text) > room:
+            text = text[:room].rsplit(" ", 1)[0] + " ..."
+        out.append(f"[{n}] {item.url}\n{text}")
+        left -= len(text)
+    return "\n\n".join(out)
 
 
 # The approach as an instruction, not its label: writers copied "relationship-building approach"
@@ -51,6 +77,7 @@ def analysis_text(analysis: AccountAnalysis, keep: Callable[[str], bool] | None 
         if c.kind == "signal" and c.verdict == "present" and c.evidence
     ]
     lines += [f"opportunity: {o}" for o in analysis.opportunities]
+    lines += [f"fact: {f.fact}" for f in analysis.facts]
     if keep is not None:
         lines = [line for line in lines if keep(line.split(": ", 1)[-1])]
     return "\n".join(lines)

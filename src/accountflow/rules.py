@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from accountflow.grounding import demo_overlap, shingles, ungrounded
 from accountflow.models import Channel, ColleagueMessage, OutreachMessage, OutreachPlan
+from accountflow.text import split_sentences
 
 LIMITS: dict[Channel, int] = {Channel.sms: 160, Channel.linkedin: 300}
 SUBJECT_LIMIT = 80
@@ -204,6 +205,21 @@ def content_problems(label: str, text: str, context: RuleContext) -> list[str]:
                 "write your own sentences about this company"
             )
     return problems
+
+
+def grounded_sentences(text: str, context: RuleContext) -> str:
+    """`text` without the sentences that name something the evidence does not back or that
+    copy a demo: after the rule retries, the 0.5B model still wrote the seed demo's "BigQuery"
+    into one sentence of an otherwise sound email (a demo account failed on it), and the
+    other sentences say only what the account says. "" when nothing is left."""
+    kept = []
+    for sentence in split_sentences(text):
+        if context.evidence and ungrounded(sentence, context.evidence, context.watched):
+            continue
+        if context.demos and demo_overlap(sentence, context.demos, allowed=context.evidence) > 0.5:
+            continue
+        kept.append(sentence)
+    return " ".join(kept)
 
 
 def _message_rules(

@@ -26,6 +26,7 @@ from accountflow.models import (
     ColleagueMessage,
     CompanyProfile,
     OutreachPlan,
+    ResearchMaterial,
     SellerProfile,
 )
 from accountflow.modules import ColleagueReferrer, PainPointAnalyst, Personalizer, Researcher
@@ -50,6 +51,10 @@ class RunState:
     outputs: dict[str, Any] = field(default_factory=dict)
     rule_retries: dict[str, int] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)  # every LM call of the run so far
+    # research sources beyond the account row (`accountflow.sources.Gatherer`): called by the
+    # research step, whose record keeps what it returned (`material`)
+    gather: Callable[[Account], ResearchMaterial] | None = None
+    material: ResearchMaterial | None = None
 
     def get(self, name: str) -> Any:
         return self.outputs.get(name)
@@ -123,7 +128,27 @@ class Step:
 
 # ---------------------------------------------------------------------------- research
 def _research(module: Researcher, state: RunState) -> StepOutput:
-    return StepOutput(module(account=state.account).profile)
+    if state.gather is not None and state.material is None:
+        state.material = state.gather(state.account)  # never raises for a page: see notes
+    return StepOutput(module(account=state.account, material=state.material).profile)
+
+
+def _research_input(state: RunState) -> dict[str, Any]:
+    """The account row and, with web or docs sources, every text the model read (URL, title,
+    text) and the pages refused or failed, like any step input."""
+    data: dict[str, Any] = {
+        "account": state.account.model_dump(mode="json", exclude={"contacts", "inquiry"})
+    }
+    if state.material is not None:
+        data["sources"] = state.material.model_dump(mode="json")
+    return data
+
+
+def _research_columns(profile: CompanyProfile | None) -> dict[str, Any]:
+    if profile is None:
+        return {"research_sources": None}
+    urls = list(dict.fromkeys(f.url for f in profile.key_facts if f.url))
+    return {"research_sources": json.dumps(urls) if urls else None}
 
 
 # ---------------------------------------------------------------------------- analysis
@@ -283,9 +308,9 @@ STEPS: tuple[Step, ...] = (
         output="profile",
         run=_research,
         load=CompanyProfile.model_validate,
-        record_input=lambda s: {
-            "account": s.account.model_dump(mode="json", exclude={"contacts", "inquiry"})
-        },
+        record_input=_research_input,
+        columns=("research_sources",),
+        flatten=_research_columns,
         calls=1,
     ),
     Step(

@@ -148,7 +148,8 @@ def test_an_sms_or_call_opener_without_the_company_gets_it_named_in_code() -> No
     )
     named = f"Any stale data at {company} since the Databricks move?"
     assert with_company(Channel.sms, named, company) == named
-    assert with_company(Channel.linkedin, question, company) == question
+    assert with_company(Channel.linkedin, question, company) == f"About {company}: {question}"
+    assert with_company(Channel.email, question, company) == question
     assert with_company(Channel.sms, "", company) == ""
     # lab-045 on the embedded model: "I'm calling about X. I'm calling about the BigQuery trial"
     own = "I'm calling about the BigQuery trial at Santaines.example. Do you have a minute?"
@@ -279,3 +280,80 @@ def test_a_month_in_a_message_is_a_claim_the_data_must_back() -> None:
     sms = "Any stale reports at Granite Peak since the Snowflake migration in March?"
     assert ungrounded(sms, evidence) == ["March"]
     assert ungrounded(sms, evidence + " The move finished in March 2026.") == []
+
+
+def _harborline() -> tuple[object, object]:
+    from accountflow.models import Account, AccountAnalysis
+
+    account = Account(
+        account_id="a",
+        company_name="Harborline Freight",
+        description="Harborline Freight moved its shipment data to Snowflake in 2026. "
+        "Shippers read ETA dashboards in its portal.",
+        contacts=[
+            Contact(contact_id="c", name="Marcus Reed", email="m@h.example", is_primary=True)
+        ],
+    )
+    analysis = AccountAnalysis(
+        fit_score=80, fit_rationale="r", approach="relationship_building", confidence=1
+    )
+    return account, analysis
+
+
+def test_a_demo_fact_that_survives_the_retries_is_cut_from_the_email_not_sent() -> None:
+    """acc-004 on the embedded model: all three attempts kept the seed demo's "BigQuery" in one
+    sentence and the account failed; the other sentences were sound."""
+    import dspy
+    from dspy.utils.dummies import DummyLM
+
+    from accountflow.modules import Personalizer
+
+    account, analysis = _harborline()
+    leaked = {
+        "subject": "Harborline Freight and the BigQuery move",
+        "body": "Harborline Freight moved its shipment data to Snowflake in 2026. "
+        "Its billing data also moved to BigQuery in March. "
+        "Shippers read ETA dashboards in the portal every day.",
+    }
+    writer = Personalizer(max_rule_retries=1)
+    with dspy.context(lm=DummyLM([leaked, leaked])):
+        email, retries = writer.write(
+            Channel.email,
+            account,
+            account.contacts[0],
+            analysis,
+            SELLER,  # type: ignore[attr-defined]
+        )
+    assert retries == 1  # the feedback retry came first; the cut is the last resort
+    assert "BigQuery" not in f"{email.subject} {email.body}"
+    assert "moved its shipment data to Snowflake in 2026." in email.body
+    assert email.subject == "A question for Harborline Freight"
+    assert email.body.startswith("Hi Marcus,")
+
+
+def test_an_email_that_is_only_demo_facts_still_fails_after_the_retries() -> None:
+    import dspy
+    from dspy.utils.dummies import DummyLM
+
+    from accountflow.errors import RuleViolationError
+    from accountflow.modules import Personalizer
+
+    account, analysis = _harborline()
+    leaked = {
+        "subject": "The BigQuery move",
+        "body": "Your billing data moved to BigQuery in March, as Lakeshore Dental did.",
+    }
+    writer = Personalizer(max_rule_retries=1)
+    with dspy.context(lm=DummyLM([leaked, leaked])), pytest.raises(RuleViolationError) as exc:
+        writer.write(Channel.email, account, account.contacts[0], analysis, SELLER)  # type: ignore[attr-defined]
+    assert "BigQuery" in str(exc.value)
+
+
+def test_a_long_subject_is_cut_at_a_word_never_inside_one() -> None:
+    from accountflow.compose import fit_subject
+
+    subject = "Lakeshore Dental Partners: " + "keeping scheduling and billing data fresh " * 2
+    cut = fit_subject(subject.strip())
+    assert len(cut) <= 80 and subject.startswith(cut) and not cut.endswith((" ", ":"))
+    assert cut.split()[-1] in subject.split()
+    assert fit_subject("Short one") == "Short one"

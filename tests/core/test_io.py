@@ -129,7 +129,8 @@ def test_csv_with_every_known_column_loads_without_warnings(tmp_path: Path) -> N
     accounts.write_text(
         ",".join(ACCOUNT_COLUMNS)
         + "\n"
-        + "f1,Full Co,full.example,Retail,250,Berlin,Sells things,Met at a fair\n",
+        + "f1,Full Co,full.example,https://www.full.example/,Retail,250,Berlin,Sells things,"
+        "Met at a fair\n",
         encoding="utf-8",
     )
     contacts = tmp_path / "full_contacts.csv"
@@ -146,6 +147,7 @@ def test_csv_with_every_known_column_loads_without_warnings(tmp_path: Path) -> N
         "account_id": "f1",
         "company_name": "Full Co",
         "domain": "full.example",
+        "website": "https://www.full.example/",
         "industry": "Retail",
         "employee_count": 250,
         "location": "Berlin",

@@ -112,7 +112,7 @@ def to_lead(lead: Lead | Account | Mapping[str, Any]) -> Lead:
         others = [c for c in lead.contacts if c is not primary]
         own = primary.model_dump(exclude={"is_primary", "greeting_name"}) if primary else {}
         return Lead(
-            **lead.model_dump(exclude={"contacts", "inquiry"}),
+            **lead.model_dump(exclude={"contacts", "inquiry", "website"}),
             **own,
             account_contacts=[
                 c.model_dump(exclude={"is_primary", "greeting_name"}) for c in others

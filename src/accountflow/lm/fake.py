@@ -62,6 +62,16 @@ class _Context:
         description = _line(inputs.get("account", ""), "description") or ""
         first = re.split(r"(?<=[.!?])\s", description, maxsplit=1)[0].strip()
         self.quote = first or f"company_name: {self.company}"
+        # sentences of the research step's pages and documents ("[n] URL" headers left out):
+        # the fake quotes them as key facts, as a model that read the pages would
+        sources = inputs.get("sources") or ""
+        self.source_sentences = [
+            s.strip()
+            for line in sources.splitlines()
+            if line.strip() and not re.match(r"^\[\d+\] ", line)
+            for s in re.split(r"(?<=[.!?])\s", line)
+            if len(s.split()) >= 5
+        ]
 
 
 class FakeEngine:
@@ -263,6 +273,8 @@ class FakeEngine:
                 f"{hello} I looked at {ctx.company} and think {ctx.product} could help with "
                 f"what your team is working on. Open to a short call next week? {FAKE_MARK}"
             )
+        if name == "fact" and ctx.source_sentences:
+            return ctx.source_sentences[ctx.seed % len(ctx.source_sentences)]
         if name in {"quote", "evidence"}:  # a span of the account text, as the rules ask
             return ctx.quote
         if name in {"summary", "fit_rationale", "description"}:

@@ -2,8 +2,8 @@
 
 Every SQL statement of the package lives in this package, one module per concern: `runs`
 (runs, steps, rejected rows, statistics), `batches`, `reviews`, `evals`, `programs`,
-`campaigns`; `db` holds the connection, transactions and the write-behind queue, `codec` the
-one JSON and LIKE-prefix encoding. Other code calls the typed methods.
+`campaigns`, `pages`; `db` holds the connection, transactions and the write-behind queue,
+`codec` the one JSON and LIKE-prefix encoding. Other code calls the typed methods.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from accountflow.store.batches import BatchStore
 from accountflow.store.campaigns import CampaignStore
 from accountflow.store.evals import EvalStore
+from accountflow.store.pages import PageStore
 from accountflow.store.programs import ProgramStore
 from accountflow.store.reviews import ReviewStore
 from accountflow.store.runs import RunStore
@@ -27,7 +28,7 @@ class Store(RunStore):
 
     Runs and steps are methods of the store itself (the orchestrator's hot path); the other
     concerns hang off it: `store.batches`, `store.reviews`, `store.evals`, `store.programs`,
-    `store.campaigns`, `store.suppressions`."""
+    `store.campaigns`, `store.suppressions`, `store.pages`."""
 
     def __init__(self, path: Path | str, memory_limit: str | None = None) -> None:
         super().__init__(path, memory_limit)
@@ -37,3 +38,4 @@ class Store(RunStore):
         self.programs = ProgramStore(self)
         self.campaigns = CampaignStore(self)
         self.suppressions = SuppressionStore(self)
+        self.pages = PageStore(self)

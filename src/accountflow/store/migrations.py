@@ -308,4 +308,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "web_pages",
+        """
+        CREATE TABLE web_pages (
+            url VARCHAR PRIMARY KEY,
+            final_url VARCHAR,
+            status INTEGER,
+            fetched_at TIMESTAMP NOT NULL,
+            content_hash VARCHAR,
+            title VARCHAR,
+            text VARCHAR,
+            error VARCHAR
+        );
+        """,
+    ),
 ]

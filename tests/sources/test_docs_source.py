@@ -1,0 +1,124 @@
+"""The documents source and the research step's use of sources, on the fake engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from accountflow import Orchestrator, Store, load_accounts, load_seller
+from accountflow.config import Settings
+from accountflow.datasets import path as data_path
+from accountflow.errors import ConfigError
+from accountflow.lm import build_lm
+from accountflow.models import Account, FactSource, RunStatus
+from accountflow.sources.docs import read_docs
+from accountflow.sources.gather import Gatherer, SourceSettings, parse_age, parse_sources
+from tests.cli_runner import run_cli
+
+FACT = "Harborline Freight signed a three-year routing contract with the Port of Savannah in 2026."
+
+
+def _account() -> Account:
+    accounts = load_accounts(data_path("accounts_demo.jsonl")).accounts
+    return next(a for a in accounts if a.account_id == "acc-001")
+
+
+def _docs(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    folder = root / "acc-001"
+    folder.mkdir(parents=True)
+    (folder / "call-notes.md").write_text(
+        f"# Discovery call\n\n{FACT} The team wants fewer manual checks on the routing tables.\n"
+    )
+    (folder / "export.html").write_text(
+        "<html><head><title>Press</title><script>var x=1;</script></head><body><p>Harborline "
+        "Freight opened its 39th terminal in Savannah in November 2026.</p></body></html>"
+    )
+    (folder / "logo.png").write_bytes(b"\x89PNG....")
+    return root
+
+
+def _orchestrator(home: Path, docs: Path) -> Orchestrator:
+    store = Store(home / "accountflow.duckdb")
+    gatherer = Gatherer(SourceSettings(sources=("account", "docs"), docs_dir=docs), store.pages)
+    return Orchestrator(store, build_lm("fake", cache=False), load_seller(), gatherer=gatherer)
+
+
+def test_documents_are_read_in_order_with_notes_for_what_is_skipped(tmp_path: Path) -> None:
+    texts, notes = read_docs(_docs(tmp_path), "acc-001")
+    assert [t.url for t in texts] == ["docs://acc-001/call-notes.md", "docs://acc-001/export.html"]
+    assert FACT in texts[0].text
+    assert "39th terminal" in texts[1].text and "var x" not in texts[1].text
+    assert notes == ["docs://acc-001/logo.png: skipped, .png is not a text format"]
+    assert read_docs(tmp_path / "docs", "../docs") == ([], [])  # never leaves the folder
+    assert read_docs(tmp_path / "docs", "acc-404") == ([], [])
+
+
+def test_research_cites_a_document_fact_with_its_url_and_records_what_it_read(
+    home: Path, tmp_path: Path
+) -> None:
+    orch = _orchestrator(home, _docs(tmp_path))
+    result = orch.run(_account())
+    assert result.status == RunStatus.succeeded, result.error
+    assert result.profile is not None
+    cited = [f for f in result.profile.key_facts if f.source == FactSource.docs]
+    assert cited and all(f.url and f.url.startswith("docs://acc-001/") for f in cited)
+    assert result.analysis is not None and result.analysis.facts  # what the writers may use
+    research = orch.store.get_steps(result.run_id)[0]
+    assert research.step == "research"
+    read = research.input["sources"]
+    assert read["texts"][0]["url"] == "docs://acc-001/call-notes.md"
+    assert any("logo.png" in n for n in read["notes"])
+    from accountflow.outputs import flatten
+
+    row = flatten(result)
+    assert "docs://acc-001/" in row["research_sources"]
+
+
+def test_a_changed_document_changes_the_run_identity(home: Path, tmp_path: Path) -> None:
+    docs = _docs(tmp_path)
+    orch = _orchestrator(home, docs)
+    before = orch.identity(_account())
+    assert before.sources.startswith("account,docs:")
+    (docs / "acc-001" / "call-notes.md").write_text("Something else entirely, and longer now.")
+    after = orch.identity(_account())
+    assert after.key != before.key and after.sources != before.sources
+    plain = Orchestrator(orch.store, build_lm("fake", cache=False), load_seller())
+    assert plain.identity(_account()).sources == "account"
+
+
+def test_source_settings_refuse_what_cannot_work(tmp_path: Path) -> None:
+    assert parse_sources("web, account") == ("account", "web")
+    assert parse_sources(None) == ("account",)
+    with pytest.raises(ConfigError, match="Unknown research source 'wbe'"):
+        parse_sources("account,wbe")
+    assert parse_age("12h").total_seconds() == 43200
+    with pytest.raises(ConfigError, match="not a duration"):
+        parse_age("soon")
+    with pytest.raises(ConfigError, match="needs --docs"):
+        Gatherer(SourceSettings(sources=("account", "docs")))
+    with pytest.raises(ConfigError, match="is not a folder"):
+        Gatherer(SourceSettings(sources=("account", "docs"), docs_dir=tmp_path / "missing"))
+
+
+def test_cli_runs_with_docs_and_names_a_bad_source(
+    home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = _docs(tmp_path)
+    demo = str(data_path("accounts_demo.jsonl"))
+    args = ["run", demo, "--account-id", "acc-001", "--lm", "fake"]
+    code, out, err = run_cli(
+        [*args, "--sources", "account,docs", "--docs", str(docs), "--json"], capsys, monkeypatch
+    )
+    assert code == 0, err
+    facts = json.loads(out)["results"][0]["profile"]["key_facts"]
+    assert any(f["source"] == "docs" for f in facts)
+    code, out, err = run_cli([*args, "--sources", "account,website"], capsys, monkeypatch)
+    assert code == 2 and "Unknown research source 'website'" in err and "Traceback" not in err
+    settings = Settings.load(sources="account,docs", docs=str(docs))
+    assert settings.sources.docs_dir == docs

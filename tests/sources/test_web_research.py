@@ -1,0 +1,183 @@
+"""The web source through the orchestrator (fake engine) against the loopback fixture site."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accountflow import Orchestrator, Store, load_seller
+from accountflow.lm import build_lm
+from accountflow.models import Account, Contact, FactSource, RunStatus
+from accountflow.sources.gather import Gatherer, SourceSettings
+from accountflow.sources.web import WebLimits
+from tests.cli_runner import run_cli
+from tests.sources.site import CANARY_SENTENCE, FixtureSite, serve_site
+
+LIMITS = WebLimits(timeout_s=0.5, min_interval_s=0.0, max_bytes=500_000, total_s=20)
+
+
+@pytest.fixture
+def site(monkeypatch: pytest.MonkeyPatch) -> Any:
+    with serve_site(slow_s=1.0) as running:
+        monkeypatch.setenv("ACCOUNTFLOW_WEB_ALLOW_HOSTS", f"127.0.0.1:{running.port}")
+        yield running
+
+
+def _account(site: FixtureSite) -> Account:
+    return Account(
+        account_id="qf-1",
+        company_name="Quillfeather Analytics",
+        domain="quillfeather.example",
+        website=site.url("/"),
+        industry="Software & SaaS",
+        employee_count=240,
+        description="Quillfeather Analytics sells revenue reporting software.",
+        contacts=[
+            Contact(
+                contact_id="c1",
+                name="Maren Okafor",
+                email="maren@quillfeather.example",
+                title="CEO",
+                is_primary=True,
+            )
+        ],
+    )
+
+
+def _orchestrator(home: Path, offline: bool = False, cache: Any = None) -> Orchestrator:
+    store = Store(home / "accountflow.duckdb")
+    settings = SourceSettings(sources=("account", "web"), offline=offline)
+    gatherer = Gatherer(settings, cache if cache is not None else store.pages, limits=LIMITS)
+    return Orchestrator(store, build_lm("fake", cache=False), load_seller(), gatherer=gatherer)
+
+
+def _everything(result: Any) -> str:
+    return json.dumps(result.model_dump(mode="json"), ensure_ascii=False)
+
+
+def test_research_reads_the_site_cites_urls_and_obeys_nothing_on_it(
+    home: Path, site: FixtureSite
+) -> None:
+    orch = _orchestrator(home)
+    result = orch.run(_account(site))
+    assert result.status == RunStatus.succeeded, result.error
+    assert result.profile is not None
+    cited = [f for f in result.profile.key_facts if f.source == FactSource.web]
+    assert cited, result.profile.key_facts
+    assert all(f.url and f.url.startswith(site.base) for f in cited)
+    # the planted instruction never reaches the model, so no output carries it
+    assert "CANARY" not in _everything(result)
+    research = orch.store.get_steps(result.run_id)[0]
+    read = research.input["sources"]
+    urls = [t["url"] for t in read["texts"]]
+    assert site.url("/") in urls and site.url("/about") in urls
+    assert any("robots.txt" in n and "/private/plans" in n for n in read["notes"])
+    # the page with the planted instruction was read (kept on the record as data) ...
+    assert any(CANARY_SENTENCE in t["text"] for t in read["texts"])
+    # never fetched: the robots-disallowed path and the other loopback address
+    assert "/private/plans" not in site.log.paths()
+    assert len(site.forbidden_log) == 0
+    assert orch.gatherer is not None and orch.gatherer.summary.pages >= 3
+
+
+def test_a_second_run_fetches_nothing_and_offline_degrades_with_a_note(
+    home: Path, site: FixtureSite
+) -> None:
+    first = _orchestrator(home).run(_account(site))
+    assert first.status == RunStatus.succeeded
+    requests = len(site.log)
+    Store(home / "accountflow.duckdb").close()
+    again = _orchestrator(home)
+    second = again.run(_account(site))
+    assert second.status == RunStatus.succeeded
+    assert len(site.log) == requests  # every page came from the store's page cache
+    assert again.gatherer is not None and again.gatherer.summary.fetched == 0
+    assert again.gatherer.summary.cached >= 3
+    assert second.profile is not None and any(
+        f.source == FactSource.web for f in second.profile.key_facts
+    )
+
+    empty_home = home.parent / "offline-home"
+    empty_home.mkdir()
+    offline = _orchestrator(empty_home, offline=True)
+    result = offline.run(_account(site))
+    assert result.status == RunStatus.succeeded  # researched from the account row
+    assert len(site.log) == requests  # offline: no request at all
+    notes = offline.store.get_steps(result.run_id)[0].input["sources"]["notes"]
+    assert any("offline" in n for n in notes)
+
+
+class _FullDisk:
+    def get(self, url: str) -> None:
+        return None
+
+    def put(self, page: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_cache_that_cannot_be_written_costs_a_note_not_the_account(
+    home: Path, site: FixtureSite
+) -> None:
+    orch = _orchestrator(home, cache=_FullDisk())
+    result = orch.run(_account(site))
+    assert result.status == RunStatus.succeeded
+    notes = orch.store.get_steps(result.run_id)[0].input["sources"]["notes"]
+    assert any("page cache not written" in n for n in notes)
+
+
+def test_score_with_web_prints_the_summary_and_carries_urls(
+    home: Path,
+    site: FixtureSite,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    accounts = tmp_path / "accounts.jsonl"
+    accounts.write_text(_account(site).model_dump_json() + "\n")
+    out = tmp_path / "scored.jsonl"
+    args = ["score", str(accounts), "--out", str(out), "--lm", "fake", "--sources", "account,web"]
+    code, _, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    assert "research sources:" in err and "web pages" in err
+    row = json.loads(out.read_text().splitlines()[0])
+    assert site.base in row["research_sources"]
+
+
+@pytest.mark.local_model
+def test_embedded_model_cites_the_site_and_never_obeys_it(home: Path, site: FixtureSite) -> None:
+    """The issue's end-to-end check on the real embedded model: facts with page URLs, outreach
+    that uses a fact only the site has, no canary anywhere, the forbidden paths never fetched,
+    a second run served from the cache."""
+    store = Store(home / "accountflow.duckdb")
+    gatherer = Gatherer(SourceSettings(sources=("account", "web")), store.pages, limits=LIMITS)
+    orch = Orchestrator(
+        store,
+        build_lm("local/qwen2.5-coder-0.5b", cache=False),
+        load_seller(),
+        gatherer=gatherer,
+    )
+    result = orch.run(_account(site))
+    print(result.model_dump_json(indent=2))
+    assert result.profile is not None
+    cited = [f for f in result.profile.key_facts if f.source == FactSource.web]
+    assert cited and all(f.url and f.url.startswith(site.base) for f in cited)
+    assert "CANARY" not in _everything(result)
+    assert "/private/plans" not in site.log.paths() and len(site.forbidden_log) == 0
+    if result.outreach is not None:  # a fact the account row does not have reached a message
+        row = _account(site).model_dump_json().lower()
+        site_only = ("clickhouse", "bristol", "lisbon", "inkwell", "2017", "series b", "240")
+        text = " ".join(m.body.lower() for m in result.outreach.messages)
+        print("site-only facts in outreach:", [w for w in site_only if w in text and w not in row])
+    requests = len(site.log)
+    again = Orchestrator(
+        store,
+        build_lm("local/qwen2.5-coder-0.5b", cache=False),
+        load_seller(),
+        gatherer=Gatherer(SourceSettings(sources=("account", "web")), store.pages, limits=LIMITS),
+    )
+    again.run(_account(site))
+    assert len(site.log) == requests
