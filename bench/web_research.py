@@ -213,9 +213,10 @@ def main() -> None:
         line = f"{sources}: aggregate {outcome.report.aggregate:.3f}, {seconds:.1f} s"
         if gatherer is not None:
             s = gatherer.summary
+            n = max(s.accounts, 1)
             line += (
-                f"; {s.pages / max(s.accounts, 1):.1f} pages and "
-                f"{s.fetched / max(s.accounts, 1):.1f} requests per account"
+                f"; per account: {s.pages / n:.1f} pages, {s.fetched / n:.1f} requests, "
+                f"{s.seconds / n:.2f} s reading the site"
             )
         print(line)
         for row in outcome.report.rows:

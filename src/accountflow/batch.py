@@ -528,6 +528,7 @@ class BatchScorer:
                 seller_path=str(self.seller_path.absolute()) if self.seller_path else None,
                 review=orch.review.mode,
                 program_ref=self.program_ref,
+                sources=orch.gatherer.settings.model_dump_json() if orch.gatherer else None,
                 status=status,
                 stop_reason=s.stop_detail,
                 accounts=s.accounts,

@@ -735,6 +735,11 @@ def resume(
             row = get_batch(store, batch)
         contacts = Path(row["contacts_path"]) if row["contacts_path"] else None
         settings = _settings(home, lm, api_base, row["seller_path"], row["review"])
+        if row.get("sources"):  # the batch's own research sources, so its runs match
+            from accountflow.sources.gather import SourceSettings
+
+            recorded = SourceSettings.model_validate_json(row["sources"])
+            settings = settings.model_copy(update={"sources": recorded})
         settings = _resumed_model(settings, row["model"], lm, api_base)
         _score(
             settings,

@@ -87,6 +87,15 @@ class Researcher(dspy.Module):
         if account.employee_count is not None:
             profile.size_band = size_band(account.employee_count)
         attribute_facts(profile, facts, material)
+        # the 0.5B model listed one page sentence three times: a fact counts once
+        seen: set[str] = set()
+        unique = []
+        for fact in profile.key_facts:
+            key = " ".join(fact.fact.lower().split())
+            if key not in seen:
+                seen.add(key)
+                unique.append(fact)
+        profile.key_facts = unique
         return dspy.Prediction(profile=profile)
 
 

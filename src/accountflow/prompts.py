@@ -43,7 +43,11 @@ def sources_text(material: ResearchMaterial | None) -> str:
     for n, item in enumerate(material.texts, 1):
         if left <= 200:
             break
-        text = without_instructions(" ".join(item.text.split()))  # planted "ignore ..." lines
+        # a heading or list item ends where its line ends: without a stop, "Revenue reporting
+        # you can trust" ran into the next sentence and the model copied both as one fact
+        lines = [" ".join(line.split()) for line in item.text.splitlines() if line.strip()]
+        text = " ".join(line if line[-1] in ".!?:;" else f"{line}." for line in lines)
+        text = without_instructions(text)  # planted "ignore your instructions" sentences
         room = min(SOURCE_CHARS_PER_TEXT, left)
         if len(text) > room:
             text = text[:room].rsplit(" ", 1)[0] + " ..."

@@ -181,3 +181,28 @@ def test_embedded_model_cites_the_site_and_never_obeys_it(home: Path, site: Fixt
     )
     again.run(_account(site))
     assert len(site.log) == requests
+
+
+def test_resume_batch_reads_the_same_sources_so_nothing_runs_again(
+    home: Path,
+    site: FixtureSite,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    accounts = tmp_path / "accounts.jsonl"
+    accounts.write_text(_account(site).model_dump_json() + "\n")
+    out = tmp_path / "scored.jsonl"
+    score = ["score", str(accounts), "--out", str(out), "--lm", "fake", "--batch", "web-1"]
+    code, _, err = run_cli([*score, "--sources", "account,web", "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    requests = len(site.log)
+    code, printed, err = run_cli(["resume", "--batch", "web-1", "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    summary = json.loads(printed)
+    assert summary["skipped"] == 1  # the same run identity: skipped, not run again
+    assert len(site.log) == requests
+    # the same list without the web source is a different run identity: it runs again
+    code, printed, err = run_cli([*score, "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    assert json.loads(printed)["skipped"] == 0

@@ -121,7 +121,8 @@ def read_docs(root: Path, account_id: str) -> tuple[list[SourceText], list[str]]
         except Exception as exc:  # an unreadable file is a note, never a failed account
             notes.append(f"{name}: could not be read ({type(exc).__name__}: {exc})")
             continue
-        text = " ".join(text.split())[:MAX_TEXT_CHARS]
+        lines = (" ".join(line.split()) for line in text.splitlines())
+        text = "\n".join(line for line in lines if line)[:MAX_TEXT_CHARS]
         if text:
             texts.append(SourceText(kind="docs", url=name, title=path.stem, text=text))
         else:

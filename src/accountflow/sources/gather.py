@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -95,12 +96,13 @@ class SourceSummary(BaseModel):
     cached: int = 0
     refused: int = 0
     failed: int = 0
+    seconds: float = 0.0  # reading sites and documents, all accounts
 
     def line(self) -> str:
         return (
             f"research sources: {self.pages} web pages ({self.fetched} requests, "
             f"{self.cached} from the cache, {self.refused} refused, {self.failed} failed), "
-            f"{self.documents} documents, over {self.accounts} accounts"
+            f"{self.documents} documents, over {self.accounts} accounts in {self.seconds:.1f} s"
         )
 
 
@@ -153,6 +155,7 @@ class Gatherer:
         return ",".join(parts)
 
     def __call__(self, account: Account) -> ResearchMaterial:
+        started = time.perf_counter()
         material = ResearchMaterial(sources=list(self.settings.sources))
         pages = documents = 0
         if "docs" in self.settings.sources and self.settings.docs_dir is not None:
@@ -171,6 +174,7 @@ class Gatherer:
             s.cached += material.cached
             s.refused += material.refused
             s.failed += material.failed
+            s.seconds += time.perf_counter() - started
         return material
 
     def _web(self, account: Account, material: ResearchMaterial) -> int:

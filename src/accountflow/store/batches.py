@@ -20,6 +20,7 @@ _COLUMNS = [
     "seller_path",
     "review",
     "program_ref",
+    "sources",
     "status",
     "stop_reason",
     "accounts",
@@ -44,6 +45,8 @@ class BatchRecord(BaseModel):
     seller_path: str | None = None  # the --seller file, if any (resume --batch reads it again)
     review: str | None = None  # the review mode
     program_ref: str | None = None  # what --program named, else the version that ran
+    # the research sources as JSON (`SourceSettings`): resume --batch reads the same ones
+    sources: str | None = None
     status: str
     stop_reason: str | None = None
     accounts: int = 0

@@ -323,4 +323,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "batch_sources",
+        """
+        ALTER TABLE batches ADD COLUMN sources VARCHAR;
+        """,
+    ),
 ]
