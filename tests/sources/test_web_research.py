@@ -206,3 +206,34 @@ def test_resume_batch_reads_the_same_sources_so_nothing_runs_again(
     code, printed, err = run_cli([*score, "--json"], capsys, monkeypatch)
     assert code == 0, err
     assert json.loads(printed)["skipped"] == 0
+
+
+def test_accounts_on_one_host_read_it_one_at_a_time(home: Path, site: FixtureSite) -> None:
+    import threading
+
+    inside, most = 0, 0
+    guard = threading.Lock()
+    from accountflow.sources import web
+
+    real = web.fetch_site
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal inside, most
+        with guard:
+            inside += 1
+            most = max(most, inside)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with guard:
+                inside -= 1
+
+    gatherer = Gatherer(SourceSettings(sources=("account", "web")), limits=LIMITS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(web, "fetch_site", counting)
+        threads = [threading.Thread(target=gatherer, args=(_account(site),)) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert most == 1 and gatherer.summary.accounts == 3

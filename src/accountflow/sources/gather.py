@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -140,6 +141,10 @@ class Gatherer:
         self.limits = limits  # None: `WebLimits()` (pages, bytes, seconds per account)
         self.summary = SourceSummary()
         self._lock = threading.Lock()
+        # one site read at a time per host, the host's pause kept between accounts: a batch
+        # of many accounts on one domain (subsidiaries, a shared site) stays polite
+        self._hosts: dict[str, threading.Lock] = {}
+        self._host_done: dict[str, float] = {}
         if "web" in settings.sources and cache is None:
             from accountflow.sources.web import MemoryCache
 
@@ -185,13 +190,22 @@ class Gatherer:
             material.notes.append("web: the account has no domain or website")
             return 0
         notes: list[str] = []
-        result = fetch_site(
-            start,
-            limits=self.limits or WebLimits(),
-            cache=_SafeCache(self.cache, notes),
-            max_age=self.settings.web_max_age,
-            offline=self.settings.offline,
-        )
+        limits = self.limits or WebLimits()
+        host = (urlsplit(start).hostname or "").lower()
+        with self._lock:
+            host_lock = self._hosts.setdefault(host, threading.Lock())
+        with host_lock:
+            wait = self._host_done.get(host, 0.0) + limits.min_interval_s - time.monotonic()
+            if wait > 0 and not self.settings.offline:
+                time.sleep(wait)
+            result = fetch_site(
+                start,
+                limits=limits,
+                cache=_SafeCache(self.cache, notes),
+                max_age=self.settings.web_max_age,
+                offline=self.settings.offline,
+            )
+            self._host_done[host] = time.monotonic()
         texts = [
             SourceText(kind="web", url=p.final_url, title=p.title, text=p.text)
             for p in result.pages
