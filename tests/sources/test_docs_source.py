@@ -164,3 +164,34 @@ def test_a_fact_listed_twice_counts_once() -> None:
         out = Researcher()(account=_account(), material=material).profile
     assert [f.fact for f in out.key_facts] == [FACT]
     assert out.key_facts[0].source == FactSource.docs and out.key_facts[0].url
+
+
+def _pdf(text: str) -> bytes:
+    """A minimal one-page PDF with one line of text, built by hand (no writer library)."""
+    content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for i, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return out
+
+
+def test_a_pdf_document_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "docs" / "acc-001"
+    folder.mkdir(parents=True)
+    (folder / "contract.pdf").write_bytes(_pdf("Harborline renewed its Savannah contract in 2026."))
+    texts, notes = read_docs(tmp_path / "docs", "acc-001")
+    assert notes == [] and texts[0].url == "docs://acc-001/contract.pdf"
+    assert "Savannah contract in 2026" in texts[0].text
