@@ -15,7 +15,15 @@ import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
-from accountflow.cli_options import console, say, styled
+from accountflow.cli_options import (
+    DocsOpt,
+    OfflineOpt,
+    SourcesOpt,
+    WebMaxAgeOpt,
+    console,
+    say,
+    styled,
+)
 
 if TYPE_CHECKING:
     from accountflow.config import Settings
@@ -138,19 +146,10 @@ def eval_run(
     no_mlflow: Annotated[
         bool, typer.Option("--no-mlflow", help="Do not log an MLflow run.")
     ] = False,
-    sources: Annotated[
-        str | None,
-        typer.Option("--sources", help="What research reads: account (default), web, docs."),
-    ] = None,
-    docs: Annotated[
-        Path | None, typer.Option("--docs", help="Documents folder: DIR/<account_id>/*.")
-    ] = None,
-    web_max_age: Annotated[
-        str | None, typer.Option("--web-max-age", help="Reuse cached pages this young.")
-    ] = None,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Web pages from the cache only.")
-    ] = False,
+    sources: SourcesOpt = None,
+    docs: DocsOpt = None,
+    web_max_age: WebMaxAgeOpt = None,
+    offline: OfflineOpt = False,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

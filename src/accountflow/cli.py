@@ -17,7 +17,19 @@ import typer
 from typer.exceptions import TyperException
 
 from accountflow.campaign.cli import campaign_app
-from accountflow.cli_options import ApiBaseOpt, HomeOpt, JsonOpt, LmOpt, console, say, styled
+from accountflow.cli_options import (
+    ApiBaseOpt,
+    DocsOpt,
+    HomeOpt,
+    JsonOpt,
+    LmOpt,
+    OfflineOpt,
+    SourcesOpt,
+    WebMaxAgeOpt,
+    console,
+    say,
+    styled,
+)
 from accountflow.evals.cli import eval_app
 from accountflow.optimizers.cli import register as register_optimizers
 from accountflow.resilience import format_usd
@@ -65,31 +77,6 @@ ReviewOpt = Annotated[
         help="Stop runs for human review after personalization: never (default), always or "
         "low_confidence (env ACCOUNTFLOW_REVIEW).",
     ),
-]
-
-
-SourcesOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--sources",
-        help="What research reads: account (default), web (the account's website), docs "
-        "(--docs), comma-separated, e.g. account,web (env ACCOUNTFLOW_SOURCES).",
-    ),
-]
-DocsOpt = Annotated[
-    Path | None,
-    typer.Option("--docs", help="Documents folder: DIR/<account_id>/* (txt, md, html, pdf)."),
-]
-WebMaxAgeOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--web-max-age",
-        help="Reuse cached pages younger than this (e.g. 12h, 7d; default 7d).",
-    ),
-]
-OfflineOpt = Annotated[
-    bool,
-    typer.Option("--offline", help="Web pages from the page cache only: no network request."),
 ]
 
 

@@ -59,3 +59,29 @@ ApiBaseOpt = Annotated[
     typer.Option("--api-base", help="OpenAI-compatible server URL (env ACCOUNTFLOW_API_BASE)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+# Research sources (`accountflow.sources`): score, run and eval run take the same four.
+SourcesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sources",
+        help="What research reads: account (default), web (the account's website), docs "
+        "(--docs), comma-separated, e.g. account,web (env ACCOUNTFLOW_SOURCES).",
+    ),
+]
+DocsOpt = Annotated[
+    Path | None,
+    typer.Option("--docs", help="Documents folder: DIR/<account_id>/* (txt, md, html, pdf)."),
+]
+WebMaxAgeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--web-max-age",
+        help="Reuse cached pages younger than this (e.g. 12h, 7d; default 7d).",
+    ),
+]
+OfflineOpt = Annotated[
+    bool,
+    typer.Option("--offline", help="Web pages from the page cache only: no network request."),
+]

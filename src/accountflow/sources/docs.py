@@ -1,7 +1,8 @@
 """The documents source: `--docs DIR` reads `DIR/<account_id>/*` (CRM notes, call transcripts,
 exported pages) as research text. Text and Markdown as they are, HTML through the same
 extractor as web pages, PDF with pypdf (a dependency; the import is guarded all the same);
-other files are skipped with a note. Bounded per file and per account, read in name order so a run is reproducible."""
+other files are skipped with a note. Bounded per file and per account, read in name order so
+a run is reproducible."""
 
 from __future__ import annotations
 
