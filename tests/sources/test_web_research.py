@@ -48,6 +48,13 @@ def _account(site: FixtureSite) -> Account:
     )
 
 
+def _files(site: FixtureSite, tmp_path: Path) -> tuple[Path, Path]:
+    """An accounts file with the fixture site's account, and where its results go."""
+    accounts = tmp_path / "accounts.jsonl"
+    accounts.write_text(_account(site).model_dump_json() + "\n")
+    return accounts, tmp_path / "scored.jsonl"
+
+
 def _orchestrator(home: Path, offline: bool = False, cache: Any = None) -> Orchestrator:
     store = Store(home / "accountflow.duckdb")
     settings = SourceSettings(sources=("account", "web"), offline=offline)
@@ -136,9 +143,7 @@ def test_score_with_web_prints_the_summary_and_carries_urls(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    accounts = tmp_path / "accounts.jsonl"
-    accounts.write_text(_account(site).model_dump_json() + "\n")
-    out = tmp_path / "scored.jsonl"
+    accounts, out = _files(site, tmp_path)
     args = ["score", str(accounts), "--out", str(out), "--lm", "fake", "--sources", "account,web"]
     code, _, err = run_cli(args, capsys, monkeypatch)
     assert code == 0, err
@@ -190,9 +195,7 @@ def test_resume_batch_reads_the_same_sources_so_nothing_runs_again(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    accounts = tmp_path / "accounts.jsonl"
-    accounts.write_text(_account(site).model_dump_json() + "\n")
-    out = tmp_path / "scored.jsonl"
+    accounts, out = _files(site, tmp_path)
     score = ["score", str(accounts), "--out", str(out), "--lm", "fake", "--batch", "web-1"]
     code, _, err = run_cli([*score, "--sources", "account,web", "--json"], capsys, monkeypatch)
     assert code == 0, err
