@@ -298,6 +298,23 @@ def with_offer(channel: Channel, seller: SellerProfile, core: str, topic: str = 
 _CALLING_ABOUT = re.compile(r"^\s*(i'?m|i am)\s+calling\s+(about|regarding)\s+", re.I)
 
 
+def only_the_ask(channel: Channel, core: str, company: str, seller: SellerProfile) -> bool:
+    """A short message whose own text is nothing but the ask ("About Harborline Freight: Would
+    a 20-minute call next week be useful?", the README command's SMS): it tells the contact
+    nothing about why we write. The company prefix added in code does not count as content."""
+    if channel not in (Channel.sms, Channel.linkedin):
+        return False
+    text = core.removeprefix(f"About {company}:").strip()
+    asks = [content_stems(seller.call_to_action), content_stems(seller.sms_call_to_action)]
+    for sentence in split_sentences(text):
+        stems = content_stems(sentence)
+        if any(ask and overlap(ask, stems) >= 0.5 for ask in asks):
+            continue
+        if len(sentence.split()) >= 5:
+            return False
+    return True
+
+
 def fit_subject(subject: str, limit: int = SUBJECT_LIMIT) -> str:
     """An email subject over the limit cut back to its last whole word that fits (lab-061's
     81-character subject failed the account after every retry); words are never cut."""

@@ -20,6 +20,7 @@ from accountflow.compose import (
     fit_subject,
     frame_length,
     greeting_name,
+    only_the_ask,
     with_ask,
     with_company,
     with_offer,
@@ -323,6 +324,17 @@ class Personalizer(dspy.Module):
             message, problems = self._checked(
                 channel, contact, seller, subject, core, company, context
             )
+            if (
+                not problems
+                and attempt < self.max_rule_retries
+                and only_the_ask(channel, own, company, seller)
+            ):
+                # an SMS or note that is only the ask: a sentence of the email serves, else
+                # one retry asks for content (never a failure: the last attempt's text stands)
+                problems = [
+                    f"{channel.value}: says nothing but the ask; add one short sentence about "
+                    f"what `account` says of {company}"
+                ]
             if problems and attempt == self.max_rule_retries:
                 # last resort after the feedback retries: the sentences that name nothing the
                 # account lacks, when they pass every rule without the rest

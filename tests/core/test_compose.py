@@ -357,3 +357,58 @@ def test_a_long_subject_is_cut_at_a_word_never_inside_one() -> None:
     assert len(cut) <= 80 and subject.startswith(cut) and not cut.endswith((" ", ":"))
     assert cut.split()[-1] in subject.split()
     assert fit_subject("Short one") == "Short one"
+
+
+def test_an_sms_that_is_only_the_ask_gets_a_sentence_of_the_email() -> None:
+    """The README command's SMS: "Hi Marcus, this is Maya from Northwind Data. About Harborline
+    Freight: Would a 20-minute call next week be useful?" said nothing about the account."""
+    import dspy
+    from dspy.utils.dummies import DummyLM
+
+    from accountflow.compose import only_the_ask
+    from accountflow.modules import Personalizer
+
+    account, analysis = _harborline()
+    company = "Harborline Freight"
+    assert only_the_ask(
+        Channel.sms,
+        f"About {company}: Would a 20-minute call next week be useful?",
+        company,
+        SELLER,
+    )
+    assert not only_the_ask(
+        Channel.sms, "Harborline moved its shipment data in 2026.", company, SELLER
+    )
+    assert not only_the_ask(
+        Channel.email, "Would a 20-minute call next week be useful?", company, SELLER
+    )
+    email = {
+        "subject": "Snowflake move",
+        "body": "Harborline Freight moved its shipment data to Snowflake in 2026. "
+        "Would a short call help?",
+    }
+    lm = DummyLM([email, {"message": "Would a 20-minute call next week be useful?"}])
+    writer = Personalizer(max_rule_retries=1)
+    contact = account.contacts[0]  # type: ignore[attr-defined]
+    contact.phone = "+12125550100"
+    with dspy.context(lm=lm):
+        writer.write(Channel.email, account, contact, analysis, SELLER)
+        spare = ["Harborline Freight moved its shipment data to Snowflake in 2026."]
+        sms, retries = writer.write(Channel.sms, account, contact, analysis, SELLER, spare=spare)
+    assert "moved its shipment data to Snowflake in 2026." in sms.body and retries == 0
+
+
+def test_an_sms_that_stays_only_the_ask_is_sent_not_failed() -> None:
+    import dspy
+    from dspy.utils.dummies import DummyLM
+
+    from accountflow.modules import Personalizer
+
+    account, analysis = _harborline()
+    contact = account.contacts[0]  # type: ignore[attr-defined]
+    contact.phone = "+12125550100"
+    ask = {"message": "Would a 20-minute call next week be useful?"}
+    writer = Personalizer(max_rule_retries=1)
+    with dspy.context(lm=DummyLM([ask, ask])):
+        sms, retries = writer.write(Channel.sms, account, contact, analysis, SELLER)
+    assert retries == 1 and "Harborline Freight" in sms.body
