@@ -327,7 +327,7 @@ class Personalizer(dspy.Module):
             if (
                 not problems
                 and attempt < self.max_rule_retries
-                and only_the_ask(channel, own, company, seller)
+                and only_the_ask(channel, with_ask(channel, contact, seller, core), company, seller)
             ):
                 # an SMS or note that is only the ask: a sentence of the email serves, else
                 # one retry asks for content (never a failure: the last attempt's text stands)
@@ -359,7 +359,8 @@ class Personalizer(dspy.Module):
                 alt_message, alt_problems = self._checked(
                     channel, contact, seller, subject, alt, company, context
                 )
-                if not alt_problems:
+                said = with_ask(channel, contact, seller, alt)
+                if not alt_problems and not only_the_ask(channel, said, company, seller):
                     message, problems = alt_message, alt_problems
                     break
             if not problems:
