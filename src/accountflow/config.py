@@ -85,21 +85,17 @@ class Settings(BaseModel):
             err = exc.errors()[0]
             raise ConfigError(f"Retry setting {err['loc'][0]} {err['msg'].lower()}.") from None
         docs_dir = _pick(docs, "ACCOUNTFLOW_DOCS", None)
-        offline_flag = (
-            offline
-            if offline
-            else os.environ.get("ACCOUNTFLOW_OFFLINE", "")
-            in (
-                "1",
-                "true",
-                "yes",
-            )
+        offline_flag = bool(offline) or os.environ.get("ACCOUNTFLOW_OFFLINE", "").lower() in (
+            "1",
+            "true",
+            "yes",
         )
+        max_age = _pick(web_max_age, "ACCOUNTFLOW_WEB_MAX_AGE", None)
         source_settings = SourceSettings(
             sources=parse_sources(str(_pick(sources, "ACCOUNTFLOW_SOURCES", "account"))),
             docs_dir=Path(str(docs_dir)).expanduser() if docs_dir else None,
-            web_max_age=parse_age(_pick(web_max_age, "ACCOUNTFLOW_WEB_MAX_AGE", None)),  # type: ignore[arg-type]
-            offline=bool(offline_flag),
+            web_max_age=parse_age(None if max_age is None else str(max_age)),
+            offline=offline_flag,
         )
         return cls(
             sources=source_settings,

@@ -195,3 +195,13 @@ def test_a_pdf_document_is_read(tmp_path: Path) -> None:
     texts, notes = read_docs(tmp_path / "docs", "acc-001")
     assert notes == [] and texts[0].url == "docs://acc-001/contract.pdf"
     assert "Savannah contract in 2026" in texts[0].text
+
+
+def test_the_environment_sets_the_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ACCOUNTFLOW_SOURCES", "web")
+    monkeypatch.setenv("ACCOUNTFLOW_WEB_MAX_AGE", "2h")
+    monkeypatch.setenv("ACCOUNTFLOW_OFFLINE", "1")
+    settings = Settings.load()
+    assert settings.sources.sources == ("account", "web")
+    assert settings.sources.web_max_age.total_seconds() == 7200 and settings.sources.offline
+    assert Settings.load(sources="account").sources.sources == ("account",)  # a flag wins
