@@ -298,13 +298,18 @@ def with_offer(channel: Channel, seller: SellerProfile, core: str, topic: str = 
 _CALLING_ABOUT = re.compile(r"^\s*(i'?m|i am)\s+calling\s+(about|regarding)\s+", re.I)
 
 
+def about(company: str) -> str:
+    """The lead that names the company in a short message the model left it out of."""
+    return f"About {company}:"
+
+
 def only_the_ask(channel: Channel, core: str, company: str, seller: SellerProfile) -> bool:
     """A short message whose own text is nothing but the ask ("About Harborline Freight: Would
     a 20-minute call next week be useful?", the README command's SMS): it tells the contact
     nothing about why we write. The company prefix added in code does not count as content."""
     if channel not in (Channel.sms, Channel.linkedin):
         return False
-    text = core.removeprefix(f"About {company}:").strip()
+    text = core.removeprefix(about(company)).strip()
     asks = [content_stems(seller.call_to_action), content_stems(seller.sms_call_to_action)]
     for sentence in split_sentences(text):
         stems = content_stems(sentence)
@@ -340,7 +345,7 @@ def with_company(channel: Channel, core: str, company: str) -> str:
         if rest != core and rest:
             return f"I'm calling about {company}: {rest}"
         return f"I'm calling about {company}. {core}"
-    return f"About {company}: {core}"
+    return f"{about(company)} {core}"
 
 
 def with_referrer(core: str, referrer: Contact, topic: str, target: Contact | None = None) -> str:

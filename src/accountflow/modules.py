@@ -36,6 +36,7 @@ from accountflow.models import (
     CompanyProfile,
     Contact,
     FactSource,
+    KeyFact,
     OutreachMessage,
     OutreachPlan,
     ResearchMaterial,
@@ -89,14 +90,10 @@ class Researcher(dspy.Module):
             profile.size_band = size_band(account.employee_count)
         attribute_facts(profile, facts, material)
         # the 0.5B model listed one page sentence three times: a fact counts once
-        seen: set[str] = set()
-        unique = []
+        unique: dict[str, KeyFact] = {}
         for fact in profile.key_facts:
-            key = " ".join(fact.fact.lower().split())
-            if key not in seen:
-                seen.add(key)
-                unique.append(fact)
-        profile.key_facts = unique
+            unique.setdefault(fit.normalise(fact.fact), fact)
+        profile.key_facts = list(unique.values())
         return dspy.Prediction(profile=profile)
 
 
@@ -321,21 +318,11 @@ class Personalizer(dspy.Module):
             own = fit_length(channel, contact, seller, core)
             core = with_offer(channel, seller, own, topic)
             company = account.company_name
+            last = attempt == self.max_rule_retries
             message, problems = self._checked(
-                channel, contact, seller, subject, core, company, context
+                channel, contact, seller, subject, core, company, context, need_content=not last
             )
-            if (
-                not problems
-                and attempt < self.max_rule_retries
-                and only_the_ask(channel, with_ask(channel, contact, seller, core), company, seller)
-            ):
-                # an SMS or note that is only the ask: a sentence of the email serves, else
-                # one retry asks for content (never a failure: the last attempt's text stands)
-                problems = [
-                    f"{channel.value}: says nothing but the ask; add one short sentence about "
-                    f"what `account` says of {company}"
-                ]
-            if problems and attempt == self.max_rule_retries:
+            if problems and last:
                 # last resort after the feedback retries: the sentences that name nothing the
                 # account lacks, when they pass every rule without the rest
                 message, problems = self._grounded(
@@ -357,10 +344,9 @@ class Personalizer(dspy.Module):
                     continue
                 alt = with_company(channel, sentence, company)
                 alt_message, alt_problems = self._checked(
-                    channel, contact, seller, subject, alt, company, context
+                    channel, contact, seller, subject, alt, company, context, need_content=True
                 )
-                said = with_ask(channel, contact, seller, alt)
-                if not alt_problems and not only_the_ask(channel, said, company, seller):
+                if not alt_problems:
                     message, problems = alt_message, alt_problems
                     break
             if not problems:
@@ -387,17 +373,19 @@ class Personalizer(dspy.Module):
         says something about the account."""
         own, topic, company = text
         kept = grounded_sentences(own, context)
-        if kept == own and (subject is None or grounded_sentences(subject, context) == subject):
+        bad_subject = subject is not None and grounded_sentences(subject, context) != subject
+        if kept == own and not bad_subject:
             return message, problems
-        if not any(len(s.split()) >= 5 for s in split_sentences(kept)):
+        kept_sentences = split_sentences(kept)
+        if not any(len(s.split()) >= 5 for s in kept_sentences):
             return message, problems
-        if subject is not None and grounded_sentences(subject, context) != subject:
+        cut = [s for s in split_sentences(own) if s not in set(kept_sentences)]
+        if bad_subject:
+            cut.insert(0, f"subject: {subject}")
             subject = f"A question for {company}"[:SUBJECT_LIMIT]
         core = with_offer(channel, seller, with_company(channel, kept, company), topic)
         alt, alt_problems = cls._checked(channel, contact, seller, subject, core, company, context)
-        alt.cut = [s for s in split_sentences(own) if s not in split_sentences(kept)]
-        if message.subject and alt.subject != message.subject:
-            alt.cut.insert(0, f"subject: {message.subject}")
+        alt.cut = cut
         return (alt, alt_problems) if not alt_problems else (message, problems)
 
     @staticmethod
@@ -409,15 +397,24 @@ class Personalizer(dspy.Module):
         core: str,
         company: str,
         context: RuleContext,
+        need_content: bool = False,
     ) -> tuple[OutreachMessage, list[str]]:
-        """The message assembled around `core` (the ask added) and the rules it breaks."""
+        """The message assembled around `core` (the ask added) and the rules it breaks. With
+        `need_content`, an SMS or note that says nothing but the ask breaks one too: a sentence
+        of the email, or a retry, can do better (the last attempt's text is let stand)."""
         core = with_ask(channel, contact, seller, core)
         message = OutreachMessage(
             channel=channel,
             subject=subject,
             body=assemble(channel, contact, seller, core) if core else "",
         )
-        return message, check_message(message, greeting_name(contact), company, context)
+        problems = check_message(message, greeting_name(contact), company, context)
+        if need_content and not problems and only_the_ask(channel, core, company, seller):
+            problems = [
+                f"{channel.value}: says nothing but the ask; add one short sentence about "
+                f"what `account` says of {company}"
+            ]
+        return message, problems
 
 
 def append_footer(message: OutreachMessage, seller: SellerProfile) -> None:
