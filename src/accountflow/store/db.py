@@ -245,12 +245,13 @@ class Database(metaclass=_OnePerFile):
 
     # ------------------------------------------------------------------ SQL
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self, after_queued: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor inside one transaction under the writer lock: committed when the block
         ends, rolled back when it raises. Queued write-behind records are written first, so
-        the transaction comes after them. A transaction opened again in the same thread
-        joins the one already open (it commits or rolls back with it)."""
-        if getattr(self._tx, "cur", None) is None and self._has_pending():
+        the transaction comes after them (`after_queued=False`: a table the queue never writes,
+        such as the page cache, need not wait for it). A transaction opened again in the same
+        thread joins the one already open (it commits or rolls back with it)."""
+        if after_queued and getattr(self._tx, "cur", None) is None and self._has_pending():
             self.flush()
         self._check_writable()
         try:
@@ -282,10 +283,10 @@ class Database(metaclass=_OnePerFile):
                 self._tx.cur = None
                 cur.close()
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+    def execute(self, sql: str, params: Sequence[Any] = (), after_queued: bool = True) -> None:
         """One write under the writer lock (inside this thread's transaction, if one is open).
         For queries in `store/` and for tests; other code calls the typed methods."""
-        with self.transaction() as cur:
+        with self.transaction(after_queued) as cur:
             cur.execute(sql, list(params))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -294,12 +295,15 @@ class Database(metaclass=_OnePerFile):
             with self.transaction() as cur:
                 cur.executemany(sql, rows)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def query(
+        self, sql: str, params: Sequence[Any] = (), after_queued: bool = True
+    ) -> list[dict[str, Any]]:
         """Rows as dicts (the `input`/`output`/`result` JSON columns parsed), after every
-        queued write; inside a transaction, they include its own writes."""
+        queued write (unless `after_queued=False`: see `transaction`); inside a transaction,
+        they include its own writes."""
         cur: duckdb.DuckDBPyConnection | None = getattr(self._tx, "cur", None)
         if cur is None:
-            if self._has_pending():
+            if after_queued and self._has_pending():
                 self.flush()
             cur = self._con.cursor()
         cur.execute(sql, list(params))

@@ -16,7 +16,9 @@ _COLUMNS = "url, final_url, status, fetched_at, content_hash, title, text, error
 
 
 class PageStore:
-    """A `sources.web.PageCache` over the store (thread-safe: the store serialises writes)."""
+    """A `sources.web.PageCache` over the store (thread-safe: the store serialises writes).
+    The step records' write-behind queue never writes this table, so a batch reading
+    pages does not flush it once per page."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -24,7 +26,9 @@ class PageStore:
     def get(self, url: str) -> FetchedPage | None:
         from accountflow.sources.web import FetchedPage
 
-        rows = self.db.query(f"SELECT {_COLUMNS} FROM web_pages WHERE url = ?", [url])
+        rows = self.db.query(
+            f"SELECT {_COLUMNS} FROM web_pages WHERE url = ?", [url], after_queued=False
+        )
         if not rows:
             return None
         row = rows[0]
@@ -56,7 +60,5 @@ class PageStore:
                 page.text,
                 page.error,
             ],
+            after_queued=False,
         )
-
-    def count(self) -> int:
-        return int(self.db.query("SELECT count(*) AS n FROM web_pages")[0]["n"])
