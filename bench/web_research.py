@@ -170,7 +170,6 @@ def main() -> None:
     from accountflow.config import Settings
     from accountflow.evals.execute import run_suite
     from accountflow.evals.suites import load_suite
-    from accountflow.sources.gather import Gatherer, using
 
     with tempfile.TemporaryDirectory(prefix="accountflow-web-bench-") as tmp:
         rows = [json.loads(line) for line in (ROOT / "datasets/labeled/dev.jsonl").open()]
@@ -192,11 +191,9 @@ def main() -> None:
         results = {}
         for sources in ("account", "account,web"):
             settings = Settings.load(home=Path(tmp) / "home", lm=args.lm, sources=sources)
-            gatherer = Gatherer(settings.sources) if settings.sources.extra else None
             t0 = time.perf_counter()
-            with using(gatherer):
-                outcome = run_suite(settings, suite, track=False)
-            results[sources] = (outcome, time.perf_counter() - t0, gatherer)
+            outcome = run_suite(settings, suite, track=False)
+            results[sources] = (outcome, time.perf_counter() - t0)
     for server in servers:
         server.shutdown()
 
@@ -205,14 +202,14 @@ def main() -> None:
     print(header)
     for metric in METRICS:
         cells = []
-        for outcome, _, _ in results.values():
+        for outcome, _ in results.values():
             value = outcome.report.metric_means.get(metric)
             cells.append(f"{value:>14.3f}" if value is not None else f"{'-':>14}")
         print(f"{metric:<20}" + "".join(cells))
-    for sources, (outcome, seconds, gatherer) in results.items():
+    for sources, (outcome, seconds) in results.items():
         line = f"{sources}: aggregate {outcome.report.aggregate:.3f}, {seconds:.1f} s"
-        if gatherer is not None:
-            s = gatherer.summary
+        if outcome.sources is not None:
+            s = outcome.sources
             n = max(s.accounts, 1)
             line += (
                 f"; per account: {s.pages / n:.1f} pages, {s.fetched / n:.1f} requests, "

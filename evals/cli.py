@@ -162,7 +162,6 @@ def eval_run(
     from accountflow.config import Settings
     from accountflow.evals.execute import run_suite
     from accountflow.evals.suites import load_suite
-    from accountflow.sources.gather import Gatherer, using
 
     settings = Settings.load(
         home=home,
@@ -173,7 +172,6 @@ def eval_run(
         web_max_age=web_max_age,
         offline=offline,
     )
-    gatherer = Gatherer(settings.sources) if settings.sources.extra else None
     suite_obj = load_suite(suite)
     done = 0
 
@@ -193,26 +191,25 @@ def eval_run(
             f"with {settings.lm}; state in {settings.home}",
             highlight=False,
         )
-    with using(gatherer):
-        outcome = run_suite(
-            settings,
-            suite_obj,
-            judge_lm=judge_lm,
-            program=program,
-            baseline=baseline,
-            fail_under=fail_under,
-            limit=limit,
-            threads=threads,
-            track=not no_mlflow,
-            progress=progress,
-            gate=gate,
-        )
+    outcome = run_suite(
+        settings,
+        suite_obj,
+        judge_lm=judge_lm,
+        program=program,
+        baseline=baseline,
+        fail_under=fail_under,
+        limit=limit,
+        threads=threads,
+        track=not no_mlflow,
+        progress=progress,
+        gate=gate,
+    )
     if as_json:
         _print_json(outcome.model_dump(mode="json"))
     else:
         _print_outcome(outcome, settings)
-        if gatherer is not None:
-            err.print(gatherer.summary.line(), highlight=False)
+        if outcome.sources is not None:
+            err.print(outcome.sources.line(), highlight=False)
     if not outcome.verdict.passed:
         raise typer.Exit(1)
 

@@ -34,6 +34,7 @@ from accountflow.evals.suites import Suite
 from accountflow.lm.usage import model_ref
 from accountflow.orchestrator import Orchestrator, lm_for, one_line, redact
 from accountflow.pipeline import AccountPipeline
+from accountflow.sources.gather import SourceSummary, using
 from accountflow.store import Store
 from accountflow.store.db import utcnow
 
@@ -58,6 +59,8 @@ class SuiteOutcome(BaseModel):
     verdict: Verdict
     mlflow_run_id: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    # what research read beyond the account rows (`--sources`): None when only the rows
+    sources: SourceSummary | None = None
 
 
 def load_examples(suite: Suite, limit: int | None = None) -> tuple[list[dspy.Example], str]:
@@ -126,16 +129,19 @@ def run_suite(
                 progress(row)
 
         try:
-            report = evaluate(
-                pipeline,
-                suite.target,
-                examples,
-                suite.metrics,
-                threads or suite.threads,
-                lm=lm_obj,
-                judge_lm=judge_obj,
-                progress=on_result,
-            )
+            # the pipeline's research reads the sources the settings name, through the same
+            # gatherer (and the store's page cache) that `score` would use
+            with using(runtime.gatherer):
+                report = evaluate(
+                    pipeline,
+                    suite.target,
+                    examples,
+                    suite.metrics,
+                    threads or suite.threads,
+                    lm=lm_obj,
+                    judge_lm=judge_obj,
+                    progress=on_result,
+                )
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
             finish_eval_run(store, eval_id, status=status, error=one_line(exc))
@@ -179,6 +185,7 @@ def run_suite(
             report=report,
             comparison=comparison,
             verdict=result,
+            sources=runtime.gatherer.summary if runtime.gatherer else None,
         )
         if comparison is not None and comparison_note:
             outcome.warnings.append(comparison_note)
@@ -274,6 +281,7 @@ def log_to_mlflow(
                 "threshold": threshold,
                 "baseline": outcome.comparison.baseline_id if outcome.comparison else None,
                 "weights": json.dumps(report.weights, sort_keys=True),
+                "sources": ",".join(settings.sources.sources),
             }
         )
         metrics: dict[str, float | None] = {

@@ -240,3 +240,37 @@ def test_accounts_on_one_host_read_it_one_at_a_time(home: Path, site: FixtureSit
         for thread in threads:
             thread.join()
     assert most == 1 and gatherer.summary.accounts == 3
+
+
+def test_eval_reads_the_site_through_the_store_cache_like_score(
+    home: Path,
+    site: FixtureSite,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`eval run --sources account,web` uses the orchestrator's gatherer and the state dir's
+    page cache: a second eval makes no request, and `--offline` then finds the pages."""
+    dev = Path(__file__).resolve().parents[2] / "datasets" / "labeled" / "dev.jsonl"
+    row = json.loads(dev.read_text().splitlines()[0])
+    row["account"]["website"] = site.url("/")
+    data = tmp_path / "one.jsonl"
+    data.write_text(json.dumps(row) + "\n")
+    suite = tmp_path / "web.yaml"
+    suite.write_text(
+        f"name: web\ntarget: research\ndataset: {data}\nthreads: 1\n"
+        "metrics:\n  fact_sources: 1\nthresholds:\n  fail_under: 0.0\n"
+    )
+    args = ["eval", "run", str(suite), "--lm", "fake", "--no-mlflow", "--sources", "account,web"]
+    code, out, err = run_cli([*args, "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    first = json.loads(out)["sources"]
+    assert first["pages"] >= 3 and first["fetched"] > 0
+    requests = len(site.log)
+    code, out, err = run_cli([*args, "--offline", "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    again = json.loads(out)["sources"]
+    assert again["fetched"] == 0 and again["pages"] == first["pages"]
+    assert len(site.log) == requests
+    code, _, err = run_cli(args, capsys, monkeypatch)  # the table output names the sources
+    assert code == 0 and "research sources:" in err
