@@ -678,28 +678,8 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
             )
         wall = time.perf_counter() - started
         usage = meter.snapshot()
-        paired = (
-            paired_delta(after.rows, before.rows)
-            if before is not None and after is not None
-            else None
-        )
-        dev_delta = {
-            "dev_delta": paired.mean_delta if paired else None,
-            "dev_delta_ci_low": paired.ci_low if paired else None,
-            "dev_delta_ci_high": paired.ci_high if paired else None,
-        }
-        test_paired = (
-            paired_delta(test_after.rows, test_before.rows)
-            if test_before is not None and test_after is not None
-            else None
-        )
-        test_figures = {
-            "test_score_before": test_before.aggregate if test_before else None,
-            "test_score_after": test_after.aggregate if test_after else None,
-            "test_delta": test_paired.mean_delta if test_paired else None,
-            "test_delta_ci_low": test_paired.ci_low if test_paired else None,
-            "test_delta_ci_high": test_paired.ci_high if test_paired else None,
-        }
+        paired, dev_figures = _paired_figures("dev", before, after)
+        _, test_figures = _paired_figures("test", test_before, test_after)
         if paired is not None:
             say(
                 f"dev delta {paired.mean_delta:+.3f} per example, 95% CI "
@@ -707,9 +687,7 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
             )
         tracking.log_metrics(
             {
-                "dev_score_before": before.aggregate if before else None,
-                "dev_score_after": after.aggregate if after else None,
-                **dev_delta,
+                **dev_figures,
                 **{f"before.{k}": v for k, v in (before.metric_means if before else {}).items()},
                 **{f"after.{k}": v for k, v in (after.metric_means if after else {}).items()},
                 **test_figures,
@@ -786,13 +764,9 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
         parent_version=prep.start.version,
         changed=entry.version != prep.start.version,
         changed_predictors=[p.name for p in diff.changed],
-        dev_score_before=before.aggregate if before else None,
-        dev_score_after=after.aggregate if after else None,
         metrics_before=before.metric_means if before else {},
         metrics_after=after.metric_means if after else {},
-        dev_delta=dev_delta["dev_delta"],
-        dev_delta_ci_low=dev_delta["dev_delta_ci_low"],
-        dev_delta_ci_high=dev_delta["dev_delta_ci_high"],
+        **dev_figures,
         test_metrics_before=test_before.metric_means if test_before else {},
         test_metrics_after=test_after.metric_means if test_after else {},
         **test_figures,
@@ -808,6 +782,22 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
         promoted=promoted,
         warnings=warnings,
     )
+
+
+def _paired_figures(
+    split: str, before: Any, after: Any
+) -> tuple[PairedResult | None, dict[str, float | None]]:
+    """One split's scores before and after and the paired bootstrap of its examples, named
+    as MLflow logs them and `OptimizeResult` holds them (`dev_delta`, `test_score_after`...)."""
+    both = before is not None and after is not None
+    paired = paired_delta(after.rows, before.rows) if both else None
+    return paired, {
+        f"{split}_score_before": before.aggregate if before is not None else None,
+        f"{split}_score_after": after.aggregate if after is not None else None,
+        f"{split}_delta": paired.mean_delta if paired else None,
+        f"{split}_delta_ci_low": paired.ci_low if paired else None,
+        f"{split}_delta_ci_high": paired.ci_high if paired else None,
+    }
 
 
 def promotion_refusal(

@@ -651,6 +651,7 @@ class Orchestrator:
             program_version=self.program_version,
         )
         self.store.insert_steps([record])
+        gathered = state.material
         t0 = time.perf_counter()
         error: BaseException | None = None
         lm = self.lm.copy(cache=False) if fresh else self.lm
@@ -671,7 +672,8 @@ class Orchestrator:
                 if isinstance(exc, RuleViolationError):
                     record.rule_retries = exc.rule_retries
                 error = exc
-        record.input = record_input(state)  # with what the step gathered (research pages)
+        if state.material is not gathered:  # research read pages: they are its input too
+            record.input = record_input(state)
         record.ended_at = utcnow()
         record.duration_ms = int((time.perf_counter() - t0) * 1000)
         record.lm_calls = usage.lm_calls
