@@ -274,3 +274,40 @@ def test_eval_reads_the_site_through_the_store_cache_like_score(
     assert len(site.log) == requests
     code, _, err = run_cli(args, capsys, monkeypatch)  # the table output names the sources
     assert code == 0 and "research sources:" in err
+
+
+def test_a_resumed_run_keeps_its_research_and_reads_no_page_again(
+    home: Path, site: FixtureSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that died after research (here: analysis failing) resumes from the stored
+    research: its pages are not read again, and its record still names them."""
+    from accountflow.modules import PainPointAnalyst
+
+    real = PainPointAnalyst.forward
+
+    def broken(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("analysis crashed")
+
+    monkeypatch.setattr(PainPointAnalyst, "forward", broken)
+    store = Store(home / "accountflow.duckdb")
+    settings = SourceSettings(sources=("account", "web"))
+    first = Orchestrator(
+        store,
+        build_lm("fake", cache=False),
+        load_seller(),
+        gatherer=Gatherer(settings, store.pages, limits=LIMITS),
+        sleep=lambda _s: None,
+    ).run(_account(site))
+    assert first.status == RunStatus.failed
+    requests = len(site.log)
+    monkeypatch.setattr(PainPointAnalyst, "forward", real)
+    resumed = Orchestrator(
+        store,
+        build_lm("fake", cache=False),
+        load_seller(),
+        gatherer=Gatherer(settings, store.pages, limits=LIMITS),
+    ).resume(first.run_id)
+    assert resumed.status == RunStatus.succeeded, resumed.error
+    assert len(site.log) == requests
+    research = [s for s in store.get_steps(first.run_id) if s.step == "research"]
+    assert len(research) == 1 and research[0].input["sources"]["texts"]
