@@ -97,6 +97,7 @@ class Settings(BaseModel):
             web_max_age=parse_age(None if max_age is None else str(max_age)),
             offline=offline_flag,
         )
+        source_settings.check()  # a missing --docs folder is refused before any file is read
         return cls(
             sources=source_settings,
             home=Path(str(_pick(home, "ACCOUNTFLOW_HOME", DEFAULT_HOME))).expanduser().absolute(),

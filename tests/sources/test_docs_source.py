@@ -205,3 +205,15 @@ def test_the_environment_sets_the_sources(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert settings.sources.sources == ("account", "web")
     assert settings.sources.web_max_age.total_seconds() == 7200 and settings.sources.offline
     assert Settings.load(sources="account").sources.sources == ("account",)  # a flag wins
+
+
+def test_a_bad_docs_setting_is_refused_before_the_input_is_read(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("account_id,company_name\na1,\n")
+    code, _, err = run_cli(
+        ["run", str(bad), "--lm", "fake", "--sources", "account,docs"], capsys, monkeypatch
+    )
+    assert code == 2 and "needs --docs DIR" in err
+    assert "rejected" not in err  # refused before a row was read
