@@ -99,6 +99,8 @@ def isolated_env(
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     monkeypatch.setenv("ACCOUNTFLOW_HOME", str(home))
+    # a held store fails at once in tests (tests about waiting set their own)
+    monkeypatch.setenv("ACCOUNTFLOW_STORE_WAIT", "0")
     if not real_model:  # the real model keeps its assembled file in the user's model dir
         monkeypatch.setenv("ACCOUNTFLOW_MODEL_DIR", str(tmp_path / "models"))
     # a fresh in-memory cache per test (no cross-test hits, and no sqlite shards to create);

@@ -136,10 +136,12 @@ def _orchestrator(
     )
 
 
-def _open_store(settings: Settings) -> Store:
+def _open_store(settings: Settings, wait: bool = True) -> Store:
+    """The state dir's store; while another process holds it (the review page, for the
+    milliseconds of a request) keep trying for `settings.store_wait_s` unless `wait` is off."""
     from accountflow.store import Store
 
-    return Store(settings.db_path)
+    return Store(settings.db_path, wait_s=settings.store_wait_s if wait else 0.0)
 
 
 def _print_json(data: Any) -> None:
@@ -312,7 +314,7 @@ def runs_list(
 
     settings = _settings(home)
     try:
-        with _open_store(settings) as store:
+        with _open_store(settings, wait=False) as store:
             rows = store.list_runs(limit=limit, status=status)
     except StoreInUseError as exc:
         live = _live_snapshot(settings, exc)
@@ -844,29 +846,55 @@ def batches_show(
 
 # ---------------------------------------------------------------------------- review
 @review_app.command("list")
-def review_list(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
-    """Runs stopped after personalization, waiting for a decision."""
-    from accountflow.review import awaiting
+def review_list(
+    status: Annotated[
+        str,
+        typer.Option(
+            "--status",
+            help="awaiting (default), approved, rejected, decided (approved or rejected) or all.",
+        ),
+    ] = "awaiting",
+    batch: Annotated[str | None, typer.Option("--batch", help="Only this batch.")] = None,
+    band: Annotated[
+        str | None, typer.Option("--band", help="Only this fit band: high, medium or low.")
+    ] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The review queue: runs stopped after personalization, waiting for a decision (or,
+    with --status, the ones decided), oldest first."""
+    from accountflow.review import queue
 
     with _open_store(_settings(home)) as store:
-        rows = awaiting(store)
+        items = queue(store, status, batch, band)  # type: ignore[arg-type]
     if as_json:
-        _print_json(rows)
+        _print_json([i.model_dump(mode="json") for i in items])
         return
     from rich.table import Table
 
     table = Table(
-        "run id", "account", "company", "since (UTC)", "why", box=None, header_style="bold"
+        "run id",
+        "account",
+        "company",
+        "fit",
+        "status",
+        "since (UTC)",
+        "why",
+        box=None,
+        header_style="bold",
     )
-    for r in rows:
+    for i in items:
+        edited = sum(m.edited for m in i.messages)
         table.add_row(
-            str(r["run_id"]),
-            str(r["account_id"]),
-            str(r["company_name"] or ""),
-            f"{r['ended_at']:%m-%d %H:%M}" if r["ended_at"] else "-",
-            str(r["reason"] or ""),
+            i.run_id,
+            i.account_id,
+            i.company_name,
+            f"{i.fit_score} {i.fit_band}" if i.fit_score is not None else "-",
+            i.status + (f" ({edited} edited)" if edited else ""),
+            f"{i.since:%m-%d %H:%M}" if i.since else "-",
+            i.reason or "",
         )
-    out.print(table if rows else "Nothing awaits review.")
+    out.print(table if items else "Nothing awaits review.", highlight=False)
 
 
 @review_app.command("show")
@@ -877,11 +905,13 @@ def review_show(
 ) -> None:
     """The outreach under review, the analysis behind it, and earlier decisions."""
     from accountflow.models import AccountResult
-    from accountflow.review import history
+    from accountflow.review import history, item
 
     with _open_store(_settings(home)) as store:
         run_row = store.get_run(run_id)
         decisions = history(store, run_row["run_id"])
+        shown = item(store, run_row["run_id"])
+        edits = store.reviews.edits(run_row["run_id"])
     result = AccountResult.model_validate(run_row["result"]) if run_row.get("result") else None
     if as_json:
         _print_json(
@@ -891,6 +921,8 @@ def review_show(
                 "reason": run_row.get("error"),
                 "result": result.model_dump(mode="json") if result else None,
                 "decisions": [d.model_dump(mode="json") for d in decisions],
+                "messages": [m.model_dump(mode="json") for m in shown.messages],
+                "edits": [e.model_dump(mode="json") for e in edits],
             }
         )
         return
@@ -902,6 +934,19 @@ def review_show(
     )
     if result is not None:
         _print_result(result)
+    for m in shown.messages:
+        if m.edited:
+            out.print(
+                styled((f"{m.channel} as edited by {m.edited_by}:", "bold"), f" {m.body}"),
+                highlight=False,
+            )
+        if m.diff:
+            changed = " ".join(
+                f"[-{p.text.strip()}-]" if p.op == "del" else f"{{+{p.text.strip()}+}}"
+                for p in m.diff
+                if p.op != "same" and p.text.strip()
+            )
+            out.print(f"{m.channel} changes from the previous draft: {changed}", highlight=False)
     for d in decisions:
         regen = " (regenerate)" if d.regenerate else ""
         out.print(
@@ -917,14 +962,124 @@ ReviewerOpt = Annotated[
 
 @review_app.command("approve")
 def review_approve(
-    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    run_ids: Annotated[
+        list[str], typer.Argument(help="Run ids or unique prefixes (several: bulk approve).")
+    ],
     note: Annotated[str | None, typer.Option("--note", help="Why, for the record.")] = None,
     reviewer: ReviewerOpt = None,
     lm: LmOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Approve the outreach; the run goes on to its remaining steps."""
-    _decide(run_id, "approve", note, reviewer, False, lm, home)
+    """Approve the outreach (with the reviewer's edits); each run goes on to its remaining
+    steps. With several runs, one that cannot be approved is reported and the rest go on."""
+    if len(run_ids) == 1:
+        _decide(run_ids[0], "approve", note, reviewer, False, lm, home)
+        return
+    from accountflow.review import approve_many
+
+    settings = _settings(home, lm)
+    with _open_store(settings) as store:
+        done = approve_many(_orchestrator(settings, store), run_ids, note, reviewer)
+    failed = 0
+    for run_id, result, error in done:
+        if error:
+            failed += 1
+            say(err, "error", f"{run_id}: {error}", "red")
+        elif result is not None:
+            out.print(f"{run_id}: approved ({result.status.value}).", highlight=False)
+            failed += result.status.value not in ("succeeded", "awaiting_review")
+    if failed:
+        raise typer.Exit(1)
+
+
+ChannelOpt = Annotated[
+    str, typer.Option("--channel", help="email, linkedin, sms or call: the message to change.")
+]
+
+
+@review_app.command("edit")
+def review_edit(
+    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    channel: ChannelOpt,
+    body: Annotated[
+        str | None, typer.Option("--body", help="The whole message as it should be sent.")
+    ] = None,
+    body_file: Annotated[
+        Path | None, typer.Option("--body-file", help="Read the message from this file.")
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option("--subject", help="The email subject (email only).")
+    ] = None,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Approve the run right after the edit.")
+    ] = False,
+    reviewer: ReviewerOpt = None,
+    lm: LmOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Replace one message of a run awaiting review with your text (the draft is kept;
+    `review restore` goes back to it). The text must pass the output rules generated text
+    passes; an edit that breaks one is refused with the rule named (exit 2)."""
+    from accountflow.errors import ConfigError
+    from accountflow.review import decide, edit
+
+    if (body is None) == (body_file is None):
+        raise ConfigError("Give the new message with exactly one of --body or --body-file.")
+    if body_file is not None:
+        if not body_file.is_file():
+            raise ConfigError(f"--body-file {body_file} does not exist.")
+        body = body_file.read_text(encoding="utf-8")
+    assert body is not None
+    settings = _settings(home, lm)
+    with _open_store(settings) as store:
+        orchestrator = _orchestrator(settings, store)
+        record = edit(orchestrator, run_id, channel, body, subject, reviewer)
+        out.print(f"{record.run_id}: {record.channel} edited by {record.reviewer}.")
+        if approve:
+            result = decide(orchestrator, record.run_id, "approve", None, reviewer)
+            if result is not None:
+                _print_result(result)
+                if result.status.value not in ("succeeded", "awaiting_review"):
+                    raise typer.Exit(1)
+
+
+@review_app.command("restore")
+def review_restore(
+    run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
+    channel: ChannelOpt,
+    reviewer: ReviewerOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Go back to the generated draft of one message (the edit stays on record)."""
+    from accountflow.review import restore
+
+    with _open_store(_settings(home)) as store:
+        n = restore(store, run_id, channel, reviewer)
+    out.print(
+        f"{run_id}: {channel} restored to the draft." if n else f"{run_id}: {channel} had no edit."
+    )
+
+
+@review_app.command("serve")
+def review_serve(
+    port: Annotated[int, typer.Option("--port", help="Port on the host.")] = 8765,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", help="Address to bind (default 127.0.0.1: only this machine can open it)."
+        ),
+    ] = "127.0.0.1",
+    reviewer: ReviewerOpt = None,
+    lm: LmOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """The review queue as a local web page: approve, edit, reject, regenerate, bulk approve.
+    The page opens the store per request, so batches keep running."""
+    from accountflow.review_page import serve
+
+    settings = _settings(home, lm)
+    err.print(f"Review page on http://{host}:{port}/ (state in {settings.home}); Ctrl-C stops.")
+    serve(settings, host=host, port=port, reviewer=reviewer, lm=lm)
 
 
 @review_app.command("reject")
@@ -1005,7 +1160,7 @@ def stats(
     settings = _settings(home)
     live = None
     try:
-        with _open_store(settings) as store:
+        with _open_store(settings, wait=False) as store:
             st = compute(store, batch)
     except StoreInUseError as exc:
         live = _live_snapshot(settings, exc)

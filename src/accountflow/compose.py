@@ -18,7 +18,7 @@ from accountflow.rules import (
     mentions_company,
     mentions_name,
 )
-from accountflow.text import content_stems, overlap, split_sentences
+from accountflow.text import STOPWORDS, content_stems, overlap, split_sentences
 
 # Honorifics that stay in a greeting ("Hi Dr. Lee,"): academic and medical titles are how
 # those people are addressed. Others (Mr, Ms...) are dropped in favour of the first name.
@@ -111,9 +111,18 @@ def assemble(channel: Channel, contact: Contact, seller: SellerProfile, core: st
     core = core.strip()
     if channel in (Channel.sms, Channel.call):
         return f"{hello} {introduction(channel, seller)} {core}".rstrip()
-    if channel == Channel.linkedin:
-        return f"{hello} {core} - {sender_first(seller)}".rstrip()
+    if channel == Channel.linkedin:  # the note goes on after "Hi Ann," in one sentence
+        return f"{hello} {_after_comma(core)} - {sender_first(seller)}".rstrip()
     return f"{hello}\n\n{core}\n\nBest,\n{signature(seller)}"
+
+
+def _after_comma(core: str) -> str:
+    """`core` continuing a sentence: "Hi Ann, after the move..." (a common first word in lower
+    case; "I" and names stay as written)."""
+    first = core.split(" ", 1)[0]
+    if first[:1].isupper() and first[1:].islower() and first.lower() in STOPWORDS:
+        return core[:1].lower() + core[1:]
+    return core
 
 
 _GREETING_RE = re.compile(

@@ -51,6 +51,9 @@ class Settings(BaseModel):
     review_min_fit: int = 0  # low_confidence: review when the fit score is below this
     retry: RetryPolicy = RetryPolicy()
     sources: SourceSettings = SourceSettings()  # what research reads (`--sources`, `--docs`)
+    # seconds a command keeps trying to open a store another process holds (the review page
+    # holds it per request); `stats` and the review page never wait
+    store_wait_s: float = 10.0
 
     @classmethod
     def load(
@@ -109,6 +112,7 @@ class Settings(BaseModel):
             review_min_confidence=_number(None, "ACCOUNTFLOW_REVIEW_MIN_CONFIDENCE", 0.5),
             review_min_fit=int(_number(None, "ACCOUNTFLOW_REVIEW_MIN_FIT", 0, int)),
             retry=retry,
+            store_wait_s=max(_number(None, "ACCOUNTFLOW_STORE_WAIT", 10.0), 0.0),
         )
 
     @property

@@ -160,7 +160,8 @@ def invented_claims(message: str, evidence: str) -> tuple[int, list[str]]:
             invented.append(num)
     for word in capitalised(message):
         key = _key(word)
-        if not key or key in ALWAYS_OK or key.startswith("i'"):  # I'm, I'd, I'll, I've
+        # I'm, I'd, I'll, I've; a stopword is no name ("Hi Ann, After the move" is not a claim)
+        if not key or key in ALWAYS_OK or key in STOPWORDS or key.startswith("i'"):
             continue
         claims += 1
         parts = [p for p in re.split(r"[-'’&]", key) if p]

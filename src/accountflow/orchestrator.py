@@ -35,6 +35,7 @@ from accountflow.models import (
     Account,
     AccountAnalysis,
     AccountResult,
+    OutreachPlan,
     RunStatus,
     SellerProfile,
     StepStatus,
@@ -329,6 +330,11 @@ class Orchestrator:
         next_attempt: dict[str, int] = {}
         placeholders: set[str] = set()
         done = self._load_done(records, state, redo, next_attempt, placeholders)
+        plan = state.outputs.get("outreach")
+        if gate.approved and isinstance(plan, OutreachPlan):
+            from accountflow.review import edited_plan  # review imports this module
+
+            state.outputs["outreach"] = edited_plan(self.store, run_id, plan)
         if redo is not None:
             self.store.supersede_step(run_id, redo)
         self.store.set_run_status(run_id, RunStatus.running, self.identity(account, review))

@@ -269,6 +269,11 @@ class FakeEngine:
                 return sms[:160]
             if channel == "call":
                 return f"{hello} I'm calling about {ctx.company} and {ctx.product}. {FAKE_MARK}"
+            if "Reviewer note:" in ctx.inputs.get("feedback", ""):  # a regenerated draft
+                return (
+                    f"{hello} after another look at {ctx.company}, I think {ctx.product} could "
+                    f"help your team. Worth a short call next week? {FAKE_MARK}"
+                )
             return (
                 f"{hello} I looked at {ctx.company} and think {ctx.product} could help with "
                 f"what your team is working on. Open to a short call next week? {FAKE_MARK}"

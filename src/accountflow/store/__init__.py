@@ -30,8 +30,10 @@ class Store(RunStore):
     concerns hang off it: `store.batches`, `store.reviews`, `store.evals`, `store.programs`,
     `store.campaigns`, `store.suppressions`, `store.pages`."""
 
-    def __init__(self, path: Path | str, memory_limit: str | None = None) -> None:
-        super().__init__(path, memory_limit)
+    def __init__(
+        self, path: Path | str, memory_limit: str | None = None, wait_s: float = 0.0
+    ) -> None:
+        super().__init__(path, memory_limit, wait_s)
         self.batches = BatchStore(self)
         self.reviews = ReviewStore(self)
         self.evals = EvalStore(self)

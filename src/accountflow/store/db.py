@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -130,12 +131,14 @@ class _OnePerFile(type):
     Each open is matched by a `close()`; the connection closes with the last one."""
 
     # Returns Any so that type checkers take `Store(...)`'s type from `__init__` as usual.
-    def __call__(cls, path: Path | str, memory_limit: str | None = None) -> Any:
+    def __call__(
+        cls, path: Path | str, memory_limit: str | None = None, wait_s: float = 0.0
+    ) -> Any:
         key = Path(path).resolve()
         with _OPEN_LOCK:
             db = _OPEN.get(key)
             if db is None:
-                db = type.__call__(cls, path, memory_limit)
+                db = type.__call__(cls, path, memory_limit, wait_s)
                 _OPEN[db._key] = db
                 return db
             if type(db) is not cls:  # a `Database` and a `Store` on one file
@@ -154,9 +157,15 @@ class _OnePerFile(type):
 
 
 class Database(metaclass=_OnePerFile):
-    """One DuckDB file in the state dir, shared by everything in the process that opens it."""
+    """One DuckDB file in the state dir, shared by everything in the process that opens it.
 
-    def __init__(self, path: Path | str, memory_limit: str | None = None) -> None:
+    `wait_s`: how long to keep trying while another process holds the file (the review page
+    holds it for the milliseconds of one request; a command started then waits instead of
+    failing). 0 fails at once with "in use by PID N"."""
+
+    def __init__(
+        self, path: Path | str, memory_limit: str | None = None, wait_s: float = 0.0
+    ) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +177,7 @@ class Database(metaclass=_OnePerFile):
         self._key = self.path.resolve()
         limit = memory_limit or os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
         try:
-            self._con = duckdb.connect(str(self.path), config={"memory_limit": limit})
+            self._con = self._connect(limit, wait_s)
         except (duckdb.InvalidInputException, duckdb.ParserException) as exc:
             raise ConfigError(
                 f"{MEMORY_LIMIT_ENV}={limit!r} is not a memory size DuckDB accepts ({exc}); "
@@ -213,6 +222,17 @@ class Database(metaclass=_OnePerFile):
             raise self._write_failed(exc) from None
 
     # ------------------------------------------------------------------ lifetime
+    def _connect(self, limit: str, wait_s: float) -> duckdb.DuckDBPyConnection:
+        """Connect, retrying for up to `wait_s` seconds while another process holds the lock."""
+        deadline = time.monotonic() + max(wait_s, 0.0)
+        while True:
+            try:
+                return duckdb.connect(str(self.path), config={"memory_limit": limit})
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
+
     def close(self) -> None:
         """Give back this holder's open; the last one writes what is queued and closes."""
         with _OPEN_LOCK:

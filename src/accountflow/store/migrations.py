@@ -329,4 +329,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE batches ADD COLUMN sources VARCHAR;
         """,
     ),
+    (
+        "review_edits",
+        """
+        CREATE TABLE review_edits (
+            edit_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR NOT NULL,
+            channel VARCHAR NOT NULL,
+            subject VARCHAR,
+            body VARCHAR NOT NULL,
+            reviewer VARCHAR NOT NULL,
+            edited_at TIMESTAMP NOT NULL,
+            restored_at TIMESTAMP,
+            restored_by VARCHAR
+        );
+        """,
+    ),
 ]

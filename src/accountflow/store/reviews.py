@@ -11,7 +11,40 @@ from accountflow.models import RunStatus
 from accountflow.store.db import Database
 
 Decision = Literal["approve", "reject"]
+QueueStatus = Literal["awaiting", "approved", "rejected", "decided", "all"]
+QUEUE_STATUSES: tuple[str, ...] = ("awaiting", "approved", "rejected", "decided", "all")
 _COLUMNS = ["review_id", "run_id", "decision", "note", "reviewer", "regenerate", "decided_at"]
+_EDIT_COLUMNS = [
+    "edit_id",
+    "run_id",
+    "channel",
+    "subject",
+    "body",
+    "reviewer",
+    "edited_at",
+    "restored_at",
+    "restored_by",
+]
+# the latest decision per run, joined onto runs for the review queue
+_QUEUE = """
+    WITH last AS (
+        SELECT run_id, decision, note, reviewer, regenerate, decided_at,
+               row_number() OVER (PARTITION BY run_id ORDER BY decided_at DESC) AS n
+        FROM reviews
+    )
+    SELECT r.run_id, r.account_id, r.company_name, r.status, r.batch, r.started_at,
+           r.ended_at, r.error AS reason, r.model, r.program_version, r.input, r.result,
+           l.decision AS last_decision, l.note AS last_note, l.reviewer AS last_reviewer,
+           l.regenerate AS last_regenerate, l.decided_at AS last_decided_at
+    FROM runs r LEFT JOIN last l ON l.run_id = r.run_id AND l.n = 1
+"""
+_QUEUE_WHERE = {
+    "awaiting": "r.status = 'awaiting_review'",
+    "approved": "r.status <> 'awaiting_review' AND l.decision = 'approve'",
+    "rejected": "r.status = 'rejected' AND l.decision = 'reject'",
+    "decided": "r.status <> 'awaiting_review' AND l.decision IS NOT NULL",
+    "all": "(r.status = 'awaiting_review' OR l.decision IS NOT NULL)",
+}
 
 
 class ReviewRecord(BaseModel):
@@ -22,6 +55,22 @@ class ReviewRecord(BaseModel):
     reviewer: str
     regenerate: bool = False
     decided_at: datetime
+
+
+class EditRecord(BaseModel):
+    """A reviewer's text for one channel's message, replacing the draft while it is current.
+    The draft itself stays on the personalization step's record; `restored_at` set means the
+    reviewer went back to it."""
+
+    edit_id: str
+    run_id: str
+    channel: str
+    subject: str | None = None
+    body: str
+    reviewer: str
+    edited_at: datetime
+    restored_at: datetime | None = None
+    restored_by: str | None = None
 
 
 class ReviewStore:
@@ -37,6 +86,54 @@ class ReviewStore:
             "model FROM runs WHERE status = ? ORDER BY started_at",
             [RunStatus.awaiting_review.value],
         )
+
+    def queue(
+        self, status: QueueStatus = "awaiting", batch: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Runs for the review page and `review list`: those awaiting review, or decided
+        (`approved`, `rejected`, `decided`, `all`), oldest first, with the latest decision."""
+        where = [_QUEUE_WHERE[status]]
+        params: list[Any] = []
+        if batch:
+            where.append("r.batch = ?")
+            params.append(batch)
+        return self.db.query(
+            f"{_QUEUE} WHERE {' AND '.join(where)} ORDER BY r.started_at, r.run_id", params
+        )
+
+    def add_edit(self, edit: EditRecord) -> None:
+        data = edit.model_dump()
+        self.db.execute(
+            f"INSERT INTO review_edits ({', '.join(_EDIT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in _EDIT_COLUMNS)})",
+            [data[c] for c in _EDIT_COLUMNS],
+        )
+
+    def restore(self, run_id: str, channel: str, reviewer: str, at: datetime) -> int:
+        """Mark the run's open edits of a channel restored; returns how many were open."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT count(*) FROM review_edits WHERE run_id = ? AND channel = ? "
+                "AND restored_at IS NULL",
+                [run_id, channel],
+            )
+            row = cur.fetchone()
+            open_edits = int(row[0]) if row else 0
+            cur.execute(
+                "UPDATE review_edits SET restored_at = ?, restored_by = ? "
+                "WHERE run_id = ? AND channel = ? AND restored_at IS NULL",
+                [at, reviewer, run_id, channel],
+            )
+        return open_edits
+
+    def edits(self, run_id: str) -> list[EditRecord]:
+        """Every edit of a run, oldest first (restored ones included: the audit trail)."""
+        rows = self.db.query(
+            f"SELECT {', '.join(_EDIT_COLUMNS)} FROM review_edits WHERE run_id = ? "
+            "ORDER BY edited_at, edit_id",
+            [run_id],
+        )
+        return [EditRecord(**r) for r in rows]
 
     def history(self, run_id: str) -> list[ReviewRecord]:
         rows = self.db.query(

@@ -25,8 +25,10 @@ from accountflow.store.records import (
 class RunStore(Database):
     """The run and step tables; writes go through the write-behind queue when it is on."""
 
-    def __init__(self, path: Path | str, memory_limit: str | None = None) -> None:
-        super().__init__(path, memory_limit)
+    def __init__(
+        self, path: Path | str, memory_limit: str | None = None, wait_s: float = 0.0
+    ) -> None:
+        super().__init__(path, memory_limit, wait_s)
         self._recover_interrupted()
 
     def _recover_interrupted(self) -> None:
