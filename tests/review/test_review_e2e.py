@@ -141,6 +141,7 @@ def test_review_in_a_real_browser(
         assert [d.decision for d in store.reviews.history(crest_id)] == ["reject", "approve"]
 
     code, _, err = run_cli([*queue_home["args"], "--batch", BATCH, "--quiet"], capsys, monkeypatch)
+    assert code == 0, err
     rows = {
         r["company_name"]: r
         for r in map(json.loads, queue_home["out"].read_text().split("\n")[:-1])
