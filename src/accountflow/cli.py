@@ -1098,12 +1098,20 @@ def review_reject(
             help="Rewrite the outreach with the note as feedback, then review again.",
         ),
     ] = False,
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel",
+            help="With --regenerate: rewrite only this message (email, linkedin, sms or call).",
+        ),
+    ] = None,
     reviewer: ReviewerOpt = None,
     lm: LmOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Reject the outreach (the run ends `rejected`), or regenerate it from your note."""
-    _decide(run_id, "reject", note, reviewer, regenerate, lm, home)
+    """Reject the outreach (the run ends `rejected`), or regenerate it (or one message of
+    it) from your note."""
+    _decide(run_id, "reject", note, reviewer, regenerate, lm, home, channel)
 
 
 def _decide(
@@ -1114,6 +1122,7 @@ def _decide(
     regenerate: bool,
     lm: str | None,
     home: Path | None,
+    channel: str | None = None,
 ) -> None:
     from accountflow.review import decide, record_decision
 
@@ -1121,10 +1130,18 @@ def _decide(
     with _open_store(settings) as store:
         if decision == "reject" and not regenerate:  # ends the run: no model is loaded
             result = None
-            run_id = record_decision(store, run_id, "reject", note, reviewer)
+            run_id = record_decision(store, run_id, "reject", note, reviewer, False, channel)
         else:
             orchestrator = _orchestrator(settings, store)
-            result = decide(orchestrator, run_id, decision, note, reviewer, regenerate)  # type: ignore[arg-type]
+            result = decide(
+                orchestrator,
+                run_id,
+                decision,  # type: ignore[arg-type]
+                note,
+                reviewer,
+                regenerate,
+                channel,
+            )
     if result is None:
         out.print(f"{run_id}: rejected.", highlight=False)
         return

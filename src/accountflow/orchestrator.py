@@ -35,6 +35,7 @@ from accountflow.models import (
     Account,
     AccountAnalysis,
     AccountResult,
+    Channel,
     OutreachPlan,
     RunStatus,
     SellerProfile,
@@ -144,6 +145,7 @@ class _Gate:
     redo: bool = False  # a reviewer asked for the current output to be rewritten
     regenerated: bool = False  # the output is (being) rewritten on request: back to review
     note: str | None = None  # the reviewer's note, feedback for the rewrite
+    channel: str | None = None  # rewrite only this channel's message (None: the whole output)
 
 
 class Orchestrator:
@@ -327,6 +329,19 @@ class Orchestrator:
             gather=self.gatherer,
         )
         redo = gate.step if gate.redo else None
+        if gate.regenerated and gate.channel and not gate.approved:
+            # one message rewritten, the others kept: from the draft the reviewer saw (already
+            # superseded when a rewrite crashed before it was recorded)
+            drafts = [
+                r
+                for r in records
+                if r.step == gate.step
+                and r.status in (StepStatus.succeeded, StepStatus.superseded)
+                and r.output
+            ]
+            if drafts:
+                state.previous = OutreachPlan.model_validate(drafts[-1].output)
+                state.redo_channel = Channel(gate.channel)
         next_attempt: dict[str, int] = {}
         placeholders: set[str] = set()
         done = self._load_done(records, state, redo, next_attempt, placeholders)
@@ -368,7 +383,13 @@ class Orchestrator:
             return _Gate(step=gated, approved=about_current)
         if not last.regenerate:
             return _Gate(step=gated, rejected=True)
-        return _Gate(step=gated, redo=about_current, regenerated=True, note=last.note)
+        return _Gate(
+            step=gated,
+            redo=about_current,
+            regenerated=True,
+            note=last.note,
+            channel=last.channel,
+        )
 
     def touch(
         self,

@@ -302,7 +302,7 @@ def _item(store: Store, row: dict[str, Any]) -> ReviewItem:
                 edited_at=e.edited_at if e else None,
                 cites=_cites(f"{subject or ''} {body}", facts, str(row.get("company_name") or "")),
                 previous_body=before.body if before else None,
-                diff=word_diff(before.body, m.body) if before else [],
+                diff=word_diff(before.body, m.body) if before and before.body != m.body else [],
             )
         )
     recipient = plan.contact_name if plan else ""
@@ -435,11 +435,15 @@ def decide(
     note: str | None = None,
     reviewer: str | None = None,
     regenerate: bool = False,
+    channel: str | None = None,
 ) -> AccountResult | None:
     """Approve (the run goes on to its remaining steps with the reviewer's edits), reject (the
     run ends `rejected`), or reject with regenerate (personalization runs again with the note
-    as feedback, then the run returns to review). Returns the run's new result when steps ran."""
-    run_id = record_decision(orchestrator.store, run_id, decision, note, reviewer, regenerate)
+    as feedback, only `channel`'s message when given, then the run returns to review).
+    Returns the run's new result when steps ran."""
+    run_id = record_decision(
+        orchestrator.store, run_id, decision, note, reviewer, regenerate, channel
+    )
     if decision == "approve" or regenerate:  # the run goes on from the recorded decision
         return orchestrator.continue_run(run_id)
     return None
@@ -471,15 +475,20 @@ def record_decision(
     note: str | None = None,
     reviewer: str | None = None,
     regenerate: bool = False,
+    channel: str | None = None,
 ) -> str:
     """Check and record a decision; returns the full run id. A plain rejection ends the run
     here, so it needs no model (approve and regenerate go on through `decide`)."""
     run = _awaiting_run(store, run_id)
     run_id = str(run["run_id"])
     if decision == "reject" and not (note or "").strip():
-        raise ConfigError("A rejection needs --note saying what is wrong with the outreach.")
+        raise ConfigError("A rejection needs a note saying what is wrong with the outreach.")
     if regenerate and decision != "reject":
         raise ConfigError("--regenerate goes with reject: it rewrites the outreach from the note.")
+    if channel is not None:
+        if not regenerate:
+            raise ConfigError("--channel goes with --regenerate: it names the message to rewrite.")
+        channel = _channel(channel).value
     store.reviews.record(
         ReviewRecord(
             review_id="rev_" + uuid.uuid4().hex[:12],
@@ -489,6 +498,7 @@ def record_decision(
             reviewer=reviewer or default_reviewer(),
             regenerate=regenerate,
             decided_at=utcnow(),
+            channel=channel,
         ),
         end_run=f"rejected in review: {note}" if decision == "reject" and not regenerate else None,
     )

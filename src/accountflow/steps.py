@@ -55,6 +55,10 @@ class RunState:
     # research step, whose record keeps what it returned (`material`)
     gather: Callable[[Account], ResearchMaterial] | None = None
     material: ResearchMaterial | None = None
+    # a reviewer's "regenerate this message": the draft being rewritten and the one channel to
+    # write again (the other messages are kept as they are)
+    previous: OutreachPlan | None = None
+    redo_channel: Channel | None = None
 
     def get(self, name: str) -> Any:
         return self.outputs.get(name)
@@ -209,6 +213,18 @@ def _personalization_skip(state: RunState) -> str | None:
 def _personalization(module: Personalizer, state: RunState) -> StepOutput:
     contact = state.account.primary_contact
     assert contact is not None  # the skip rule ran first
+    previous, channel = state.previous, state.redo_channel
+    if previous is not None and channel is not None and previous.message(channel) is not None:
+        message, retries = module.write(
+            channel,
+            state.account,
+            contact,
+            state.require("analysis"),
+            state.seller,
+            note=state.note,
+        )
+        messages = [message if m.channel == channel else m for m in previous.messages]
+        return StepOutput(previous.model_copy(update={"messages": messages}), retries)
     pred = module(
         account=state.account,
         contact=contact,
@@ -228,6 +244,8 @@ def _personalization_input(state: RunState) -> dict[str, Any]:
     }
     if state.note:
         data["reviewer_note"] = state.note
+    if state.redo_channel is not None and state.previous is not None:
+        data["regenerated_channel"] = state.redo_channel.value
     return data
 
 

@@ -166,3 +166,72 @@ def test_word_diff_marks_words_and_keeps_both_sides() -> None:
     assert "".join(p.text for p in parts if p.op != "add") == old
     assert "".join(p.text for p in parts if p.op != "del") == new
     assert any(p.op == "add" and "cutover" in p.text for p in parts)
+
+
+def _messages(home: Path, run_id: str) -> dict[str, str]:
+    with Store(home / "accountflow.duckdb") as store:
+        return {m.channel: m.body for m in item(store, run_id).messages}
+
+
+def test_regenerate_one_message_keeps_the_others(queue_home: dict, capsys, monkeypatch) -> None:
+    home = queue_home["home"]
+    run_id = _ids(home)[0]
+    before = _messages(home, run_id)
+    code, _, err = run_cli(
+        ["review", "reject", run_id, "--note", "Warmer", "--regenerate", "--channel", "email"]
+        + ["--lm", "fake"],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    after = _messages(home, run_id)
+    assert "another look" in after["email"] and after["email"] != before["email"]
+    assert {c: after[c] for c in ("linkedin", "sms", "call")} == {
+        c: before[c] for c in ("linkedin", "sms", "call")
+    }
+    with Store(home / "accountflow.duckdb") as store:
+        shown = item(store, run_id)
+        assert [m.channel for m in shown.messages if m.diff] == ["email"]
+        assert store.get_run(run_id)["status"] == "awaiting_review"
+        (redo,) = [
+            s for s in store.get_steps(run_id) if s.step == "personalization" and s.attempt == 2
+        ]
+        assert redo.input["regenerated_channel"] == "email"
+        assert store.reviews.history(run_id)[-1].channel == "email"
+    code, _, err = run_cli(
+        ["review", "reject", run_id, "--note", "x", "--channel", "email"], capsys, monkeypatch
+    )
+    assert code == 2 and "--channel goes with --regenerate" in err
+
+
+def test_a_crash_while_one_message_is_rewritten_resumes_from_the_draft_seen(
+    queue_home: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accountflow.modules import Personalizer
+    from accountflow.review import decide
+
+    home = queue_home["home"]
+    run_id = _ids(home)[0]
+    before = _messages(home, run_id)
+    settings = Settings.load(lm="fake")
+    with Store(settings.db_path) as store:
+        orchestrator = Orchestrator.from_settings(settings, store)
+        real_write = Personalizer.write
+
+        def crash(*args: object, **kwargs: object) -> object:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(Personalizer, "write", crash)
+        with pytest.raises(KeyboardInterrupt):
+            decide(orchestrator, run_id, "reject", "Warmer", "sue", True, "email")
+        monkeypatch.setattr(Personalizer, "write", real_write)
+        store.execute("UPDATE runs SET pid = 0 WHERE run_id = ?", [run_id])  # as after kill -9
+    with Store(settings.db_path) as store:  # reopened: the run is marked interrupted
+        orchestrator = Orchestrator.from_settings(settings, store)
+        result = orchestrator.continue_run(run_id)
+        assert result.status.value == "awaiting_review"
+    after = _messages(home, run_id)
+    assert "another look" in after["email"]
+    assert {c: after[c] for c in ("linkedin", "sms", "call")} == {
+        c: before[c] for c in ("linkedin", "sms", "call")
+    }

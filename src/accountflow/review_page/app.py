@@ -233,6 +233,7 @@ def create_app(
                         form.get("note"),
                         page.reviewer,
                         regenerate=True,
+                        channel=form.get("channel") or None,
                     )
                 else:
                     service.record_decision(
@@ -241,7 +242,8 @@ def create_app(
             except AccountflowError as exc:
                 return _back(form, run_id, err=str(exc))
         if regenerate:
-            return _back(form, run_id, msg=f"{run_id}: regenerated from your note; review it.")
+            what = f"the {form['channel']} message" if form.get("channel") else "the outreach"
+            return _back(form, run_id, msg=f"{run_id}: {what} regenerated from your note.")
         return _back(form, form.get("next") or None, msg=f"{run_id}: rejected.")
 
     @app.post("/runs/{run_id}/edit")

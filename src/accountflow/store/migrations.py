@@ -345,4 +345,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "review_channel",
+        """
+        ALTER TABLE reviews ADD COLUMN channel VARCHAR;
+        """,
+    ),
 ]

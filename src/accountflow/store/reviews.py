@@ -13,7 +13,16 @@ from accountflow.store.db import Database
 Decision = Literal["approve", "reject"]
 QueueStatus = Literal["awaiting", "approved", "rejected", "decided", "all"]
 QUEUE_STATUSES: tuple[str, ...] = ("awaiting", "approved", "rejected", "decided", "all")
-_COLUMNS = ["review_id", "run_id", "decision", "note", "reviewer", "regenerate", "decided_at"]
+_COLUMNS = [
+    "review_id",
+    "run_id",
+    "decision",
+    "note",
+    "reviewer",
+    "regenerate",
+    "decided_at",
+    "channel",
+]
 _EDIT_COLUMNS = [
     "edit_id",
     "run_id",
@@ -55,6 +64,7 @@ class ReviewRecord(BaseModel):
     reviewer: str
     regenerate: bool = False
     decided_at: datetime
+    channel: str | None = None  # regenerate only this channel's message (None: all of them)
 
 
 class EditRecord(BaseModel):
