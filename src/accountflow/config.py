@@ -38,6 +38,14 @@ def _number(flag: object, env: str, default: float, kind: type = float) -> float
         raise ConfigError(f"{env} must be {what}, got {raw!r}.") from None
 
 
+def _limit(flag: int | None, env: str) -> int | None:
+    """A per-minute cap from a flag or the environment; unset or 0 means none."""
+    value = int(_number(flag, env, 0, int))
+    if value < 0:
+        raise ConfigError(f"{env} must be 0 (no cap) or a positive number per minute.")
+    return value or None
+
+
 class Settings(BaseModel):
     """Resolved settings; paths under `home` are where all state lives."""
 
@@ -54,6 +62,9 @@ class Settings(BaseModel):
     # seconds a command keeps trying to open a store another process holds (the review page
     # holds it per request); `stats` and the review page never wait
     store_wait_s: float = 10.0
+    # requests / tokens per minute for the whole job (None: no cap); Spark splits them
+    rpm: int | None = None
+    tpm: int | None = None
 
     @classmethod
     def load(
@@ -70,6 +81,8 @@ class Settings(BaseModel):
         docs: str | Path | None = None,
         web_max_age: str | None = None,
         offline: bool | None = None,
+        rpm: int | None = None,
+        tpm: int | None = None,
     ) -> Settings:
         seller_path = _pick(seller, "ACCOUNTFLOW_SELLER", None)
         mode = str(_pick(review, "ACCOUNTFLOW_REVIEW", "never"))
@@ -113,6 +126,8 @@ class Settings(BaseModel):
             review_min_fit=int(_number(None, "ACCOUNTFLOW_REVIEW_MIN_FIT", 0, int)),
             retry=retry,
             store_wait_s=max(_number(None, "ACCOUNTFLOW_STORE_WAIT", 10.0), 0.0),
+            rpm=_limit(rpm, "ACCOUNTFLOW_RPM"),
+            tpm=_limit(tpm, "ACCOUNTFLOW_TPM"),
         )
 
     @property

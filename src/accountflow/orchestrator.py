@@ -88,7 +88,12 @@ def lm_for(settings: Settings, lm: dspy.BaseLM | str | None = None) -> dspy.Base
     use_cache_dir(settings.cache_dir)
     if isinstance(lm, dspy.BaseLM):
         return lm
-    return build_lm(lm or settings.lm, settings.api_base, timeout_s=settings.retry.step_timeout_s)
+    built = build_lm(lm or settings.lm, settings.api_base, timeout_s=settings.retry.step_timeout_s)
+    if settings.rpm or settings.tpm:  # one budget for every thread and copy of this model
+        from accountflow.lm.limits import RateLimiter
+
+        built.limiter = RateLimiter(settings.rpm, settings.tpm)
+    return built
 
 
 class ReviewPolicy:

@@ -187,6 +187,9 @@ class UsageCallback(BaseCallback):
         return self  # shared by every LM and every copy DSPy makes of one
 
     def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        limiter = getattr(instance, "limiter", None)  # lm/limits.py: RPM/TPM cap, if set
+        if limiter is not None:
+            limiter.acquire()
         tracker = _CallTracker(dspy.settings.usage_tracker)
         scope = dspy.context(usage_tracker=tracker)
         scope.__enter__()  # left in on_lm_end, which DSPy runs in this same context
@@ -204,6 +207,9 @@ class UsageCallback(BaseCallback):
             return
         call.scope.__exit__(None, None, None)
         measured = self.measure(call, failed=exception is not None)
+        limiter = getattr(call.lm, "limiter", None)
+        if limiter is not None:
+            limiter.spent(measured.prompt_tokens + measured.completion_tokens, measured.cache_hit)
         usage = _collector.get()
         if usage is not None:
             usage.add(measured)

@@ -175,6 +175,49 @@ class RunStore(Database):
     def update_step(self, record: StepRecord) -> None:
         self._write_steps([record], insert=False)
 
+    def merge_records(
+        self, runs: Sequence[dict[str, Any]], steps: Sequence[dict[str, Any]]
+    ) -> tuple[int, int]:
+        """Runs and step records made elsewhere (Spark partitions), upserted by their ids in
+        one transaction: merging the same records twice, or a retried task's copy of them,
+        leaves one row each. Returns (runs, steps) merged."""
+        from datetime import datetime
+
+        from accountflow.store.db import RUN_COLUMNS, _arrow_table
+
+        def when(value: Any) -> Any:
+            return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+        latest = {str(r["run_id"]): r for r in runs}
+        rows = [
+            [
+                when(r.get(c))
+                if c in ("started_at", "ended_at")
+                else to_json(r.get(c))
+                if c in ("input", "result")
+                else r.get(c)
+                for c in RUN_COLUMNS
+            ]
+            for r in latest.values()
+        ]
+        records = [StepRecord.model_validate(s) for s in steps]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in RUN_COLUMNS if c != "run_id")
+        table = _arrow_table(RUN_COLUMNS, rows)
+        with self._begin() as cur:
+            if rows:
+                cur.register("merged_runs", table)
+                try:
+                    cur.execute(
+                        f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) "
+                        f"SELECT {', '.join(RUN_COLUMNS)} FROM merged_runs "
+                        f"ON CONFLICT (run_id) DO UPDATE SET {updates}"
+                    )
+                finally:
+                    cur.unregister("merged_runs")
+            if records:
+                self._upsert_with(cur, records)
+        return len(rows), len({r.step_id for r in records})
+
     def supersede_step(self, run_id: str, step: str) -> None:
         """A reviewer asked for a step to be redone: its succeeded output stops counting."""
         self.execute(
