@@ -467,6 +467,42 @@ def score(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary (or the estimate) as JSON on stdout.")
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="threads (default: this process) or spark (DataFrame partitions; --out is a "
+            "Parquet dir).",
+        ),
+    ] = "threads",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master for --engine spark (default local[2]; env "
+            "ACCOUNTFLOW_SPARK_MASTER).",
+        ),
+    ] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option("--partitions", min=1, help="Spark partitions (default: the task slots)."),
+    ] = None,
+    rpm: Annotated[
+        int | None,
+        typer.Option(
+            "--rpm",
+            min=0,
+            help="Cap on LM requests per minute for the whole job (env ACCOUNTFLOW_RPM).",
+        ),
+    ] = None,
+    tpm: Annotated[
+        int | None,
+        typer.Option(
+            "--tpm",
+            min=0,
+            help="Cap on LM tokens per minute for the whole job (env ACCOUNTFLOW_TPM).",
+        ),
+    ] = None,
     home: HomeOpt = None,
 ) -> None:
     """Score an account list: fit, pain points and outreach per account, written as they finish.
@@ -474,6 +510,31 @@ def score(
     Exit codes: 0 all succeeded, 1 some failed or were rejected, 2 usage or configuration error,
     3 budget reached, 130 interrupted (re-run the same command to resume)."""
     settings = _settings(home, lm, api_base, seller, review, (sources, docs, web_max_age, offline))
+    if rpm is not None or tpm is not None:
+        from accountflow.config import Settings
+
+        limits = Settings.load(home=settings.home, rpm=rpm, tpm=tpm)
+        settings = settings.model_copy(update={"rpm": limits.rpm, "tpm": limits.tpm})
+    if engine not in ("threads", "spark"):
+        from accountflow.errors import ConfigError
+
+        raise ConfigError(f"--engine {engine!r} is unknown; use threads or spark.")
+    if engine == "spark":
+        _score_spark(
+            settings,
+            input,
+            out,
+            contacts,
+            batch,
+            limit,
+            program,
+            spark_master,
+            partitions,
+            concurrency,
+            as_json,
+            quiet,
+        )
+        return
     if dry_run:
         _dry_run(settings, input, contacts, limit, as_json)
         return
@@ -547,6 +608,63 @@ def _score(
         _print_sources(orchestrator)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
+
+
+def _score_spark(
+    settings: Settings,
+    input: Path,
+    out: Path,
+    contacts: Path | None,
+    batch: str | None,
+    limit: int | None,
+    program: str | None,
+    master: str | None,
+    partitions: int | None,
+    threads: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """`score --engine spark`: the file read and validated here as in-process (rejected rows
+    recorded), the accounts scored in Spark partitions, the records merged into the store."""
+    import os
+
+    from accountflow import spark as engine
+    from accountflow.batch import default_batch_name
+    from accountflow.io import load_accounts
+
+    loaded = load_accounts(input, contacts)
+    accounts = loaded.accounts[:limit] if limit else loaded.accounts
+    name = batch or default_batch_name(input)
+    master = master or os.environ.get("ACCOUNTFLOW_SPARK_MASTER") or "local[2]"
+    if not quiet and not as_json:
+        err.print(
+            f"Scoring {len(accounts)} account(s) on Spark {master} with {settings.lm}; "
+            f"results in {out}/",
+            highlight=False,
+        )
+    spark = engine.session(master)
+    slots = int(spark.sparkContext.defaultParallelism)
+    frame = engine.accounts_frame(spark, accounts, partitions or slots)
+    with _open_store(settings) as store:
+        store.add_rejections(str(input), loaded.rejected, batch=name)
+        result = engine.score(
+            frame, out, settings, store, batch=name, program=program, threads=threads or 4
+        )
+    rejected = len(loaded.rejected)
+    if as_json:
+        _print_json({**result.model_dump(mode="json"), "rejected_rows": rejected})
+    elif not quiet:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(result.by_status.items()))
+        err.print(
+            f"{result.accounts} account(s) in {result.partitions} partition(s): {counts}; "
+            f"{rejected} row(s) rejected; {result.runs_merged} runs and {result.steps_merged} "
+            f"step records merged into {settings.db_path}",
+            highlight=False,
+        )
+    failed = result.accounts - result.by_status.get("succeeded", 0)
+    failed -= result.by_status.get("awaiting_review", 0)
+    if failed or rejected:
+        raise typer.Exit(1)
 
 
 def _dry_run(

@@ -78,6 +78,8 @@ class SparkJob(BaseModel):
     threads: int = Field(default=4, ge=1, le=64)
     rpm_share: int | None = None
     tpm_share: int | None = None
+    # tests: a marker dir (from ACCOUNTFLOW_SPARK_FAIL_ONCE on the driver); see `_maybe_fail`
+    fail_once: str | None = None
 
 
 class SparkScore(BaseModel):
@@ -144,6 +146,7 @@ def build_job(
         threads=threads,
         rpm_share=share.rpm,
         tpm_share=share.tpm,
+        fail_once=os.environ.get(FAIL_ONCE_ENV) or None,
     )
 
 
@@ -160,10 +163,9 @@ def _account(raw: str) -> Account:
     return Account.model_validate({k: v for k, v in data.items() if v is not None})
 
 
-def _maybe_fail(partition: int, attempt: int, done: int) -> None:
-    """Test hook: with ACCOUNTFLOW_SPARK_FAIL_ONCE=DIR, partition 0's first attempt dies after
-    its first account (the marker file makes it once per job)."""
-    marker_dir = os.environ.get(FAIL_ONCE_ENV)
+def _maybe_fail(marker_dir: str | None, partition: int, attempt: int, done: int) -> None:
+    """Test hook: with ACCOUNTFLOW_SPARK_FAIL_ONCE=DIR set on the driver, partition 0's first
+    attempt dies after its first account (the marker file makes it once per job)."""
     if not marker_dir or partition != 0 or attempt != 0 or done != 1:
         return
     marker = Path(marker_dir) / "failed-once"
@@ -214,7 +216,7 @@ def run_accounts(
                 for row in pool.map(lambda raw: _one(orchestrator, store, raw, flatten), raws):
                     rows.append(row)
                     done += 1
-                    _maybe_fail(partition, attempt, done)
+                    _maybe_fail(job.fail_once, partition, attempt, done)
             yield pd.DataFrame(rows, columns=[*output_columns(), *RECORD_COLUMNS])
     finally:
         store.close()
@@ -262,16 +264,23 @@ def session(master: str = "local[2]", app: str = "accountflow") -> SparkSession:
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    import warnings
+
     from pyspark.sql import SparkSession
 
-    return (
+    # PySpark 4 warns on every pandas conversion that it has not certified pandas 3 yet
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    spark = (
         SparkSession.builder.master(master)
         .appName(app)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .getOrCreate()
     )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
 
 
 def accounts_frame(spark: SparkSession, accounts: Sequence[Account], partitions: int) -> DataFrame:
@@ -343,30 +352,30 @@ def merge_staged(
     files = str(staging / "*.parquet")
     con = duckdb.connect()
     try:
+        # one row per account run: a duplicate attempt's copy (same stable run id) counts once
+        con.execute(
+            f"CREATE TEMP VIEW staged AS SELECT * FROM read_parquet('{_sql_path(Path(files))}') "
+            "QUALIFY row_number() OVER (PARTITION BY coalesce(run_id, 'account:' || account_id) "
+            "ORDER BY run_id) = 1"
+        )
         columns = ", ".join(f'"{c}"' for c in output_columns())
         if out.exists():
             shutil.rmtree(out)
         con.execute(
-            f"COPY (SELECT {columns} FROM read_parquet(?) ORDER BY account_id) "
-            f"TO '{_sql_path(out)}' (FORMAT parquet, PARTITION_BY (status), OVERWRITE_OR_IGNORE)",
-            [files],
+            f"COPY (SELECT {columns} FROM staged ORDER BY account_id) "
+            f"TO '{_sql_path(out)}' (FORMAT parquet, PARTITION_BY (status), OVERWRITE_OR_IGNORE)"
         )
-        counts = dict(
-            con.execute(
-                "SELECT status, count(*) FROM read_parquet(?) GROUP BY status", [files]
-            ).fetchall()
-        )
+        counts = dict(con.execute("SELECT status, count(*) FROM staged GROUP BY status").fetchall())
         runs = [
             json.loads(r[0])
             for r in con.execute(
-                "SELECT run_record FROM read_parquet(?) WHERE run_record IS NOT NULL", [files]
+                "SELECT run_record FROM staged WHERE run_record IS NOT NULL"
             ).fetchall()
         ]
         steps = [
             step
             for (text,) in con.execute(
-                "SELECT step_records FROM read_parquet(?) WHERE step_records IS NOT NULL",
-                [files],
+                "SELECT step_records FROM staged WHERE step_records IS NOT NULL"
             ).fetchall()
             for step in json.loads(text)
         ]
@@ -433,7 +442,13 @@ class _Pyfunc:
                 frame = pd.DataFrame({"account_json": input_json(model_input)})
                 parts = list(run_accounts(self.job, iter([frame])))
                 out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-                return out.drop(columns=list(RECORD_COLUMNS), errors="ignore")
+                out = out.drop(columns=list(RECORD_COLUMNS), errors="ignore")
+                # missing text as "": spark_udf writes a missing string field as "None"/"nan"
+                numbers = _INT_COLUMNS | _LONG_COLUMNS | _FLOAT_COLUMNS
+                for column in out.columns:
+                    if column not in numbers:
+                        out[column] = out[column].astype(object).where(out[column].notna(), "")
+                return out
 
         return AccountflowModel
 
