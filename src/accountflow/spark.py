@@ -63,6 +63,7 @@ RECORD_COLUMNS = ("run_record", "step_records")
 _INT_COLUMNS = {"fit_score", "lm_calls", "cache_hits", "prompt_tokens", "completion_tokens"}
 _FLOAT_COLUMNS = {"cost_usd"}
 _LONG_COLUMNS = {"latency_ms"}
+MERGE_CHUNK = 100  # account runs per merge transaction
 FAIL_ONCE_ENV = "ACCOUNTFLOW_SPARK_FAIL_ONCE"  # tests: a marker dir; see `_maybe_fail`
 
 
@@ -366,22 +367,20 @@ def merge_staged(
             f"TO '{_sql_path(out)}' (FORMAT parquet, PARTITION_BY (status), OVERWRITE_OR_IGNORE)"
         )
         counts = dict(con.execute("SELECT status, count(*) FROM staged GROUP BY status").fetchall())
-        runs = [
-            json.loads(r[0])
-            for r in con.execute(
-                "SELECT run_record FROM staged WHERE run_record IS NOT NULL"
-            ).fetchall()
-        ]
-        steps = [
-            step
-            for (text,) in con.execute(
-                "SELECT step_records FROM staged WHERE step_records IS NOT NULL"
-            ).fetchall()
-            for step in json.loads(text)
-        ]
+        # merged in chunks (each its own idempotent upsert), so neither the driver's memory nor
+        # the store's transaction grows with the number of accounts
+        merged_runs = merged_steps = 0
+        cur = con.execute(
+            "SELECT run_record, step_records FROM staged WHERE run_record IS NOT NULL"
+        )
+        while chunk := cur.fetchmany(MERGE_CHUNK):
+            runs = [json.loads(run) for run, _ in chunk]
+            steps = [step for _, text in chunk for step in json.loads(text or "[]")]
+            n_runs, n_steps = store.merge_records(runs, steps)
+            merged_runs += n_runs
+            merged_steps += n_steps
     finally:
         con.close()
-    merged_runs, merged_steps = store.merge_records(runs, steps)
     now = utcnow()
     store.batches.record(
         BatchRecord(

@@ -51,6 +51,9 @@ def write_accounts(path: Path, n: int) -> Path:
         for i in range(n):
             row = dict(demo[i % len(demo)])
             row["account_id"] = f"{row['account_id']}-{i:04d}"
+            # each row its own text, so no answer comes from the LM cache (cache hits, tokens
+            # and cost would then depend on the order the accounts ran in)
+            row["description"] = f"{row.get('description') or ''} List row {i}.".strip()
             f.write(json.dumps(row) + "\n")
     return path
 
