@@ -105,7 +105,9 @@ def test_review_in_a_real_browser(
 
         # reject Crestmed with a note and regenerate: it comes back with a word diff
         crest = page.locator("article.item").filter(has_text="Crestmed")
-        crest.locator("form.reject-form input[name=note]").fill("Lead with their reporting deadline")
+        crest.locator("form.reject-form input[name=note]").fill(
+            "Lead with their reporting deadline"
+        )
         crest.locator("button.regenerate").click()
         expect(page.locator(".flash.ok")).to_contain_text("regenerated")
         crest = page.locator("article.item").filter(has_text="Crestmed")

@@ -178,8 +178,10 @@ def test_regenerate_one_message_keeps_the_others(queue_home: dict, capsys, monke
     run_id = _ids(home)[0]
     before = _messages(home, run_id)
     code, _, err = run_cli(
-        ["review", "reject", run_id, "--note", "Warmer", "--regenerate", "--channel", "email"]
-        + ["--lm", "fake"],
+        [
+            *("review", "reject", run_id, "--note", "Warmer", "--regenerate"),
+            *("--channel", "email", "--lm", "fake"),
+        ],
         capsys,
         monkeypatch,
     )
