@@ -431,6 +431,41 @@ def programs_promote(
         say(err, "warning", warning, "yellow")
 
 
+@programs_app.command("log-pyfunc")
+def programs_log_pyfunc(
+    ref: Annotated[
+        str | None,
+        typer.Argument(help="Version, program JSON or 'default' (default: the promoted one)."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="The model's name in the run.")] = (
+        "accountflow"
+    ),
+    lm: Annotated[
+        str | None, typer.Option("--lm", help="The model the pyfunc calls (env ACCOUNTFLOW_LM).")
+    ] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Log the program as an MLflow pyfunc that scores DataFrames of any number of rows (for
+    `mlflow.pyfunc.spark_udf`); prints its model URI."""
+    from accountflow.spark import PYFUNC_RESULT_TYPE, log_pyfunc
+    from accountflow.store import Store
+
+    settings = _settings(home, lm)
+    with Store(settings.db_path, wait_s=settings.store_wait_s) as store:
+        uri = log_pyfunc(settings, store, name=name, program=ref)
+    if as_json:
+        _print_json({"model_uri": uri, "result_type": PYFUNC_RESULT_TYPE})
+        return
+    out.print(uri, highlight=False)
+    err.print(
+        f"spark_udf(spark, {uri!r}, result_type=accountflow.spark.PYFUNC_RESULT_TYPE, "
+        "env_manager='local') scores rows; the MLflow tracking URI is the state dir's "
+        f"(sqlite:///{settings.home / 'mlflow.db'}).",
+        highlight=False,
+    )
+
+
 @programs_app.command("diff")
 def programs_diff(
     a: Annotated[str, typer.Argument(help="Version, program JSON or 'default'.")],

@@ -518,8 +518,13 @@ def log_pyfunc(
     from accountflow.tracking import start_run
 
     job = build_job(settings, store, f"pyfunc-{name}", program, seller, threads)
-    # the job carries no state dir: each predict call works in a scratch dir of its own
-    job = job.model_copy(update={"settings": job.settings.model_copy(update={"home": Path(".")})})
+    from accountflow.lm.ref import redact_api_base
+
+    # the job carries no state dir (each predict call works in a scratch dir of its own) and
+    # no secret: an endpoint's credentials are dropped; keys come from the serving environment
+    api_base = redact_api_base(job.settings.api_base) if job.settings.api_base else None
+    safe = job.settings.model_copy(update={"home": Path("."), "api_base": api_base})
+    job = job.model_copy(update={"settings": safe})
     requirements = []
     for dist in ("dspy", "duckdb", "pydantic", "litellm", "pyyaml", "pyarrow", "pandas"):
         try:
