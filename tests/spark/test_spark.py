@@ -236,3 +236,19 @@ def test_score_engine_spark_from_the_cli_records_rejected_rows(
         monkeypatch,
     )
     assert code == 2 and "--engine" in err and err.count("\n") == 1
+
+
+def test_score_takes_a_dataframe_of_account_fields(spark: Any, tmp_path: Path) -> None:
+    """`spark.read.json` of an accounts file (contacts an array of structs) scores as is."""
+    from accountflow.spark import score
+
+    accounts = write_accounts(tmp_path / "a.jsonl", 8)
+    df = spark.read.json(str(accounts))
+    settings = Settings.load(lm="fake")
+    with Store(settings.db_path) as store:
+        result = score(df, tmp_path / "out", settings, store, batch="fields")
+    assert result.by_status == {"succeeded": 8}
+    rows = _parquet_rows(tmp_path / "out")
+    assert [r["account_id"] for r in rows] == sorted(
+        json.loads(x)["account_id"] for x in accounts.read_text().splitlines()
+    )
