@@ -699,6 +699,18 @@ def execute(prep: Prepared, progress: Progress | None = None) -> OptimizeResult:
                     f"test_after.{k}": v
                     for k, v in (test_after.metric_means if test_after else {}).items()
                 },
+                # the fit ranking (Spearman, band accuracy, distinct scores) of each evaluation
+                **{
+                    f"{label}.{k}": v
+                    for label, report in (
+                        ("before", before),
+                        ("after", after),
+                        ("test_before", test_before),
+                        ("test_after", test_after),
+                    )
+                    if report is not None
+                    for k, v in report.ranking.items()
+                },
                 **usage,
                 "wall_time_s": round(wall, 3),
                 "compile_time_s": round(outcome.seconds, 3),
