@@ -170,12 +170,7 @@ def queue(
 
 def item(store: Store, run_id: str) -> ReviewItem:
     """One run as the review queue shows it (any status)."""
-    run_id = store.resolve_run_id(run_id)
-    rows = store.reviews.queue("all", None)
-    row = next((r for r in rows if r["run_id"] == run_id), None)
-    if row is None:  # never reviewed and not awaiting: shown all the same
-        run = store.get_run(run_id)
-        row = {**run, "reason": run.get("error")}
+    (row,) = store.reviews.queue(run_id=store.resolve_run_id(run_id))
     return _item(store, row)
 
 

@@ -181,9 +181,7 @@ def create_app(
         try:
             with page.store() as store:
                 items = service.queue(store, status, batch or None, band or None)  # type: ignore[arg-type]
-                batches = sorted(
-                    {str(r["batch"]) for r in store.reviews.queue("all") if r.get("batch")}
-                )
+                batches = sorted(b.name for b in store.batches.list(limit=200))
         except StoreInUseError:
             raise
         except AccountflowError as exc:

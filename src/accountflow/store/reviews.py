@@ -98,12 +98,13 @@ class ReviewStore:
         )
 
     def queue(
-        self, status: QueueStatus = "awaiting", batch: str | None = None
+        self, status: QueueStatus = "awaiting", batch: str | None = None, run_id: str | None = None
     ) -> list[dict[str, Any]]:
         """Runs for the review page and `review list`: those awaiting review, or decided
-        (`approved`, `rejected`, `decided`, `all`), oldest first, with the latest decision."""
-        where = [_QUEUE_WHERE[status]]
-        params: list[Any] = []
+        (`approved`, `rejected`, `decided`, `all`), oldest first, with the latest decision;
+        `run_id` narrows it to one run (its row whatever its status)."""
+        where = ["r.run_id = ?" if run_id else _QUEUE_WHERE[status]]
+        params: list[Any] = [run_id] if run_id else []
         if batch:
             where.append("r.batch = ?")
             params.append(batch)
