@@ -510,11 +510,11 @@ def score(
     Exit codes: 0 all succeeded, 1 some failed or were rejected, 2 usage or configuration error,
     3 budget reached, 130 interrupted (re-run the same command to resume)."""
     settings = _settings(home, lm, api_base, seller, review, (sources, docs, web_max_age, offline))
-    if rpm is not None or tpm is not None:
-        from accountflow.config import Settings
-
-        limits = Settings.load(home=settings.home, rpm=rpm, tpm=tpm)
-        settings = settings.model_copy(update={"rpm": limits.rpm, "tpm": limits.tpm})
+    if rpm is not None or tpm is not None:  # a flag over the environment; 0 means no cap
+        caps = {"rpm": rpm, "tpm": tpm}
+        settings = settings.model_copy(
+            update={k: v or None for k, v in caps.items() if v is not None}
+        )
     if engine not in ("threads", "spark"):
         from accountflow.errors import ConfigError
 

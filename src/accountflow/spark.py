@@ -334,10 +334,11 @@ def score(
 
     scored = df.mapInPandas(partition, result_schema())
     scored.write.mode("overwrite").parquet(str(staging))
-    try:
-        return merge_staged(staging, out, store, name, df.rdd.getNumPartitions(), job)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    # the staging dir goes only once merged: if the merge fails (a full disk, a held store),
+    # the scored partitions stay for `merge_staged` to retry instead of being paid for again
+    result = merge_staged(staging, out, store, name, df.rdd.getNumPartitions(), job)
+    shutil.rmtree(staging, ignore_errors=True)
+    return result
 
 
 def merge_staged(

@@ -252,3 +252,33 @@ def test_score_takes_a_dataframe_of_account_fields(spark: Any, tmp_path: Path) -
     assert [r["account_id"] for r in rows] == sorted(
         json.loads(x)["account_id"] for x in accounts.read_text().splitlines()
     )
+
+
+def test_a_failed_merge_keeps_the_scored_partitions_for_a_retry(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merge into the store fails (as on a full disk): the staging Parquet stays, and
+    `merge_staged` over it later records every account once, with no LM call."""
+    from accountflow import load_accounts
+    from accountflow.errors import StoreWriteError
+    from accountflow.spark import accounts_frame, build_job, merge_staged, score
+    from accountflow.store.runs import RunStore
+
+    settings = Settings.load(lm="fake")
+    accounts = load_accounts(write_accounts(tmp_path / "a.jsonl", 6)).accounts
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise StoreWriteError("disk full")
+
+    with Store(settings.db_path) as store, monkeypatch.context() as patch:
+        patch.setattr(RunStore, "merge_records", full)
+        with pytest.raises(StoreWriteError):
+            score(
+                accounts_frame(spark, accounts, 2), tmp_path / "out", settings, store, batch="full"
+            )
+    (staging,) = tmp_path.glob(".out.staging-*")
+    with Store(settings.db_path) as store:
+        job = build_job(settings, store, "full")
+        result = merge_staged(staging, tmp_path / "out", store, "full", 2, job)
+        assert result.runs_merged == 6
+        assert store.query("SELECT count(*) AS n FROM runs WHERE batch = 'full'")[0]["n"] == 6
